@@ -1,0 +1,31 @@
+/**
+ * The one error type of the project. It knows the HTTP status it stands for, a stable machine
+ * code, and any headers its response must carry (e.g. `Upload-Offset` on a 409).
+ */
+export class UploadError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "UploadError";
+    this.status = status;
+    this.code = code;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** Maps any thrown value to an UploadError: parsers' SyntaxError/RangeError become 400. */
+export function toUploadError(error: unknown): UploadError {
+  if (error instanceof UploadError) return error;
+  if (error instanceof SyntaxError || error instanceof RangeError) {
+    return new UploadError(400, "bad-request", error.message, { cause: error });
+  }
+  return new UploadError(500, "internal", "Internal server error", { cause: error });
+}

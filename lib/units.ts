@@ -1,0 +1,61 @@
+/** Human sizes and durations for flags: "8MiB", "1.5GB", "512"; "30s", "24h", "7d". */
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** Parses a size into bytes; throws RangeError with the accepted forms. */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = SIZE_UNITS[m?.[2]?.toLowerCase() ?? "?"];
+  const bytes = m && unit !== undefined ? Math.round(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes)) {
+    throw new RangeError(
+      `Invalid size ${JSON.stringify(text)}: expected a number with an optional unit ` +
+        `(B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)`,
+    );
+  }
+  return bytes;
+}
+
+/** Parses a duration into milliseconds; a bare number is seconds. */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) {
+    throw new RangeError(
+      `Invalid duration ${
+        JSON.stringify(text)
+      }: expected a number with s, m, h or d (e.g. 30s, 24h)`,
+    );
+  }
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "s"]!);
+}
+
+/** Formats bytes for people: "1.5 GiB". */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let i = 0;
+  while (value >= 1024 && i < units.length - 1) {
+    value /= 1024;
+    i++;
+  }
+  return i === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[i]}`;
+}

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { formatBytes, parseDuration, parseSize } from "./units.ts";
+
+Deno.test("parseSize reads binary and decimal units", () => {
+  assert.equal(parseSize("512"), 512);
+  assert.equal(parseSize("8MiB"), 8 * 2 ** 20);
+  assert.equal(parseSize("8 mib"), 8 * 2 ** 20);
+  assert.equal(parseSize("1.5GB"), 1.5e9);
+  assert.equal(parseSize("2KiB"), 2048);
+  assert.equal(parseSize("10KB"), 10_000);
+});
+
+Deno.test("parseSize refuses negative, unknown units and garbage", () => {
+  for (const bad of ["-1", "1XB", "MiB", "", "1e3", "99999999999TiB"]) {
+    assert.throws(() => parseSize(bad), RangeError, bad);
+  }
+});
+
+Deno.test("parseDuration reads s/m/h/d and bare seconds", () => {
+  assert.equal(parseDuration("30s"), 30_000);
+  assert.equal(parseDuration("24h"), 86_400_000);
+  assert.equal(parseDuration("2d"), 172_800_000);
+  assert.equal(parseDuration("5m"), 300_000);
+  assert.equal(parseDuration("10"), 10_000);
+  assert.equal(parseDuration("0"), 0);
+  assert.throws(() => parseDuration("soon"), RangeError);
+  assert.throws(() => parseDuration("-5s"), RangeError);
+});
+
+Deno.test("formatBytes is readable", () => {
+  assert.equal(formatBytes(10), "10 B");
+  assert.equal(formatBytes(1536), "1.50 KiB");
+  assert.equal(formatBytes(3 * 2 ** 30), "3.00 GiB");
+});

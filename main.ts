@@ -1,0 +1,64 @@
+import denoJson from "./deno.json" with { type: "json" };
+import { parseServerArgs, SERVER_USAGE } from "./server/config.ts";
+import { runServer } from "./server/cli.ts";
+
+export const VERSION: string = denoJson.version;
+
+const USAGE = `resumable ${VERSION}: resumable uploads over HTTP (tus 1.0.0 and a plain dialect)
+
+Usage:
+  resumable server [options]   run the upload server (resumable server --help)
+  resumable client ...         the upload client (arrives with the client issue)
+  resumable --help             show this help
+  resumable --version          print the version`;
+
+/** The only place that decides exit codes: 0 ok, 2 bad usage, 1 failure. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  switch (command) {
+    case "--version":
+    case "-V":
+      console.log(VERSION);
+      return 0;
+    case "--help":
+    case "-h":
+    case "help":
+      console.log(USAGE);
+      return 0;
+    case "server": {
+      let config;
+      try {
+        config = parseServerArgs(rest);
+      } catch (error) {
+        return usageError(error, SERVER_USAGE);
+      }
+      if (config === "help") {
+        console.log(SERVER_USAGE);
+        return 0;
+      }
+      await runServer(config);
+      return 0;
+    }
+    case "client":
+      return usageError(new Error("The client is not available yet"), USAGE);
+    case undefined:
+      return usageError(new Error("Missing command"), USAGE);
+    default:
+      return usageError(new Error(`Unknown command ${JSON.stringify(command)}`), USAGE);
+  }
+}
+
+function usageError(error: unknown, usage: string): number {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`error: ${message}\n\n${usage}`);
+  return 2;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,100 @@
+import { UploadError } from "../lib/errors.ts";
+import { H, parseHeaderInteger } from "../lib/protocol.ts";
+import type { ServerConfig } from "./config.ts";
+import type { Locker } from "./lock/locker.ts";
+import { isComplete, type UploadInfo, type UploadStore } from "./store/types.ts";
+
+/** What the handlers share: the parts of the server, injected so tests can swap them. */
+export interface Deps {
+  config: ServerConfig;
+  store: UploadStore;
+  locker: Locker;
+  /** Clock in milliseconds since the epoch. */
+  now: () => number;
+  /** Aborts when the server shuts down: in-flight bodies stop and keep what arrived. */
+  shutdown: AbortSignal;
+  /** Reports unexpected failures (500s) with their cause. */
+  logError: (message: string, error: unknown) => void;
+}
+
+/** One request, routed. `dialect` is "tus" when the request carries `Tus-Resumable`. */
+export interface Context {
+  req: Request;
+  url: URL;
+  method: string;
+  dialect: "tus" | "plain";
+  /** Set for `/files/{id}` routes; already validated. */
+  id?: string;
+  deps: Deps;
+}
+
+/** A header parsed as a strict integer, or undefined when absent. */
+export function integerHeader(req: Request, name: string): number | undefined {
+  const value = req.headers.get(name);
+  return value === null ? undefined : parseHeaderInteger(name, value);
+}
+
+/** When an unfinished upload expires, or undefined if it never does. */
+export function expiresAt(deps: Pick<Deps, "config">, info: UploadInfo): number | undefined {
+  if (deps.config.expireMs <= 0 || isComplete(info)) return undefined;
+  return info.updatedAt + deps.config.expireMs;
+}
+
+/** The upload's info, or 404 (unknown) / 410 (expired, not yet swept). */
+export async function loadUpload(ctx: Context, id: string): Promise<UploadInfo> {
+  const info = await ctx.deps.store.get(id);
+  if (!info) throw new UploadError(404, "not-found", `Upload ${id} not found`);
+  const expires = expiresAt(ctx.deps, info);
+  if (expires !== undefined && expires <= ctx.deps.now()) {
+    throw new UploadError(
+      410,
+      "expired",
+      `Upload ${id} expired at ${new Date(expires).toISOString()}`,
+    );
+  }
+  return info;
+}
+
+/** `Upload-Expires` when the upload can expire. */
+export function expiryHeaders(deps: Deps, info: UploadInfo): Record<string, string> {
+  const at = expiresAt(deps, info);
+  return at === undefined ? {} : { [H.uploadExpires]: new Date(at).toUTCString() };
+}
+
+/** The media type of the request without parameters, lower-cased. */
+export function mediaType(req: Request): string {
+  return (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+/** The largest upload length acceptable, or Infinity. */
+export function sizeLimit(deps: Deps): number {
+  return deps.config.maxSize ?? Number.MAX_SAFE_INTEGER;
+}
+
+/** The URL of an upload as clients should see it (absolute; proxy-aware when configured). */
+export function uploadUrl(ctx: Context, id: string): string {
+  return `${publicOrigin(ctx)}${ctx.deps.config.basePath}/${id}`;
+}
+
+const HOST = /^[A-Za-z0-9.\-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
+
+function publicOrigin(ctx: Context): string {
+  if (!ctx.deps.config.behindProxy) return ctx.url.origin;
+  let proto: string | undefined;
+  let host: string | undefined;
+  const forwarded = ctx.req.headers.get("forwarded");
+  if (forwarded) {
+    const first = forwarded.split(",")[0]!;
+    for (const part of first.split(";")) {
+      const [k, v] = part.trim().split("=", 2);
+      const value = v?.replace(/^"|"$/g, "");
+      if (k?.toLowerCase() === "proto") proto = value;
+      if (k?.toLowerCase() === "host") host = value;
+    }
+  }
+  proto ??= ctx.req.headers.get("x-forwarded-proto")?.split(",")[0]?.trim();
+  host ??= ctx.req.headers.get("x-forwarded-host")?.split(",")[0]?.trim();
+  const scheme = proto === "https" || proto === "http" ? proto : ctx.url.protocol.slice(0, -1);
+  const authority = host && HOST.test(host) ? host : ctx.url.host;
+  return `${scheme}://${authority}`;
+}

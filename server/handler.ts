@@ -1,0 +1,161 @@
+import { toUploadError, UploadError } from "../lib/errors.ts";
+import { isUploadId } from "../lib/ids.ts";
+import { H, TUS_VERSION } from "../lib/protocol.ts";
+import type { ServerConfig } from "./config.ts";
+import type { Context, Deps } from "./context.ts";
+import { corsHeaders, preflight } from "./cors.ts";
+import { del } from "./handlers/delete.ts";
+import { get } from "./handlers/get.ts";
+import { head } from "./handlers/head.ts";
+import { options } from "./handlers/options.ts";
+import { patch } from "./handlers/patch.ts";
+import { post } from "./handlers/post.ts";
+import { type Locker, MemoryLocker } from "./lock/locker.ts";
+import type { UploadStore } from "./store/types.ts";
+
+type Route = (ctx: Context) => Response | Promise<Response>;
+
+const COLLECTION: Record<string, Route> = { OPTIONS: options, POST: post };
+const UPLOAD: Record<string, Route> = {
+  OPTIONS: options,
+  HEAD: head,
+  PATCH: patch,
+  DELETE: del,
+  GET: get,
+};
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS", "PUT"]);
+
+export interface HandlerOptions {
+  config: ServerConfig;
+  store: UploadStore;
+  locker?: Locker;
+  now?: () => number;
+  shutdown?: AbortSignal;
+  logError?: (message: string, error: unknown) => void;
+}
+
+/** The whole server as one function: Request → Response. No `Deno.*` here or below. */
+export function createHandler(options: HandlerOptions): (req: Request) => Promise<Response> {
+  const deps: Deps = {
+    config: options.config,
+    store: options.store,
+    locker: options.locker ?? new MemoryLocker(options.config.lockTimeoutMs),
+    now: options.now ?? Date.now,
+    shutdown: options.shutdown ?? new AbortController().signal,
+    logError: options.logError ?? ((message, error) => console.error(message, error)),
+  };
+  return async (req) => {
+    const dialect = req.headers.has(H.tusResumable) ? "tus" : "plain";
+    let method = req.method;
+    let response: Response;
+    try {
+      method = methodOf(req);
+      response = await route(req, method, dialect, deps);
+    } catch (error) {
+      response = errorResponse(error, method, dialect, req, deps);
+    }
+    const headers = response.headers;
+    headers.set(H.tusResumable, TUS_VERSION);
+    for (
+      const [k, v] of Object.entries(
+        corsHeaders(deps.config.corsOrigins, req.headers.get("origin")),
+      )
+    ) {
+      headers.set(k, v);
+    }
+    return response;
+  };
+}
+
+/** The effective method: `X-HTTP-Method-Override` replaces the request's when present. */
+function methodOf(req: Request): string {
+  const override = req.headers.get(H.methodOverride);
+  if (override === null) return req.method;
+  const method = override.trim().toUpperCase();
+  if (!KNOWN_METHODS.has(method)) {
+    throw new UploadError(
+      400,
+      "bad-method-override",
+      `Unknown X-HTTP-Method-Override ${JSON.stringify(override.slice(0, 20))}`,
+    );
+  }
+  return method;
+}
+
+async function route(
+  req: Request,
+  method: string,
+  dialect: "tus" | "plain",
+  deps: Deps,
+): Promise<Response> {
+  const url = new URL(req.url);
+  const base = deps.config.basePath;
+  const path = url.pathname;
+  let routes: Record<string, Route>;
+  let id: string | undefined;
+  if (path === base || path === base + "/" || (base === "" && path === "/")) {
+    routes = COLLECTION;
+  } else if (path.startsWith(base + "/")) {
+    id = path.slice(base.length + 1);
+    if (!isUploadId(id)) throw new UploadError(404, "not-found", "No such upload");
+    routes = UPLOAD;
+  } else {
+    throw new UploadError(
+      404,
+      "not-found",
+      `Nothing at ${path.slice(0, 100)}; uploads live under ${base || "/"}`,
+    );
+  }
+  if (method === "OPTIONS" && req.headers.has("access-control-request-method")) {
+    return preflight(deps.config.corsOrigins, req.headers.get("origin"));
+  }
+  const tus = req.headers.get(H.tusResumable);
+  if (tus !== null && tus !== TUS_VERSION && method !== "OPTIONS") {
+    throw new UploadError(
+      412,
+      "unsupported-version",
+      `Tus-Resumable ${tus.slice(0, 20)} is not supported; use ${TUS_VERSION}`,
+      {
+        headers: { [H.tusVersion]: TUS_VERSION },
+      },
+    );
+  }
+  const handler = routes[method];
+  if (!handler) {
+    throw new UploadError(405, "method-not-allowed", `${method} is not allowed here`, {
+      headers: { Allow: Object.keys(routes).join(", ") },
+    });
+  }
+  if (deps.shutdown.aborted && method !== "OPTIONS") {
+    throw new UploadError(503, "shutting-down", "Server is shutting down; retry shortly", {
+      headers: { "Retry-After": "5" },
+    });
+  }
+  return await handler({ req, url, method, dialect, ...(id === undefined ? {} : { id }), deps });
+}
+
+/** An error as a response: text for tus clients, JSON for the plain dialect, nothing for HEAD. */
+function errorResponse(
+  error: unknown,
+  method: string,
+  dialect: "tus" | "plain",
+  req: Request,
+  deps: Deps,
+): Response {
+  const e = toUploadError(error);
+  if (e.status >= 500 && !(error instanceof UploadError)) {
+    deps.logError(`${method} ${new URL(req.url).pathname} failed`, error);
+  }
+  const headers = new Headers(e.headers);
+  if (method === "HEAD" || req.method === "HEAD") {
+    return new Response(null, { status: e.status, headers });
+  }
+  if (dialect === "plain") {
+    return Response.json({ error: { code: e.code, message: e.message } }, {
+      status: e.status,
+      headers,
+    });
+  }
+  headers.set("Content-Type", "text/plain; charset=utf-8");
+  return new Response(e.message + "\n", { status: e.status, headers });
+}

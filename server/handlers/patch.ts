@@ -1,0 +1,74 @@
+import { UploadError } from "../../lib/errors.ts";
+import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
+import { appendBody } from "../append.ts";
+import {
+  type Context,
+  expiryHeaders,
+  integerHeader,
+  loadUpload,
+  mediaType,
+  sizeLimit,
+} from "../context.ts";
+
+/** PATCH /files/{id}: append at exactly the committed offset; 204 only once the bytes are durable. */
+export async function patch(ctx: Context): Promise<Response> {
+  const { req, deps } = ctx;
+  const id = ctx.id!;
+  if (ctx.dialect === "tus" && mediaType(req) !== OFFSET_CONTENT_TYPE) {
+    throw new UploadError(
+      415,
+      "bad-content-type",
+      `PATCH needs Content-Type: ${OFFSET_CONTENT_TYPE}`,
+    );
+  }
+  const offset = integerHeader(req, H.uploadOffset);
+  if (offset === undefined) {
+    throw new UploadError(400, "missing-offset", "Upload-Offset is required on PATCH");
+  }
+  const newLength = integerHeader(req, H.uploadLength);
+  integerHeader(req, "content-length"); // refuse a malformed one before taking the lock
+
+  await using lock = await deps.locker.acquire(id);
+  let info = await loadUpload(ctx, id);
+  if (newLength !== undefined && newLength !== info.length) {
+    if (info.length !== undefined) {
+      throw new UploadError(
+        400,
+        "length-fixed",
+        `Upload-Length of upload ${id} is already ${info.length} and cannot change`,
+      );
+    }
+    if (newLength > sizeLimit(deps)) {
+      throw new UploadError(
+        413,
+        "too-large",
+        `Upload-Length ${newLength} exceeds the server's maximum of ${deps.config.maxSize} bytes`,
+      );
+    }
+    if (newLength < info.offset) {
+      throw new UploadError(
+        400,
+        "length-too-small",
+        `Upload-Length ${newLength} is less than the ${info.offset} bytes already stored`,
+      );
+    }
+  }
+  if (offset !== info.offset) {
+    throw new UploadError(
+      409,
+      "offset-mismatch",
+      `Upload-Offset ${offset} does not match the ${info.offset} bytes stored for upload ${id}`,
+      { headers: { [H.uploadOffset]: String(info.offset) } },
+    );
+  }
+  if (newLength !== undefined && info.length === undefined) {
+    await deps.store.declareLength(id, newLength);
+    info = { ...info, length: newLength };
+  }
+  const committed = await appendBody(ctx, info, lock);
+  info = { ...info, offset: committed, updatedAt: deps.now() };
+  return new Response(null, {
+    status: 204,
+    headers: { [H.uploadOffset]: String(committed), ...expiryHeaders(deps, info) },
+  });
+}

@@ -1,0 +1,89 @@
+import { UploadError } from "../../lib/errors.ts";
+import { newUploadId } from "../../lib/ids.ts";
+import { formatMetadataHeader, parseMetadataHeader } from "../../lib/metadata.ts";
+import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
+import { appendBody } from "../append.ts";
+import {
+  type Context,
+  expiryHeaders,
+  integerHeader,
+  mediaType,
+  sizeLimit,
+  uploadUrl,
+} from "../context.ts";
+
+/** POST /files: creation, creation-defer-length and creation-with-upload. */
+export async function post(ctx: Context): Promise<Response> {
+  const { req, deps } = ctx;
+  if (req.headers.has(H.uploadConcat)) {
+    throw new UploadError(501, "not-implemented", "Upload-Concat (concatenation) is not supported");
+  }
+  const length = integerHeader(req, H.uploadLength);
+  const defer = req.headers.get(H.uploadDeferLength);
+  if (defer !== null && defer !== "1") {
+    throw new UploadError(400, "bad-defer-length", `Upload-Defer-Length must be 1, got ${defer}`);
+  }
+  if (defer !== null && length !== undefined) {
+    throw new UploadError(
+      400,
+      "conflicting-length",
+      "Send either Upload-Length or Upload-Defer-Length, not both",
+    );
+  }
+  if (ctx.dialect === "tus" && defer === null && length === undefined) {
+    throw new UploadError(
+      400,
+      "missing-length",
+      "Upload-Length or Upload-Defer-Length: 1 is required",
+    );
+  }
+  if (length !== undefined && length > sizeLimit(deps)) {
+    throw new UploadError(
+      413,
+      "too-large",
+      `Upload-Length ${length} exceeds the server's maximum of ${deps.config.maxSize} bytes`,
+    );
+  }
+  const metadata = formatMetadataHeader(
+    parseMetadataHeader(req.headers.get(H.uploadMetadata) ?? ""),
+  );
+  const contentLength = integerHeader(req, "content-length");
+  // HTTP/1.1: a body is announced by Content-Length or Transfer-Encoding (Deno always gives a stream).
+  const hasBody = req.body !== null &&
+    (contentLength === undefined ? req.headers.has("transfer-encoding") : contentLength > 0);
+  if (hasBody && mediaType(req) !== OFFSET_CONTENT_TYPE) {
+    throw new UploadError(
+      415,
+      "bad-content-type",
+      `A POST body must be ${OFFSET_CONTENT_TYPE} (the upload's first bytes), or empty`,
+    );
+  }
+  if (hasBody && contentLength !== undefined && contentLength > (length ?? sizeLimit(deps))) {
+    throw new UploadError(413, "too-large", "The POST body is longer than the upload");
+  }
+
+  const id = newUploadId();
+  let info = await deps.store.create({
+    id,
+    ...(length === undefined ? {} : { length }),
+    metadata,
+    createdAt: deps.now(),
+  });
+  if (hasBody) {
+    await using lock = await deps.locker.acquire(id);
+    info = { ...info, offset: await appendBody(ctx, info, lock), updatedAt: deps.now() };
+  }
+  const url = uploadUrl(ctx, id);
+  const headers = new Headers({
+    Location: url,
+    [H.uploadOffset]: String(info.offset),
+    ...expiryHeaders(deps, info),
+  });
+  if (ctx.dialect === "tus") return new Response(null, { status: 201, headers });
+  return Response.json({
+    id,
+    url,
+    offset: info.offset,
+    ...(length === undefined ? {} : { length }),
+  }, { status: 201, headers });
+}

@@ -1,0 +1,314 @@
+import { UploadError } from "../../lib/errors.ts";
+import type { AppendOptions, AppendResult, NewUpload, UploadInfo, UploadStore } from "./types.ts";
+
+/** Bytes gathered before one write(2); bounds memory per request. */
+const WRITE_BUFFER = 1024 * 1024;
+const INFO_SUFFIX = ".info";
+const TMP_SUFFIX = ".tmp";
+
+interface InfoRecord {
+  v: 1;
+  id: string;
+  length?: number;
+  metadata: string;
+  createdAt: number;
+}
+
+/**
+ * Uploads as plain files: `<dir>/<id[0:2]>/<id[2:4]>/<id>` holds the bytes and `<id>.info` the
+ * JSON info. The offset is the data file's size, so data and offset can never disagree. Info is
+ * replaced atomically (temp file, fsync, rename, fsync the directory); data is fsynced before an
+ * append returns.
+ */
+export class FileStore implements UploadStore {
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir.replace(/\/+$/, "") || "/";
+  }
+
+  /** Opens (creating if needed) a store rooted at `dir`. */
+  static async open(dir: string): Promise<FileStore> {
+    await Deno.mkdir(dir, { recursive: true });
+    return new FileStore(dir);
+  }
+
+  #paths(id: string) {
+    const sub = `${this.dir}/${id.slice(0, 2)}/${id.slice(2, 4)}`;
+    return { sub, data: `${sub}/${id}`, info: `${sub}/${id}${INFO_SUFFIX}` };
+  }
+
+  async create(upload: NewUpload): Promise<UploadInfo> {
+    const { sub, data, info } = this.#paths(upload.id);
+    await ensureDir(sub);
+    const file = await Deno.open(data, { createNew: true, write: true });
+    const mtime = (await file.stat()).mtime?.getTime() ?? upload.createdAt;
+    file.close();
+    // The info's rename makes the upload exist; the directory fsync makes both entries durable.
+    await writeAtomic(info, toRecord(upload));
+    await syncDir(sub);
+    return { ...upload, offset: 0, updatedAt: mtime };
+  }
+
+  async get(id: string): Promise<UploadInfo | undefined> {
+    const { data, info } = this.#paths(id);
+    let record: InfoRecord;
+    try {
+      record = JSON.parse(await Deno.readTextFile(info));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw new Error(`Upload info ${info} is unreadable`, { cause: error });
+    }
+    let offset = 0;
+    let updatedAt = record.createdAt;
+    try {
+      const stat = await Deno.stat(data);
+      offset = stat.size;
+      updatedAt = stat.mtime?.getTime() ?? updatedAt;
+    } catch (error) {
+      // Data removed behind our back: like a truncation to zero; the next append recreates it.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    return {
+      id: record.id,
+      ...(record.length === undefined ? {} : { length: record.length }),
+      offset,
+      metadata: record.metadata,
+      createdAt: record.createdAt,
+      updatedAt,
+    };
+  }
+
+  async append(
+    id: string,
+    offset: number,
+    body: ReadableStream<Uint8Array> | null,
+    { maxBytes, signal }: AppendOptions,
+  ): Promise<AppendResult> {
+    const { data } = this.#paths(id);
+    using file = await Deno.open(data, { write: true, create: true });
+    const size = (await file.stat()).size;
+    if (size !== offset) {
+      throw new UploadError(
+        409,
+        "offset-mismatch",
+        `Upload ${id} holds ${size} bytes, not ${offset}`,
+        {
+          headers: { "Upload-Offset": String(size) },
+        },
+      );
+    }
+    await file.seek(offset, Deno.SeekMode.Start);
+    const result: AppendResult = { offset, overflow: false, stopped: false };
+    if (body === null) return result;
+
+    const buffer = new Uint8Array(Math.min(WRITE_BUFFER, Math.max(maxBytes, 1)));
+    let buffered = 0;
+    let accepted = 0; // bytes taken from the body (buffered or written)
+    const flush = async () => {
+      if (buffered === 0) return;
+      await writeAll(file, buffer.subarray(0, buffered));
+      result.offset += buffered;
+      buffered = 0;
+    };
+    const reader = body.getReader();
+    const stop = () => void reader.cancel().catch(() => {});
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      while (!signal.aborted) {
+        let chunk: Uint8Array;
+        try {
+          const next = await reader.read();
+          if (next.done) break;
+          chunk = next.value;
+        } catch (error) {
+          result.bodyError = error;
+          break;
+        }
+        const room = maxBytes - accepted;
+        if (chunk.length > room) {
+          chunk = chunk.subarray(0, room);
+          result.overflow = true;
+        }
+        accepted += chunk.length;
+        if (buffered === 0 && chunk.length >= buffer.length) {
+          await writeAll(file, chunk);
+          result.offset += chunk.length;
+        } else {
+          while (chunk.length > 0) {
+            const n = Math.min(chunk.length, buffer.length - buffered);
+            buffer.set(chunk.subarray(0, n), buffered);
+            buffered += n;
+            chunk = chunk.subarray(n);
+            if (buffered === buffer.length) await flush();
+          }
+        }
+        if (result.overflow) {
+          stop();
+          break;
+        }
+      }
+      await flush();
+    } catch (error) {
+      // A failed write may have left part of its bytes: cut back to what was fully written.
+      await file.truncate(result.offset).catch(() => {});
+      await file.syncData().catch(() => {});
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", stop);
+      reader.releaseLock();
+    }
+    result.stopped = signal.aborted && !result.overflow;
+    if (result.offset !== offset) await file.syncData();
+    return result;
+  }
+
+  async declareLength(id: string, length: number): Promise<void> {
+    const { sub, info } = this.#paths(id);
+    const record: InfoRecord = JSON.parse(await Deno.readTextFile(info));
+    await writeAtomic(info, { ...record, length });
+    await syncDir(sub);
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const { sub, data, info } = this.#paths(id);
+    try {
+      await Deno.remove(info); // first the info: the upload stops existing at once
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
+    await Deno.remove(data).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+    await syncDir(sub);
+    return true;
+  }
+
+  async read(id: string, start: number, end: number): Promise<ReadableStream<Uint8Array>> {
+    const file = await Deno.open(this.#paths(id).data, { read: true });
+    await file.seek(start, Deno.SeekMode.Start);
+    let left = end - start;
+    return new ReadableStream<Uint8Array>({
+      type: "bytes",
+      async pull(controller) {
+        const chunk = new Uint8Array(Math.min(left, 256 * 1024));
+        const n = chunk.length === 0 ? null : await file.read(chunk);
+        if (n === null) {
+          file.close();
+          if (left > 0) controller.error(new Error(`Upload ${id} is shorter than expected`));
+          else controller.close();
+          return;
+        }
+        left -= n;
+        controller.enqueue(chunk.subarray(0, n));
+      },
+      cancel() {
+        file.close();
+      },
+    });
+  }
+
+  async *list(): AsyncIterable<string> {
+    for await (const path of this.#walk()) {
+      if (path.endsWith(INFO_SUFFIX)) yield basename(path).slice(0, -INFO_SUFFIX.length);
+    }
+  }
+
+  async collectGarbage(cutoff: number): Promise<number> {
+    let removed = 0;
+    for await (const path of this.#walk()) {
+      const name = basename(path);
+      const orphan = name.endsWith(TMP_SUFFIX) ||
+        (!name.includes(".") && !(await exists(path + INFO_SUFFIX)));
+      if (!orphan) continue;
+      const stat = await Deno.stat(path).catch(() => undefined);
+      if (stat && (stat.mtime?.getTime() ?? 0) < cutoff) {
+        await Deno.remove(path).catch(() => {});
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Every file in the fan-out directories (two levels of two hex characters). */
+  async *#walk(): AsyncIterable<string> {
+    const fanout = /^[0-9a-f]{2}$/;
+    for await (const a of readDirSafe(this.dir)) {
+      if (!a.isDirectory || !fanout.test(a.name)) continue;
+      for await (const b of readDirSafe(`${this.dir}/${a.name}`)) {
+        if (!b.isDirectory || !fanout.test(b.name)) continue;
+        const sub = `${this.dir}/${a.name}/${b.name}`;
+        for await (const f of readDirSafe(sub)) if (f.isFile) yield `${sub}/${f.name}`;
+      }
+    }
+  }
+}
+
+function toRecord(upload: NewUpload): InfoRecord {
+  return {
+    v: 1,
+    id: upload.id,
+    ...(upload.length === undefined ? {} : { length: upload.length }),
+    metadata: upload.metadata,
+    createdAt: upload.createdAt,
+  };
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+}
+
+/** Replaces `path` atomically: write a temp file, fsync it, rename over. Caller fsyncs the dir. */
+async function writeAtomic(path: string, record: InfoRecord): Promise<void> {
+  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}${TMP_SUFFIX}`;
+  try {
+    using file = await Deno.open(tmp, { createNew: true, write: true });
+    await writeAll(file, new TextEncoder().encode(JSON.stringify(record)));
+    await file.sync();
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
+  }
+  await Deno.rename(tmp, path);
+}
+
+async function syncDir(path: string): Promise<void> {
+  using dir = await Deno.open(path, { read: true });
+  await dir.sync();
+}
+
+/** Creates the fan-out directories, fsyncing each parent whose entries changed. */
+async function ensureDir(path: string): Promise<void> {
+  if (await exists(path)) return;
+  const parent = path.slice(0, path.lastIndexOf("/")) || "/";
+  await ensureDir(parent);
+  try {
+    await Deno.mkdir(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  }
+  await syncDir(parent);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+async function* readDirSafe(path: string): AsyncIterable<Deno.DirEntry> {
+  try {
+    yield* Deno.readDir(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}

@@ -1,0 +1,129 @@
+import { UploadError } from "../../lib/errors.ts";
+import type { AppendOptions, AppendResult, NewUpload, UploadInfo, UploadStore } from "./types.ts";
+
+interface Entry {
+  upload: NewUpload;
+  chunks: Uint8Array[];
+  size: number;
+  updatedAt: number;
+}
+
+/**
+ * A real store kept in memory: same contract as the file store (it passes the same conformance
+ * suite), used for fast handler tests. Not durable, by definition.
+ */
+export class MemoryStore implements UploadStore {
+  readonly #entries = new Map<string, Entry>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  create(upload: NewUpload): Promise<UploadInfo> {
+    if (this.#entries.has(upload.id)) throw new Error(`Upload ${upload.id} exists`);
+    const entry = { upload: { ...upload }, chunks: [], size: 0, updatedAt: this.#now() };
+    this.#entries.set(upload.id, entry);
+    return Promise.resolve(toInfo(entry));
+  }
+
+  get(id: string): Promise<UploadInfo | undefined> {
+    const entry = this.#entries.get(id);
+    return Promise.resolve(entry && toInfo(entry));
+  }
+
+  async append(
+    id: string,
+    offset: number,
+    body: ReadableStream<Uint8Array> | null,
+    { maxBytes, signal }: AppendOptions,
+  ): Promise<AppendResult> {
+    const entry = this.#entries.get(id);
+    if (!entry) throw new UploadError(404, "not-found", `Upload ${id} not found`);
+    if (entry.size !== offset) {
+      throw new UploadError(409, "offset-mismatch", `Upload ${id} holds ${entry.size} bytes`, {
+        headers: { "Upload-Offset": String(entry.size) },
+      });
+    }
+    const result: AppendResult = { offset, overflow: false, stopped: false };
+    if (body === null) return result;
+    const reader = body.getReader();
+    const stop = () => void reader.cancel().catch(() => {});
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      while (!signal.aborted) {
+        let next: ReadableStreamReadResult<Uint8Array>;
+        try {
+          next = await reader.read();
+        } catch (error) {
+          result.bodyError = error;
+          break;
+        }
+        if (next.done) break;
+        let chunk = next.value;
+        const room = maxBytes - (result.offset - offset);
+        if (chunk.length > room) {
+          chunk = chunk.subarray(0, room);
+          result.overflow = true;
+        }
+        entry.chunks.push(chunk.slice());
+        entry.size += chunk.length;
+        entry.updatedAt = this.#now();
+        result.offset += chunk.length;
+        if (result.overflow) {
+          stop();
+          break;
+        }
+      }
+    } finally {
+      signal.removeEventListener("abort", stop);
+      reader.releaseLock();
+    }
+    result.stopped = signal.aborted && !result.overflow;
+    return result;
+  }
+
+  declareLength(id: string, length: number): Promise<void> {
+    const entry = this.#entries.get(id);
+    if (entry) entry.upload.length = length;
+    return Promise.resolve();
+  }
+
+  remove(id: string): Promise<boolean> {
+    return Promise.resolve(this.#entries.delete(id));
+  }
+
+  read(id: string, start: number, end: number): Promise<ReadableStream<Uint8Array>> {
+    const entry = this.#entries.get(id);
+    if (!entry) throw new UploadError(404, "not-found", `Upload ${id} not found`);
+    const all = new Uint8Array(entry.size);
+    let at = 0;
+    for (const c of entry.chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return Promise.resolve(new Blob([all.slice(start, end)]).stream());
+  }
+
+  async *list(): AsyncIterable<string> {
+    yield* [...this.#entries.keys()];
+  }
+
+  /** Test helper: cut the stored bytes back, as an external truncation would. */
+  truncate(id: string, size: number): void {
+    const entry = this.#entries.get(id);
+    if (!entry || size > entry.size) return;
+    const all = new Uint8Array(entry.size);
+    let at = 0;
+    for (const c of entry.chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    entry.chunks = [all.slice(0, size)];
+    entry.size = size;
+  }
+}
+
+function toInfo(entry: Entry): UploadInfo {
+  return { ...entry.upload, offset: entry.size, updatedAt: entry.updatedAt };
+}

@@ -1,0 +1,75 @@
+/** What a store knows about one upload. `offset` is always derived from the stored bytes. */
+export interface UploadInfo {
+  id: string;
+  /** Total length in bytes; undefined while deferred (creation-defer-length). */
+  length?: number;
+  /** Committed (durable) bytes: the size of the stored data, never a cached belief. */
+  offset: number;
+  /** The validated `Upload-Metadata` header, echoed as received ("" when none). */
+  metadata: string;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  /** Time of the last write to the data (its mtime), in milliseconds since the epoch. */
+  updatedAt: number;
+}
+
+export interface NewUpload {
+  id: string;
+  length?: number;
+  metadata: string;
+  createdAt: number;
+}
+
+export interface AppendOptions {
+  /** Accept at most this many bytes; more is reported as `overflow` and never stored. */
+  maxBytes: number;
+  /** Aborting stops reading the body; what arrived so far is kept and made durable. */
+  signal: AbortSignal;
+}
+
+export interface AppendResult {
+  /** The committed offset after the write, durable on return. */
+  offset: number;
+  /** The body held more than `maxBytes`; the excess was not stored. */
+  overflow: boolean;
+  /** Reading stopped because the signal aborted. */
+  stopped: boolean;
+  /** The body failed mid-way (client gone); what arrived was kept. */
+  bodyError?: unknown;
+}
+
+/**
+ * Bytes and info of uploads. A store writes and reads; it never decides protocol questions
+ * (offset matching, size limits, status codes) — the handler does, under the upload's lock.
+ */
+export interface UploadStore {
+  /** Makes a new, empty upload durable. */
+  create(upload: NewUpload): Promise<UploadInfo>;
+  /** The upload's info with its offset read from the stored bytes, or undefined if unknown. */
+  get(id: string): Promise<UploadInfo | undefined>;
+  /**
+   * Appends the body at `offset`, which must equal the stored size (the caller holds the lock and
+   * has checked). Everything counted in the result is durable (fsynced) when this returns.
+   */
+  append(
+    id: string,
+    offset: number,
+    body: ReadableStream<Uint8Array> | null,
+    options: AppendOptions,
+  ): Promise<AppendResult>;
+  /** Records the length of a deferred-length upload, durably. */
+  declareLength(id: string, length: number): Promise<void>;
+  /** Deletes bytes and info; false if the upload was unknown. */
+  remove(id: string): Promise<boolean>;
+  /** Streams bytes [start, end) of the stored data. */
+  read(id: string, start: number, end: number): Promise<ReadableStream<Uint8Array>>;
+  /** Every upload id held, in no particular order. */
+  list(): AsyncIterable<string>;
+  /** Removes leftovers of interrupted operations (orphaned data, temp files) older than `cutoff`. */
+  collectGarbage?(cutoff: number): Promise<number>;
+}
+
+/** True when every byte of a known length has arrived. */
+export function isComplete(info: UploadInfo): boolean {
+  return info.length !== undefined && info.offset === info.length;
+}
