@@ -1,0 +1,164 @@
+/**
+ * The one test suite every UploadStore must pass. Each store's `*_test.ts` calls
+ * `storeConformance` with a factory; store-specific tests live beside it.
+ */
+import assert from "node:assert/strict";
+import { UploadError } from "../../lib/errors.ts";
+import { newUploadId } from "../../lib/ids.ts";
+import type { UploadStore } from "./types.ts";
+
+export interface StoreFactory {
+  make(): Promise<{ store: UploadStore; cleanup(): Promise<void> }>;
+}
+
+const never = new AbortController().signal;
+
+function bytes(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+function streamOf(...chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      for (const c of chunks) controller.enqueue(c);
+      controller.close();
+    },
+  });
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+export function storeConformance(name: string, factory: StoreFactory): void {
+  const test = (title: string, fn: (store: UploadStore) => Promise<void>) =>
+    Deno.test(`${name}: ${title}`, async () => {
+      const { store, cleanup } = await factory.make();
+      try {
+        await fn(store);
+      } finally {
+        await cleanup();
+      }
+    });
+
+  test("create makes an empty upload that get returns", async (store) => {
+    const id = newUploadId();
+    const created = await store.create({ id, length: 10, metadata: "a YQ==", createdAt: 1000 });
+    assert.equal(created.offset, 0);
+    const info = await store.get(id);
+    assert.ok(info);
+    assert.equal(info.id, id);
+    assert.equal(info.length, 10);
+    assert.equal(info.offset, 0);
+    assert.equal(info.metadata, "a YQ==");
+    assert.equal(info.createdAt, 1000);
+    assert.equal(await store.get(newUploadId()), undefined);
+  });
+
+  test("append stores the bytes in order and read returns them", async (store) => {
+    const id = newUploadId();
+    await store.create({ id, length: 3000, metadata: "", createdAt: 0 });
+    const data = bytes(3000);
+    const first = await store.append(id, 0, streamOf(data.subarray(0, 1000)), {
+      maxBytes: 3000,
+      signal: never,
+    });
+    assert.deepEqual(first, { offset: 1000, overflow: false, stopped: false });
+    const second = await store.append(
+      id,
+      1000,
+      streamOf(data.subarray(1000, 1500), data.subarray(1500)),
+      { maxBytes: 2000, signal: never },
+    );
+    assert.equal(second.offset, 3000);
+    assert.equal((await store.get(id))?.offset, 3000);
+    assert.deepEqual(await readAll(await store.read(id, 0, 3000)), data);
+    assert.deepEqual(await readAll(await store.read(id, 10, 20)), data.subarray(10, 20));
+  });
+
+  test("append at the wrong offset throws 409 and writes nothing", async (store) => {
+    const id = newUploadId();
+    await store.create({ id, metadata: "", createdAt: 0 });
+    await store.append(id, 0, streamOf(bytes(5)), { maxBytes: 100, signal: never });
+    await assert.rejects(
+      store.append(id, 3, streamOf(bytes(5)), { maxBytes: 100, signal: never }),
+      (e) => e instanceof UploadError && e.status === 409 && e.headers["Upload-Offset"] === "5",
+    );
+    assert.equal((await store.get(id))?.offset, 5);
+  });
+
+  test("append stores at most maxBytes and reports the overflow", async (store) => {
+    const id = newUploadId();
+    await store.create({ id, length: 100, metadata: "", createdAt: 0 });
+    const result = await store.append(id, 0, streamOf(bytes(60), bytes(60)), {
+      maxBytes: 100,
+      signal: never,
+    });
+    assert.equal(result.overflow, true);
+    assert.equal(result.offset, 100);
+    assert.equal((await store.get(id))?.offset, 100);
+  });
+
+  test("append stops when its signal aborts and keeps what arrived", async (store) => {
+    const id = newUploadId();
+    await store.create({ id, metadata: "", createdAt: 0 });
+    const stop = new AbortController();
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulls++;
+        if (pulls <= 2) controller.enqueue(bytes(100, pulls));
+        else stop.abort(); // then never enqueue again: a stalled client
+      },
+    });
+    const result = await store.append(id, 0, body, { maxBytes: 10_000, signal: stop.signal });
+    assert.equal(result.stopped, true);
+    assert.equal(result.offset, 200);
+    assert.equal((await store.get(id))?.offset, 200);
+  });
+
+  test("append keeps the bytes before a body error", async (store) => {
+    const id = newUploadId();
+    await store.create({ id, metadata: "", createdAt: 0 });
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(bytes(300));
+        } else controller.error(new Error("connection reset"));
+      },
+    });
+    const result = await store.append(id, 0, body, { maxBytes: 10_000, signal: never });
+    assert.ok(result.bodyError);
+    assert.equal(result.offset, 300);
+    assert.deepEqual(await readAll(await store.read(id, 0, 300)), bytes(300));
+  });
+
+  test("declareLength records the length of a deferred upload", async (store) => {
+    const id = newUploadId();
+    await store.create({ id, metadata: "", createdAt: 0 });
+    assert.equal((await store.get(id))?.length, undefined);
+    await store.declareLength(id, 42);
+    assert.equal((await store.get(id))?.length, 42);
+  });
+
+  test("remove deletes the upload once", async (store) => {
+    const id = newUploadId();
+    await store.create({ id, metadata: "", createdAt: 0 });
+    await store.append(id, 0, streamOf(bytes(10)), { maxBytes: 10, signal: never });
+    assert.equal(await store.remove(id), true);
+    assert.equal(await store.get(id), undefined);
+    assert.equal(await store.remove(id), false);
+  });
+
+  test("list yields every upload", async (store) => {
+    const ids = [newUploadId(), newUploadId(), newUploadId()];
+    for (const id of ids) await store.create({ id, metadata: "", createdAt: 0 });
+    const listed: string[] = [];
+    for await (const id of store.list()) listed.push(id);
+    assert.deepEqual(listed.sort(), [...ids].sort());
+  });
+}

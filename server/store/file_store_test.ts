@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { newUploadId } from "../../lib/ids.ts";
+import { storeConformance } from "./conformance.ts";
+import { FileStore } from "./file_store.ts";
+
+storeConformance("FileStore", {
+  async make() {
+    const dir = await Deno.makeTempDir({ prefix: "resumable-store-" });
+    return {
+      store: await FileStore.open(dir),
+      cleanup: () => Deno.remove(dir, { recursive: true }),
+    };
+  },
+});
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "resumable-store-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const never = new AbortController().signal;
+const body = (n: number) => new Blob([new Uint8Array(n).fill(7)]).stream();
+
+Deno.test("FileStore lays data and info out in two fan-out levels of the id", async () => {
+  await withDir(async (dir) => {
+    const store = await FileStore.open(dir);
+    const id = newUploadId();
+    await store.create({ id, length: 4, metadata: "", createdAt: 0 });
+    await store.append(id, 0, body(4), { maxBytes: 4, signal: never });
+    const sub = `${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}`;
+    assert.equal((await Deno.stat(`${sub}/${id}`)).size, 4);
+    const info = JSON.parse(await Deno.readTextFile(`${sub}/${id}.info`));
+    assert.equal(info.id, id);
+    assert.equal(info.length, 4);
+  });
+});
+
+Deno.test("FileStore reads the offset from the data file, even after an external truncation", async () => {
+  await withDir(async (dir) => {
+    const store = await FileStore.open(dir);
+    const id = newUploadId();
+    await store.create({ id, length: 100, metadata: "", createdAt: 0 });
+    await store.append(id, 0, body(80), { maxBytes: 100, signal: never });
+    await Deno.truncate(`${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`, 30);
+    assert.equal((await store.get(id))?.offset, 30);
+    const reopened = await FileStore.open(dir);
+    assert.equal((await reopened.get(id))?.offset, 30);
+    const result = await reopened.append(id, 30, body(70), { maxBytes: 70, signal: never });
+    assert.equal(result.offset, 100);
+  });
+});
+
+Deno.test("FileStore treats a vanished data file as zero bytes and recreates it", async () => {
+  await withDir(async (dir) => {
+    const store = await FileStore.open(dir);
+    const id = newUploadId();
+    await store.create({ id, length: 10, metadata: "", createdAt: 0 });
+    await store.append(id, 0, body(5), { maxBytes: 10, signal: never });
+    await Deno.remove(`${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`);
+    assert.equal((await store.get(id))?.offset, 0);
+    assert.equal((await store.append(id, 0, body(10), { maxBytes: 10, signal: never })).offset, 10);
+  });
+});
+
+Deno.test("FileStore replaces info atomically and leaves no temp files", async () => {
+  await withDir(async (dir) => {
+    const store = await FileStore.open(dir);
+    const id = newUploadId();
+    await store.create({ id, metadata: "", createdAt: 0 });
+    await store.declareLength(id, 99);
+    const sub = `${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}`;
+    const names = [...Deno.readDirSync(sub)].map((e) => e.name).sort();
+    assert.deepEqual(names, [id, `${id}.info`]);
+    assert.equal((await store.get(id))?.length, 99);
+  });
+});
+
+Deno.test("FileStore garbage collection removes old orphans and temp files only", async () => {
+  await withDir(async (dir) => {
+    const store = await FileStore.open(dir);
+    const kept = newUploadId();
+    await store.create({ id: kept, metadata: "", createdAt: 0 });
+    const orphan = newUploadId();
+    const sub = `${dir}/${orphan.slice(0, 2)}/${orphan.slice(2, 4)}`;
+    await Deno.mkdir(sub, { recursive: true });
+    await Deno.writeTextFile(`${sub}/${orphan}`, "left by a crash mid-creation");
+    await Deno.writeTextFile(`${sub}/${orphan}.info.1234abcd.tmp`, "{");
+    assert.equal(await store.collectGarbage(Date.now() - 3_600_000), 0, "young files stay");
+    assert.equal(await store.collectGarbage(Date.now() + 1000), 2);
+    assert.ok(await store.get(kept));
+    assert.deepEqual([...Deno.readDirSync(sub)], []);
+  });
+});
