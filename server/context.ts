@@ -1,3 +1,4 @@
+import { formatReprDigest } from "../lib/digest.ts";
 import { UploadError } from "../lib/errors.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
 import type { ServerConfig } from "./config.ts";
@@ -97,4 +98,18 @@ function publicOrigin(ctx: Context): string {
   const scheme = proto === "https" || proto === "http" ? proto : ctx.url.protocol.slice(0, -1);
   const authority = host && HOST.test(host) ? host : ctx.url.host;
   return `${scheme}://${authority}`;
+}
+
+/**
+ * `Repr-Digest` for a complete upload, recording its digests first if that hasn't happened yet
+ * (the caller holds the lock, or the upload is complete and so no longer written).
+ */
+export async function digestHeaders(
+  ctx: Context,
+  info: UploadInfo,
+): Promise<Record<string, string>> {
+  if (!isComplete(info)) return {};
+  const digests = info.digests ?? await ctx.deps.store.finish(info.id);
+  info.digests = digests;
+  return { [H.reprDigest]: formatReprDigest(digests) };
 }

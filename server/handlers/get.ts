@@ -1,6 +1,6 @@
 import { UploadError } from "../../lib/errors.ts";
 import { decodeMetadata } from "../../lib/metadata.ts";
-import { type Context, loadUpload } from "../context.ts";
+import { type Context, digestHeaders, loadUpload } from "../context.ts";
 import { isComplete } from "../store/types.ts";
 
 /**
@@ -19,9 +19,16 @@ export async function get(ctx: Context): Promise<Response> {
     );
   }
   const size = info.offset;
-  const etag = `"${id}-${size}"`;
+  let digest: Record<string, string>;
+  if (info.digests) digest = await digestHeaders(ctx, info);
+  else {
+    await using _lock = await ctx.deps.locker.acquire(id);
+    digest = await digestHeaders(ctx, info);
+  }
+  const etag = `"${info.digests!.sha256}"`;
   const metadata = safeMetadata(info.metadata);
   const headers = new Headers({
+    ...digest,
     "Accept-Ranges": "bytes",
     ETag: etag,
     "Content-Type": safeContentType(metadata.filetype),

@@ -3,6 +3,7 @@ import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
 import { appendBody } from "../append.ts";
 import {
   type Context,
+  digestHeaders,
   expiryHeaders,
   integerHeader,
   loadUpload,
@@ -69,6 +70,10 @@ export async function patch(ctx: Context): Promise<Response> {
   info = { ...info, offset: committed, updatedAt: deps.now() };
   return new Response(null, {
     status: 204,
-    headers: { [H.uploadOffset]: String(committed), ...expiryHeaders(deps, info) },
+    headers: {
+      [H.uploadOffset]: String(committed),
+      ...expiryHeaders(deps, info),
+      ...(await digestHeaders(ctx, info)),
+    },
   });
 }

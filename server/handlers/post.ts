@@ -5,6 +5,7 @@ import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
 import { appendBody } from "../append.ts";
 import {
   type Context,
+  digestHeaders,
   expiryHeaders,
   integerHeader,
   mediaType,
@@ -78,6 +79,7 @@ export async function post(ctx: Context): Promise<Response> {
     Location: url,
     [H.uploadOffset]: String(info.offset),
     ...expiryHeaders(deps, info),
+    ...(await digestHeaders(ctx, info)),
   });
   if (ctx.dialect === "tus") return new Response(null, { status: 201, headers });
   return Response.json({

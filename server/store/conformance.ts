@@ -3,6 +3,7 @@
  * `storeConformance` with a factory; store-specific tests live beside it.
  */
 import assert from "node:assert/strict";
+import { DigestState } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import type { UploadStore } from "./types.ts";
@@ -135,6 +136,20 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     assert.ok(result.bodyError);
     assert.equal(result.offset, 300);
     assert.deepEqual(await readAll(await store.read(id, 0, 300)), bytes(300));
+  });
+
+  test("finish records the MD5 and SHA-256 of the whole upload", async (store) => {
+    const id = newUploadId();
+    const data = bytes(5000, 7);
+    await store.create({ id, length: 5000, metadata: "", createdAt: 0 });
+    await store.append(id, 0, streamOf(data.subarray(0, 1234)), { maxBytes: 5000, signal: never });
+    await store.append(id, 1234, streamOf(data.subarray(1234)), { maxBytes: 3766, signal: never });
+    const expected = new DigestState();
+    expected.update(data);
+    const digests = expected.digest();
+    assert.deepEqual(await store.finish(id), digests);
+    assert.deepEqual((await store.get(id))?.digests, digests);
+    assert.deepEqual(await store.finish(id), digests, "finish is idempotent");
   });
 
   test("declareLength records the length of a deferred upload", async (store) => {

@@ -1,3 +1,4 @@
+import { type Digests, DigestState } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
 import type { AppendOptions, AppendResult, NewUpload, UploadInfo, UploadStore } from "./types.ts";
 
@@ -5,6 +6,8 @@ import type { AppendOptions, AppendResult, NewUpload, UploadInfo, UploadStore } 
 const WRITE_BUFFER = 1024 * 1024;
 const INFO_SUFFIX = ".info";
 const TMP_SUFFIX = ".tmp";
+/** Running hash states kept in memory; beyond this the oldest are dropped (and rehashed if needed). */
+const MAX_HASH_STATES = 10_000;
 
 interface InfoRecord {
   v: 1;
@@ -12,6 +15,7 @@ interface InfoRecord {
   length?: number;
   metadata: string;
   createdAt: number;
+  digests?: Digests;
 }
 
 /**
@@ -22,6 +26,8 @@ interface InfoRecord {
  */
 export class FileStore implements UploadStore {
   readonly dir: string;
+  /** id → MD5/SHA-256 of the first `length` bytes; used only under the upload's lock. */
+  readonly #hashes = new Map<string, DigestState>();
 
   private constructor(dir: string) {
     this.dir = dir.replace(/\/+$/, "") || "/";
@@ -76,6 +82,8 @@ export class FileStore implements UploadStore {
       metadata: record.metadata,
       createdAt: record.createdAt,
       updatedAt,
+      // Digests describe the complete bytes; after an external truncation they are stale.
+      ...(record.digests && offset === record.length ? { digests: record.digests } : {}),
     };
   }
 
@@ -86,7 +94,7 @@ export class FileStore implements UploadStore {
     { maxBytes, signal }: AppendOptions,
   ): Promise<AppendResult> {
     const { data } = this.#paths(id);
-    using file = await Deno.open(data, { write: true, create: true });
+    using file = await Deno.open(data, { read: true, write: true, create: true });
     const size = (await file.stat()).size;
     if (size !== offset) {
       throw new UploadError(
@@ -98,17 +106,22 @@ export class FileStore implements UploadStore {
         },
       );
     }
-    await file.seek(offset, Deno.SeekMode.Start);
     const result: AppendResult = { offset, overflow: false, stopped: false };
     if (body === null) return result;
+    const hash = await this.#hashAt(id, file, offset);
+    await file.seek(offset, Deno.SeekMode.Start);
+    const write = async (bytes: Uint8Array) => {
+      await writeAll(file, bytes);
+      hash.update(bytes);
+      result.offset += bytes.length;
+    };
 
     const buffer = new Uint8Array(Math.min(WRITE_BUFFER, Math.max(maxBytes, 1)));
     let buffered = 0;
     let accepted = 0; // bytes taken from the body (buffered or written)
     const flush = async () => {
       if (buffered === 0) return;
-      await writeAll(file, buffer.subarray(0, buffered));
-      result.offset += buffered;
+      await write(buffer.subarray(0, buffered));
       buffered = 0;
     };
     const reader = body.getReader();
@@ -132,8 +145,7 @@ export class FileStore implements UploadStore {
         }
         accepted += chunk.length;
         if (buffered === 0 && chunk.length >= buffer.length) {
-          await writeAll(file, chunk);
-          result.offset += chunk.length;
+          await write(chunk);
         } else {
           while (chunk.length > 0) {
             const n = Math.min(chunk.length, buffer.length - buffered);
@@ -151,6 +163,7 @@ export class FileStore implements UploadStore {
       await flush();
     } catch (error) {
       // A failed write may have left part of its bytes: cut back to what was fully written.
+      this.#hashes.delete(id);
       await file.truncate(result.offset).catch(() => {});
       await file.syncData().catch(() => {});
       throw error;
@@ -163,6 +176,43 @@ export class FileStore implements UploadStore {
     return result;
   }
 
+  async finish(id: string): Promise<Digests> {
+    const { sub, data, info } = this.#paths(id);
+    const record: InfoRecord = JSON.parse(await Deno.readTextFile(info));
+    // A running hash means bytes were appended since any recorded digests: recompute.
+    if (record.digests && !this.#hashes.has(id)) return record.digests;
+    using file = await Deno.open(data, { read: true });
+    const digests = (await this.#hashAt(id, file, (await file.stat()).size)).digest();
+    this.#hashes.delete(id);
+    await writeAtomic(info, { ...record, digests });
+    await syncDir(sub);
+    return digests;
+  }
+
+  /** The running hash of the first `offset` bytes, rehashing them from the file if it was lost. */
+  async #hashAt(id: string, file: Deno.FsFile, offset: number): Promise<DigestState> {
+    let state = this.#hashes.get(id);
+    if (state?.length === offset) return state;
+    state = new DigestState();
+    if (offset > 0) {
+      await file.seek(0, Deno.SeekMode.Start);
+      const buffer = new Uint8Array(WRITE_BUFFER);
+      while (state.length < offset) {
+        const n = await file.read(
+          buffer.subarray(0, Math.min(buffer.length, offset - state.length)),
+        );
+        if (n === null) throw new Error(`Upload ${id} is shorter than ${offset} bytes`);
+        state.update(buffer.subarray(0, n));
+      }
+    }
+    this.#hashes.delete(id);
+    this.#hashes.set(id, state);
+    if (this.#hashes.size > MAX_HASH_STATES) {
+      this.#hashes.delete(this.#hashes.keys().next().value!);
+    }
+    return state;
+  }
+
   async declareLength(id: string, length: number): Promise<void> {
     const { sub, info } = this.#paths(id);
     const record: InfoRecord = JSON.parse(await Deno.readTextFile(info));
@@ -172,6 +222,7 @@ export class FileStore implements UploadStore {
 
   async remove(id: string): Promise<boolean> {
     const { sub, data, info } = this.#paths(id);
+    this.#hashes.delete(id);
     try {
       await Deno.remove(info); // first the info: the upload stops existing at once
     } catch (error) {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DigestState } from "../../lib/digest.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import { storeConformance } from "./conformance.ts";
 import { FileStore } from "./file_store.ts";
@@ -93,5 +94,47 @@ Deno.test("FileStore garbage collection removes old orphans and temp files only"
     assert.equal(await store.collectGarbage(Date.now() + 1000), 2);
     assert.ok(await store.get(kept));
     assert.deepEqual([...Deno.readDirSync(sub)], []);
+  });
+});
+
+Deno.test("FileStore rehashes the committed prefix once when the running hash was lost", async () => {
+  await withDir(async (dir) => {
+    const data = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => (i * 7919) % 251);
+    const id = newUploadId();
+    const first = await FileStore.open(dir);
+    await first.create({ id, length: data.length, metadata: "", createdAt: 0 });
+    await first.append(id, 0, new Blob([data.subarray(0, 2_000_000)]).stream(), {
+      maxBytes: data.length,
+      signal: never,
+    });
+    // A restart: a new store instance has no running hash for the upload.
+    const second = await FileStore.open(dir);
+    await second.append(id, 2_000_000, new Blob([data.subarray(2_000_000)]).stream(), {
+      maxBytes: data.length,
+      signal: never,
+    });
+    const expected = new DigestState();
+    expected.update(data);
+    assert.deepEqual(await second.finish(id), expected.digest());
+  });
+});
+
+Deno.test("FileStore drops digests made stale by an external truncation and recomputes them", async () => {
+  await withDir(async (dir) => {
+    const store = await FileStore.open(dir);
+    const id = newUploadId();
+    await store.create({ id, length: 10, metadata: "", createdAt: 0 });
+    await store.append(id, 0, body(10), { maxBytes: 10, signal: never });
+    const old = await store.finish(id);
+    await Deno.truncate(`${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`, 4);
+    assert.equal((await store.get(id))?.digests, undefined);
+    const other = new Uint8Array(6).fill(9);
+    await store.append(id, 4, new Blob([other]).stream(), { maxBytes: 6, signal: never });
+    const expected = new DigestState();
+    expected.update(new Uint8Array(4).fill(7));
+    expected.update(other);
+    const fresh = await store.finish(id);
+    assert.notDeepEqual(fresh, old);
+    assert.deepEqual(fresh, expected.digest());
   });
 });

@@ -1,3 +1,4 @@
+import { type Digests, DigestState } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
 import type { AppendOptions, AppendResult, NewUpload, UploadInfo, UploadStore } from "./types.ts";
 
@@ -6,6 +7,7 @@ interface Entry {
   chunks: Uint8Array[];
   size: number;
   updatedAt: number;
+  digests?: Digests;
 }
 
 /**
@@ -83,6 +85,17 @@ export class MemoryStore implements UploadStore {
     return result;
   }
 
+  finish(id: string): Promise<Digests> {
+    const entry = this.#entries.get(id);
+    if (!entry) throw new UploadError(404, "not-found", `Upload ${id} not found`);
+    if (!entry.digests) {
+      const state = new DigestState();
+      for (const c of entry.chunks) state.update(c);
+      entry.digests = state.digest();
+    }
+    return Promise.resolve(entry.digests);
+  }
+
   declareLength(id: string, length: number): Promise<void> {
     const entry = this.#entries.get(id);
     if (entry) entry.upload.length = length;
@@ -121,9 +134,15 @@ export class MemoryStore implements UploadStore {
     }
     entry.chunks = [all.slice(0, size)];
     entry.size = size;
+    delete entry.digests;
   }
 }
 
 function toInfo(entry: Entry): UploadInfo {
-  return { ...entry.upload, offset: entry.size, updatedAt: entry.updatedAt };
+  return {
+    ...entry.upload,
+    offset: entry.size,
+    updatedAt: entry.updatedAt,
+    ...(entry.digests ? { digests: entry.digests } : {}),
+  };
 }

@@ -1,3 +1,5 @@
+import type { Digests } from "../../lib/digest.ts";
+
 /** What a store knows about one upload. `offset` is always derived from the stored bytes. */
 export interface UploadInfo {
   id: string;
@@ -11,6 +13,8 @@ export interface UploadInfo {
   createdAt: number;
   /** Time of the last write to the data (its mtime), in milliseconds since the epoch. */
   updatedAt: number;
+  /** Whole-upload digests, recorded once the upload is complete (see `finish`). */
+  digests?: Digests;
 }
 
 export interface NewUpload {
@@ -57,6 +61,11 @@ export interface UploadStore {
     body: ReadableStream<Uint8Array> | null,
     options: AppendOptions,
   ): Promise<AppendResult>;
+  /**
+   * Records the digests of a complete upload, durably, and returns them. Computed from the running
+   * hash kept while appending, or by reading the bytes once if that state was lost (a restart).
+   */
+  finish(id: string): Promise<Digests>;
   /** Records the length of a deferred-length upload, durably. */
   declareLength(id: string, length: number): Promise<void>;
   /** Deletes bytes and info; false if the upload was unknown. */
