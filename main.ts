@@ -1,6 +1,7 @@
 import denoJson from "./deno.json" with { type: "json" };
 import { parseServerArgs, SERVER_USAGE } from "./server/config.ts";
 import { runServer } from "./server/cli.ts";
+import { runClient } from "./client/cli.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -8,7 +9,7 @@ const USAGE = `resumable ${VERSION}: resumable uploads over HTTP (tus 1.0.0 and 
 
 Usage:
   resumable server [options]   run the upload server (resumable server --help)
-  resumable client ...         the upload client (arrives with the client issue)
+  resumable client <command>   upload, generate, status, download (resumable client --help)
   resumable --help             show this help
   resumable --version          print the version`;
 
@@ -40,7 +41,7 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     case "client":
-      return usageError(new Error("The client is not available yet"), USAGE);
+      return await runClient(rest);
     case undefined:
       return usageError(new Error("Missing command"), USAGE);
     default:

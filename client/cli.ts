@@ -1,0 +1,390 @@
+import { parseArgs } from "node:util";
+import { UploadError } from "../lib/errors.ts";
+import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
+import { formatBytes, parseSize } from "../lib/units.ts";
+import { download } from "./download.ts";
+import { defaultStateDir, FileResumeStore } from "./file_resume_store.ts";
+import { openFileSource } from "./file_source.ts";
+import { fingerprint } from "./fingerprint.ts";
+import { generateFile } from "./generate.ts";
+import { DEFAULT_CHUNK_SIZE, upload, type UploadEvent } from "./upload.ts";
+
+export const DEFAULT_ENDPOINT = "http://127.0.0.1:1080/files";
+
+export const CLIENT_USAGE = `Usage: resumable client <command> [options]
+
+Commands:
+  upload FILE            upload FILE, resuming an earlier attempt from the server's offset
+  generate FILE          write pseudo-random bytes (deterministic for a seed), streamed
+  status FILE|URL        the server's offset, length and percent for an upload
+  download URL OUT       download a completed upload, continuing a partial OUT, and verify it
+
+upload options:
+  --endpoint URL         upload endpoint (default ${DEFAULT_ENDPOINT}, or $RESUMABLE_ENDPOINT)
+  --chunk-size SIZE      bytes per PATCH, e.g. 1MiB; "0" = the whole file in one PATCH
+                         (default 8MiB)
+  --retries N            attempts without progress before giving up (default 8)
+  --metadata KEY=VALUE   extra Upload-Metadata (repeatable; filename and filetype are set)
+  --header "NAME: VALUE" extra request header (repeatable)
+  --state-dir DIR        where unfinished uploads are remembered
+                         (default $XDG_STATE_HOME/resumable or ~/.local/state/resumable)
+  --crash-after F|random kill this process (SIGKILL) once fraction F is acknowledged;
+                         random draws F in [0.5, 1) — for testing resume
+  --no-progress          no progress bar (it is shown only on a terminal anyway)
+  --json                 one JSON event per line on stdout
+generate options:
+  --size SIZE            how many bytes (required)
+  --seed N               seed (default 0)
+
+Exit codes: 0 ok, 1 failure, 2 bad usage, 3 verification mismatch, 4 gave up after retries,
+5 refused by the server, 6 file changed during the upload.`;
+
+const EXIT: Record<string, number> = {
+  usage: 2,
+  "bad-command": 2,
+  "digest-mismatch": 3,
+  "gave-up": 4,
+  rejected: 5,
+  "file-changed": 6,
+  aborted: 130,
+};
+
+/** Runs `client …`; returns the exit code. Errors become one line on stderr. */
+export async function runClient(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case "upload":
+        return await uploadCommand(rest);
+      case "generate":
+        return await generateCommand(rest);
+      case "status":
+        return await statusCommand(rest);
+      case "download":
+        return await downloadCommand(rest);
+      case "--help":
+      case "-h":
+      case "help":
+        console.log(CLIENT_USAGE);
+        return 0;
+      default:
+        throw new UploadError(
+          0,
+          "bad-command",
+          command === undefined ? "Missing command" : `Unknown command ${JSON.stringify(command)}`,
+        );
+    }
+  } catch (error) {
+    return report(error);
+  }
+}
+
+function report(error: unknown): number {
+  if (error instanceof UploadError) {
+    console.error(`error: ${error.message}`);
+    if (error.code === "bad-command") console.error(`\n${CLIENT_USAGE}`);
+    return EXIT[error.code] ?? 1;
+  }
+  if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE")) {
+    console.error(`error: ${error.message}\n\n${CLIENT_USAGE}`);
+    return 2;
+  }
+  if (error instanceof RangeError || error instanceof SyntaxError) {
+    console.error(`error: ${error.message}`);
+    return 2;
+  }
+  if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied) {
+    console.error(`error: ${error.message}`);
+    return 2;
+  }
+  console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+  return 1;
+}
+
+function usage(message: string): never {
+  throw new UploadError(0, "usage", message);
+}
+
+function endpointOf(value: string | undefined): string {
+  const endpoint = value ?? Deno.env.get("RESUMABLE_ENDPOINT") ?? DEFAULT_ENDPOINT;
+  try {
+    const url = new URL(endpoint);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error();
+    return url.href.replace(/\/$/, "");
+  } catch {
+    usage(`Invalid --endpoint ${JSON.stringify(endpoint)}: expected an http(s) URL`);
+  }
+}
+
+function headersOf(values: string[] | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const h of values ?? []) {
+    const i = h.indexOf(":");
+    if (i <= 0) usage(`Invalid --header ${JSON.stringify(h)}: expected "Name: value"`);
+    headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  return headers;
+}
+
+async function uploadCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      endpoint: { type: "string" },
+      "chunk-size": { type: "string" },
+      retries: { type: "string", default: "8" },
+      metadata: { type: "string", multiple: true },
+      header: { type: "string", multiple: true },
+      "state-dir": { type: "string" },
+      "crash-after": { type: "string" },
+      "no-progress": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+    },
+  });
+  if (positionals.length !== 1) usage("upload takes exactly one FILE");
+  const endpoint = endpointOf(values.endpoint);
+  const chunkSize = values["chunk-size"] === undefined
+    ? DEFAULT_CHUNK_SIZE
+    : parseSize(values["chunk-size"]) || Infinity;
+  if (!/^\d{1,3}$/.test(values.retries)) usage(`Invalid --retries ${values.retries}`);
+  const crashAt = parseCrashAfter(values["crash-after"]);
+  const metadata: Record<string, string> = {};
+  for (const pair of values.metadata ?? []) {
+    const i = pair.indexOf("=");
+    if (i <= 0) usage(`Invalid --metadata ${JSON.stringify(pair)}: expected KEY=VALUE`);
+    metadata[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+
+  let source;
+  try {
+    source = await openFileSource(positionals[0]!);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) usage(`File not found: ${positionals[0]}`);
+    throw error;
+  }
+  try {
+    const name = source.path.slice(source.path.lastIndexOf("/") + 1);
+    const store = new FileResumeStore(values["state-dir"] ?? defaultStateDir());
+    const fp = await fingerprint(source, { path: source.path, mtime: source.mtime, endpoint });
+    const progress = values.json || values["no-progress"] || !Deno.stderr.isTerminal()
+      ? undefined
+      : new ProgressBar(source.size);
+    const onEvent = (event: UploadEvent) => {
+      if (values.json) console.log(JSON.stringify(event));
+      else if (event.type === "progress") progress?.update(event.acknowledged);
+      else if (event.type !== "completed") {
+        progress?.clear();
+        console.error(describe(event));
+      }
+      if (
+        crashAt !== undefined && event.type === "progress" &&
+        event.acknowledged >= crashAt * source.size
+      ) {
+        Deno.kill(Deno.pid, "SIGKILL"); // a crash, on purpose: no cleanup of any kind
+      }
+    };
+    const result = await upload(source, {
+      endpoint,
+      chunkSize,
+      headers: headersOf(values.header),
+      metadata: { filename: name, filetype: guessType(name), ...metadata },
+      retry: { retries: Number(values.retries) },
+      resume: { store, fingerprint: fp, path: source.path },
+      onEvent,
+    });
+    progress?.clear();
+    if (!values.json) {
+      const check = result.verified === "digest"
+        ? `MD5 ${result.md5} matched (SHA-256 ${result.sha256} matched)`
+        : `size matched; the server gave no digest, MD5 ${result.md5} not compared`;
+      console.log(`uploaded ${result.url} (${formatBytes(result.size)}): ${check}`);
+    }
+    return 0;
+  } finally {
+    source.close?.();
+  }
+}
+
+function parseCrashAfter(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (value === "random") return 0.5 + Math.random() * 0.5;
+  const f = Number(value);
+  if (!/^\d*\.?\d+$/.test(value) || !(f > 0 && f <= 1)) {
+    usage(
+      `Invalid --crash-after ${JSON.stringify(value)}: expected a fraction in (0, 1] or random`,
+    );
+  }
+  return f;
+}
+
+function describe(event: Exclude<UploadEvent, { type: "progress" | "completed" }>): string {
+  switch (event.type) {
+    case "created":
+      return `created ${event.url}`;
+    case "resumed":
+      return `resuming ${event.url} at ${formatBytes(event.offset)} (the server's offset)`;
+    case "restarted":
+      return `restarting: ${event.reason}`;
+    case "retry":
+      return `retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)}s: ${event.reason}`;
+  }
+}
+
+const TYPES: Record<string, string> = {
+  txt: "text/plain",
+  json: "application/json",
+  pdf: "application/pdf",
+  zip: "application/zip",
+  gz: "application/gzip",
+  tar: "application/x-tar",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  mp4: "video/mp4",
+  mov: "video/quicktime",
+  mp3: "audio/mpeg",
+  csv: "text/csv",
+};
+
+function guessType(name: string): string {
+  const ext = name.includes(".") ? name.slice(name.lastIndexOf(".") + 1).toLowerCase() : "";
+  return TYPES[ext] ?? "application/octet-stream";
+}
+
+/** A one-line bar on stderr: bytes, percent, MB/s and ETA; redrawn at most 10 times a second. */
+class ProgressBar {
+  readonly #total: number;
+  readonly #start = performance.now();
+  #startBytes: number | undefined;
+  #last = 0;
+
+  constructor(total: number) {
+    this.#total = total;
+  }
+
+  update(done: number): void {
+    const now = performance.now();
+    this.#startBytes ??= done;
+    if (now - this.#last < 100 && done < this.#total) return;
+    this.#last = now;
+    const pct = this.#total === 0 ? 100 : (done / this.#total) * 100;
+    const width = 30;
+    const filled = Math.round((pct / 100) * width);
+    const rate = (done - this.#startBytes) / Math.max((now - this.#start) / 1000, 0.001);
+    const eta = rate > 0 ? (this.#total - done) / rate : Infinity;
+    const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${pct.toFixed(1)}% ` +
+      `${formatBytes(done)}/${formatBytes(this.#total)} ${(rate / 1e6).toFixed(1)} MB/s ` +
+      `ETA ${Number.isFinite(eta) ? formatDuration(eta) : "--"}`;
+    Deno.stderr.writeSync(new TextEncoder().encode(`\r${line}\x1b[K`));
+  }
+
+  clear(): void {
+    Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+  }
+}
+
+function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+async function generateCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { size: { type: "string" }, seed: { type: "string", default: "0" } },
+  });
+  if (positionals.length !== 1) usage("generate takes exactly one FILE");
+  if (values.size === undefined) usage("generate needs --size");
+  if (!/^\d{1,15}$/.test(values.seed)) usage(`Invalid --seed ${values.seed}`);
+  const size = parseSize(values.size);
+  await generateFile(positionals[0]!, size, Number(values.seed));
+  console.log(`wrote ${formatBytes(size)} to ${positionals[0]} (seed ${values.seed})`);
+  return 0;
+}
+
+async function statusCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      endpoint: { type: "string" },
+      "state-dir": { type: "string" },
+      header: { type: "string", multiple: true },
+      json: { type: "boolean", default: false },
+    },
+  });
+  if (positionals.length !== 1) usage("status takes exactly one FILE or URL");
+  const target = positionals[0]!;
+  let url = target;
+  if (!/^https?:\/\//.test(target)) {
+    const endpoint = endpointOf(values.endpoint);
+    let source;
+    try {
+      source = await openFileSource(target);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) usage(`File not found: ${target}`);
+      throw error;
+    }
+    try {
+      const fp = await fingerprint(source, { path: source.path, mtime: source.mtime, endpoint });
+      const record = await new FileResumeStore(values["state-dir"] ?? defaultStateDir()).get(fp);
+      if (!record) {
+        console.error(`no unfinished upload of ${target} to ${endpoint} is remembered`);
+        return 1;
+      }
+      url = record.url;
+    } finally {
+      source.close?.();
+    }
+  }
+  const res = await fetch(url, {
+    method: "HEAD",
+    headers: { ...headersOf(values.header), [H.tusResumable]: TUS_VERSION },
+  }).catch((error) => {
+    throw new UploadError(0, "network", `HEAD ${url} failed: ${error.message}`);
+  });
+  if (!res.ok) throw new UploadError(res.status, "http", `HEAD ${url} answered ${res.status}`);
+  const offset = parseHeaderInteger(H.uploadOffset, res.headers.get(H.uploadOffset) ?? "");
+  const lengthHeader = res.headers.get(H.uploadLength);
+  const length = lengthHeader === null
+    ? undefined
+    : parseHeaderInteger(H.uploadLength, lengthHeader);
+  const percent = length ? (offset / length) * 100 : length === 0 ? 100 : undefined;
+  if (values.json) console.log(JSON.stringify({ url, offset, length, percent }));
+  else {
+    console.log(
+      `${url}: ${offset} of ${length ?? "?"} bytes` +
+        (percent === undefined ? "" : ` (${percent.toFixed(1)}%)`),
+    );
+  }
+  return 0;
+}
+
+async function downloadCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { header: { type: "string", multiple: true }, retries: { type: "string" } },
+  });
+  if (positionals.length !== 2) usage("download takes a URL and an OUT file");
+  const [url, out] = positionals as [string, string];
+  if (!/^https?:\/\//.test(url)) usage(`Invalid URL ${JSON.stringify(url)}`);
+  const result = await download(url, out, {
+    headers: headersOf(values.header),
+    ...(values.retries ? { retry: { retries: Number(values.retries) } } : {}),
+  });
+  console.log(
+    `downloaded ${formatBytes(result.size)} to ${out}: ` +
+      (result.verified === "digest"
+        ? `MD5 ${result.md5} and SHA-256 ${result.sha256} matched the server's Repr-Digest`
+        : `no digest from the server; MD5 ${result.md5}`),
+  );
+  return 0;
+}

@@ -1,0 +1,56 @@
+import type { ResumeRecord, ResumeStore } from "./resume_store.ts";
+
+/**
+ * One small JSON file per fingerprint under the state directory, replaced atomically (temp file,
+ * fsync, rename, fsync the directory), so concurrent uploads of different files never race and a
+ * crash leaves either the old record or the new one.
+ */
+export class FileResumeStore implements ResumeStore {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  #path(fingerprint: string): string {
+    if (!/^[0-9a-f]{64}$/.test(fingerprint)) throw new RangeError("Bad fingerprint");
+    return `${this.dir}/${fingerprint}.json`;
+  }
+
+  async get(fingerprint: string): Promise<ResumeRecord | undefined> {
+    try {
+      return JSON.parse(await Deno.readTextFile(this.#path(fingerprint)));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof SyntaxError) return undefined;
+      throw error;
+    }
+  }
+
+  async set(fingerprint: string, record: ResumeRecord): Promise<void> {
+    await Deno.mkdir(this.dir, { recursive: true });
+    const path = this.#path(fingerprint);
+    const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    {
+      using file = await Deno.open(tmp, { write: true, createNew: true });
+      await file.write(new TextEncoder().encode(JSON.stringify(record, null, 2) + "\n"));
+      await file.sync();
+    }
+    await Deno.rename(tmp, path);
+    using dir = await Deno.open(this.dir, { read: true });
+    await dir.sync();
+  }
+
+  async delete(fingerprint: string): Promise<void> {
+    await Deno.remove(this.#path(fingerprint)).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
+}
+
+/** `--state-dir` default: $XDG_STATE_HOME/resumable, else ~/.local/state/resumable. */
+export function defaultStateDir(): string {
+  const xdg = Deno.env.get("XDG_STATE_HOME");
+  if (xdg) return `${xdg}/resumable`;
+  const home = Deno.env.get("HOME");
+  return home ? `${home}/.local/state/resumable` : ".resumable-state";
+}

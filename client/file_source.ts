@@ -1,0 +1,54 @@
+import { UploadError } from "../lib/errors.ts";
+import type { UploadSource } from "./source.ts";
+
+export interface FileSource extends UploadSource {
+  readonly path: string;
+  readonly mtime: number;
+}
+
+/**
+ * A file read by range with seek (never whole), under a shared lock. `check` fails once the file's
+ * size or mtime differ from when it was opened.
+ */
+export async function openFileSource(path: string): Promise<FileSource> {
+  const absolute = await Deno.realPath(path);
+  const stat = await Deno.stat(absolute);
+  if (!stat.isFile) {
+    throw new UploadError(0, "usage", `${path} is not a regular file`);
+  }
+  const file = await Deno.open(absolute, { read: true });
+  await file.lock(false);
+  const size = stat.size;
+  const mtime = stat.mtime?.getTime() ?? 0;
+  return {
+    path: absolute,
+    size,
+    mtime,
+    async read(offset, length) {
+      const out = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+      await file.seek(offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < out.length) {
+        const n = await file.read(out.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      return out.subarray(0, got);
+    },
+    async check() {
+      const now = await file.stat();
+      if (now.size !== size || (now.mtime?.getTime() ?? 0) !== mtime) {
+        throw new UploadError(
+          0,
+          "file-changed",
+          `${path} changed during the upload (size ${size} → ${now.size}); start again`,
+        );
+      }
+    },
+    close() {
+      try {
+        file.close();
+      } catch { /* already closed */ }
+    },
+  };
+}
