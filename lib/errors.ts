@@ -27,5 +27,11 @@ export function toUploadError(error: unknown): UploadError {
   if (error instanceof SyntaxError || error instanceof RangeError) {
     return new UploadError(400, "bad-request", error.message, { cause: error });
   }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new UploadError(507, "storage-full", "The server's storage is full; try again later", {
+      cause: error,
+    });
+  }
   return new UploadError(500, "internal", "Internal server error", { cause: error });
 }

@@ -67,10 +67,13 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
   };
 }
 
-/** The effective method: `X-HTTP-Method-Override` replaces the request's when present. */
+/**
+ * The effective method: on a POST, `X-HTTP-Method-Override` replaces it (for clients that can only
+ * send GET and POST). Other methods keep their own, so a HEAD never turns into a GET with a body.
+ */
 function methodOf(req: Request): string {
   const override = req.headers.get(H.methodOverride);
-  if (override === null) return req.method;
+  if (override === null || req.method !== "POST") return req.method;
   const method = override.trim().toUpperCase();
   if (!KNOWN_METHODS.has(method)) {
     throw new UploadError(
@@ -151,6 +154,7 @@ function errorResponse(
     return new Response(null, { status: e.status, headers });
   }
   if (dialect === "plain") {
+    headers.set("Content-Type", "application/json");
     return Response.json({ error: { code: e.code, message: e.message } }, {
       status: e.status,
       headers,

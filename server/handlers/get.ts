@@ -38,16 +38,16 @@ export async function get(ctx: Context): Promise<Response> {
     "Cache-Control": "private, no-cache",
   });
   const inm = ctx.req.headers.get("if-none-match");
-  if (inm !== null && inm.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
+  const weakMatch = (t: string) => ["*", etag].includes(t.trim().replace(/^W\//, ""));
+  if (inm !== null && inm.split(",").some(weakMatch)) {
     return new Response(null, { status: 304, headers });
   }
   const ifRange = ctx.req.headers.get("if-range");
   const rangeHeader = ifRange === null || ifRange === etag ? ctx.req.headers.get("range") : null;
   const range = rangeHeader === null ? null : parseRange(rangeHeader, size);
   if (range === "unsatisfiable") {
-    headers.set("Content-Range", `bytes */${size}`);
     throw new UploadError(416, "bad-range", `Range ${rangeHeader} is outside the ${size} bytes`, {
-      headers: Object.fromEntries(headers),
+      headers: { "Content-Range": `bytes */${size}`, "Accept-Ranges": "bytes" },
     });
   }
   const [start, end] = range ?? [0, size];
@@ -100,8 +100,8 @@ function safeContentType(type: string | null | undefined): string {
 /** `attachment` with an ASCII fallback and an RFC 5987 UTF-8 name; no path, quotes or controls. */
 export function contentDisposition(name: string): string {
   // deno-lint-ignore no-control-regex -- control characters are exactly what is removed
-  const base = name.split(/[\\/]/).pop()!.replace(/[\x00-\x1f\x7f]/g, "").trim().slice(0, 200) ||
-    "download";
+  const cleaned = name.split(/[\\/]/).pop()!.replace(/[\x00-\x1f\x7f]/g, "").trim();
+  const base = Array.from(cleaned.toWellFormed()).slice(0, 200).join("") || "download";
   const ascii = base.replace(/[^\x20-\x7e]/g, "_").replace(/["\\%;]/g, "_");
   const encoded = encodeURIComponent(base).replace(
     /['()*]/g,

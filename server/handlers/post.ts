@@ -1,6 +1,6 @@
 import { UploadError } from "../../lib/errors.ts";
 import { newUploadId } from "../../lib/ids.ts";
-import { formatMetadataHeader, parseMetadataHeader } from "../../lib/metadata.ts";
+import { parseMetadataHeader } from "../../lib/metadata.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
 import { appendBody } from "../append.ts";
 import {
@@ -45,9 +45,9 @@ export async function post(ctx: Context): Promise<Response> {
       `Upload-Length ${length} exceeds the server's maximum of ${deps.config.maxSize} bytes`,
     );
   }
-  const metadata = formatMetadataHeader(
-    parseMetadataHeader(req.headers.get(H.uploadMetadata) ?? ""),
-  );
+  // Validated, then kept exactly as the client sent it: HEAD echoes it unchanged.
+  const metadata = (req.headers.get(H.uploadMetadata) ?? "").trim();
+  parseMetadataHeader(metadata);
   const contentLength = integerHeader(req, "content-length");
   // HTTP/1.1: a body is announced by Content-Length or Transfer-Encoding (Deno always gives a stream).
   const hasBody = req.body !== null &&
@@ -72,7 +72,13 @@ export async function post(ctx: Context): Promise<Response> {
   });
   if (hasBody) {
     await using lock = await deps.locker.acquire(id);
-    info = { ...info, offset: await appendBody(ctx, info, lock), updatedAt: deps.now() };
+    try {
+      info = { ...info, offset: await appendBody(ctx, info, lock), updatedAt: deps.now() };
+    } catch (error) {
+      // The client never learnt the upload's URL: don't leave an unreachable upload behind.
+      await deps.store.remove(id);
+      throw error;
+    }
   }
   const url = uploadUrl(ctx, id);
   const headers = new Headers({
