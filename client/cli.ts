@@ -376,6 +376,9 @@ async function downloadCommand(args: string[]): Promise<number> {
   if (positionals.length !== 2) usage("download takes a URL and an OUT file");
   const [url, out] = positionals as [string, string];
   if (!/^https?:\/\//.test(url)) usage(`Invalid URL ${JSON.stringify(url)}`);
+  if (values.retries !== undefined && !/^\d{1,3}$/.test(values.retries)) {
+    usage(`Invalid --retries ${values.retries}`);
+  }
   const result = await download(url, out, {
     headers: headersOf(values.header),
     ...(values.retries ? { retry: { retries: Number(values.retries) } } : {}),

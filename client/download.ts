@@ -25,12 +25,30 @@ export async function download(
   out: string,
   options: DownloadOptions = {},
 ): Promise<DownloadResult> {
+  try {
+    return await downloadOnce(url, out, options);
+  } catch (error) {
+    if (!(error instanceof ResumedMismatch)) throw error;
+    // The partial OUT we continued held other bytes: start over from zero, once.
+    await Deno.truncate(out, 0);
+    return await downloadOnce(url, out, options);
+  }
+}
+
+class ResumedMismatch extends UploadError {}
+
+async function downloadOnce(
+  url: string,
+  out: string,
+  options: DownloadOptions,
+): Promise<DownloadResult> {
   const policy = { ...DEFAULT_RETRY, ...options.retry };
   using file = await Deno.open(out, { read: true, write: true, create: true });
   let attempt = 0;
   let etag: string | null = null;
   let expected: ReturnType<typeof parseReprDigest>;
   let total: number | undefined;
+  const resumedFrom = (await file.stat()).size;
   for (;;) {
     let have = (await file.stat()).size;
     const headers: Record<string, string> = { ...options.headers };
@@ -100,12 +118,15 @@ export async function download(
     (expected?.sha256 && expected.sha256 !== local.sha256) ||
     (expected?.md5 && expected.md5 !== local.md5)
   ) {
-    throw new UploadError(
+    const show = (d: { md5?: string | undefined; sha256?: string | undefined }) =>
+      `md5 ${d.md5 ? base64ToHex(d.md5) : "?"}, sha256 ${d.sha256 ? base64ToHex(d.sha256) : "?"}`;
+    const Err = resumedFrom > 0 ? ResumedMismatch : UploadError;
+    throw new Err(
       0,
       "digest-mismatch",
-      `Downloaded bytes don't match the server's Repr-Digest (local sha256 ${
-        base64ToHex(local.sha256)
-      })`,
+      `Downloaded bytes don't match the server's Repr-Digest: local ${show(local)}; server ${
+        show(expected ?? {})
+      }`,
     );
   }
   return {

@@ -178,6 +178,7 @@ class Uploader {
       }
     }
 
+    await this.#source.check?.(); // a change while the last chunk was in flight
     await this.#hashUpTo(size);
     const local = this.#hash.digest();
     const server = this.#serverDigests ?? {};
@@ -283,6 +284,10 @@ class Uploader {
     const state = serverState(res);
     if (state.offset < offset) {
       throw new UploadError(409, "offset-went-back", `Server offset went back to ${state.offset}`);
+    }
+    if (length > 0 && state.offset === offset) {
+      // Accepted but nothing stored (e.g. a proxy dropped the body): a failure, retried with backoff.
+      throw new UploadError(0, "no-progress", `PATCH at ${offset} was accepted but stored nothing`);
     }
     if (state.digests) this.#serverDigests = state.digests;
     return state.offset;
