@@ -3,6 +3,7 @@ import type { ServerConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { sweepExpired } from "./expiry.ts";
 import { MemoryLocker } from "./lock/locker.ts";
+import { serveHttp } from "./http_node.ts";
 
 /** How long shutdown waits for in-flight requests (already told to stop) before giving up. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -18,14 +19,9 @@ export async function runServer(config: ServerConfig): Promise<void> {
   const logError = (message: string, error: unknown) =>
     console.error(JSON.stringify({ level: "error", message, error: String(error) }));
   const handler = createHandler({ config, store, locker, shutdown: stopping.signal, logError });
-  const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    onListen({ hostname, port }) {
-      const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-      console.log(`listening on http://${host}:${port}${config.basePath}`);
-    },
-  }, handler);
+  const server = await serveHttp({ hostname: config.host, port: config.port }, handler, logError);
+  const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
+  console.log(`listening on http://${host}:${server.port}${config.basePath}`);
 
   let sweeping = false;
   const sweep = setInterval(async () => {
@@ -47,10 +43,5 @@ export async function runServer(config: ServerConfig): Promise<void> {
   clearInterval(sweep);
   for (const s of signals) Deno.removeSignalListener(s, stop);
   // In-flight bodies saw the abort: they fsync what arrived and answer 503; then we close.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    server.shutdown(),
-    new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
-  ]);
-  clearTimeout(timer);
+  await server.shutdown(SHUTDOWN_GRACE_MS);
 }

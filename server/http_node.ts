@@ -1,0 +1,206 @@
+/**
+ * The HTTP edge: serves a `(Request) => Promise<Response>` handler over node:http.
+ *
+ * Why not `Deno.serve`: since Deno 2.8.3 its HTTP/1.1 path drains an unread request body after an
+ * early response instead of closing the connection, so a rejected 1 GiB PATCH (409, 413, 415…)
+ * would still be read to the end, and a half-dead client would hold its connection forever.
+ * Here the socket is ours: after a response sent before its request body was consumed, the rest
+ * is discarded only within a bound (see LINGER_*), then the connection is destroyed. node:http
+ * also exposes request trailers and connection limits, which later features need.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+/**
+ * After an early response: how long and how much of the unread body we discard before cutting the
+ * connection. Some clients (hyper, hence Deno's fetch) finish writing the chunk in flight before
+ * they read the answer, and a reset before then loses it; 16 MiB covers the usual chunk sizes
+ * (and a body that ends within the bound leaves the connection reusable), while a 1 GiB body or a
+ * silent half-dead client is cut within 2 s.
+ */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 16 * 1024 * 1024;
+
+export interface HttpServer {
+  readonly hostname: string;
+  readonly port: number;
+  /** Stops accepting, waits for in-flight requests up to `graceMs`, then cuts what is left. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+}
+
+export async function serveHttp(
+  options: ServeOptions,
+  handler: (req: Request) => Promise<Response>,
+  onError: (message: string, error: unknown) => void,
+): Promise<HttpServer> {
+  const inFlight = new Set<Promise<void>>();
+  const server: Server = createServer((req, res) => {
+    const done = respond(req, res, handler, options).catch((error) => {
+      onError("response failed", error);
+      res.destroy();
+    });
+    inFlight.add(done);
+    done.finally(() => inFlight.delete(done));
+  });
+  server.on("clientError", (_error: Error, socket: Socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    hostname: address.address,
+    port: address.port,
+    async shutdown(graceMs) {
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeIdleConnections();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...inFlight]),
+        new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
+      ]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+async function respond(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: (req: Request) => Promise<Response>,
+  options: ServeOptions,
+): Promise<void> {
+  const body = new BodyReader(req);
+  const response = await handler(toRequest(req, body, options));
+  res.statusCode = response.status;
+  for (const [name, value] of response.headers) res.setHeader(name, value);
+  const early = body.announced && !body.ended;
+  if (response.body === null || req.method === "HEAD") {
+    await response.body?.cancel();
+    await end(res);
+  } else if (!response.headers.has("content-length")) {
+    // Small generated bodies (errors, JSON): send them with a length, keeping the connection.
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    res.setHeader("Content-Length", bytes.length);
+    await end(res, bytes);
+  } else {
+    await pipeBody(response.body, res);
+  }
+  if (early) discardRest(req);
+}
+
+/** Builds the web Request the handler sees, with every header (duplicates joined by ", "). */
+function toRequest(req: IncomingMessage, body: BodyReader, options: ServeOptions): Request {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  const host = /^[A-Za-z0-9.\-:[\]]+$/.test(req.headers.host ?? "")
+    ? req.headers.host!
+    : `${options.hostname}:${options.port}`;
+  let url: URL;
+  try {
+    url = new URL(req.url ?? "/", `http://${host}`);
+  } catch {
+    url = new URL("/", `http://${options.hostname}`);
+  }
+  const method = req.method ?? "GET";
+  const hasBody = method !== "GET" && method !== "HEAD" && body.announced;
+  return new Request(url, {
+    method,
+    headers,
+    ...(hasBody ? { body: body.stream, duplex: "half" } : {}),
+  } as RequestInit);
+}
+
+/**
+ * The request body as a web stream with backpressure (pause/resume). Cancelling it stops reading
+ * without destroying the socket, so the handler can still answer on it.
+ */
+class BodyReader {
+  readonly announced: boolean;
+  ended = false;
+  readonly stream: ReadableStream<Uint8Array>;
+
+  constructor(req: IncomingMessage) {
+    const length = req.headers["content-length"];
+    this.announced = req.headers["transfer-encoding"] !== undefined ||
+      (length !== undefined && length !== "0");
+    let cancelled = false;
+    this.stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        req.pause();
+        req.on("data", (chunk: Uint8Array) => {
+          if (cancelled) return;
+          controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 0) <= 0) req.pause();
+        });
+        req.on("end", () => {
+          this.ended = true;
+          if (!cancelled) controller.close();
+        });
+        req.on("close", () => {
+          if (!this.ended && !cancelled) {
+            cancelled = true;
+            controller.error(new Error("Connection closed before the request body ended"));
+          }
+        });
+      },
+      pull: () => {
+        req.resume();
+      },
+      cancel: () => {
+        cancelled = true;
+        req.pause();
+      },
+    }, { highWaterMark: 8 });
+  }
+}
+
+function end(res: ServerResponse, bytes?: Uint8Array): Promise<void> {
+  return new Promise((resolve) => (bytes ? res.end(bytes, resolve) : res.end(resolve)));
+}
+
+async function pipeBody(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
+  const reader = body.getReader();
+  const gone = new Promise<void>((resolve) => res.once("close", resolve));
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), gone.then(() => null)]);
+      if (next === null) return; // the client went away
+      if (next.done) break;
+      if (!res.write(next.value)) {
+        await Promise.race([new Promise((r) => res.once("drain", r)), gone]);
+      }
+    }
+    await end(res);
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
+
+/** Discards what is left of an unread body within LINGER_* bounds; past them, cuts. */
+function discardRest(req: IncomingMessage): void {
+  if (req.complete) return;
+  const socket = req.socket;
+  let discarded = 0;
+  const cut = () => socket.destroy();
+  const timer = setTimeout(cut, LINGER_MS);
+  req.once("end", () => clearTimeout(timer)); // the body ended in time: the connection lives on
+  socket.once("close", () => clearTimeout(timer));
+  req.removeAllListeners("data");
+  req.on("data", (chunk: Uint8Array) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) cut();
+  });
+  req.resume();
+}

@@ -1,0 +1,253 @@
+/**
+ * Runs the real server (`main.ts server --port 0`) as a child process for end-to-end tests.
+ *
+ *     await using server = await startServer({ expire: "2s" });
+ *     await fetch(server.url, { method: "POST", headers: { "Upload-Length": "10" } });
+ *
+ * The server runs with the same permissions as the `server` task, in a fresh temporary directory
+ * (`root`) whose `data` subdirectory is `--dir`, so a test can check nothing appears beside it.
+ * Disposal kills the child (SIGKILL if still running), drains its pipes and removes `root`.
+ */
+
+import { withDeadline } from "./wait.ts";
+
+const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
+/** The permissions the `server` task grants: network, and the file system for --dir. */
+const SERVER_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
+const LISTENING = /^listening on (http:\/\/\S+)$/;
+
+export interface ServerOptions {
+  /** `--expire` (e.g. "2s"). */
+  expire?: string;
+  /** `--max-size` (e.g. "10MiB" or a byte count). */
+  maxSize?: string | number;
+  /** More flags, appended after the others. */
+  args?: string[];
+  /** How long to wait for the `listening on` line (default 15 s). */
+  startTimeoutMs?: number;
+}
+
+export interface TestServer extends AsyncDisposable {
+  /** The upload collection, e.g. `http://127.0.0.1:41234/files` (changes on restart). */
+  readonly url: string;
+  /** `http://127.0.0.1:PORT`. */
+  readonly origin: string;
+  readonly hostname: string;
+  readonly port: number;
+  /** The temporary directory that holds `dir` and nothing else. */
+  readonly root: string;
+  /** The server's `--dir`. */
+  readonly dir: string;
+  /** The current child process. */
+  readonly process: Deno.ChildProcess;
+  /** Everything every run of the server wrote to stderr so far. */
+  readonly stderr: string;
+  /** What the current run wrote to stdout (the `listening on` line and anything after it). */
+  readonly stdout: string;
+  /** True once the current child has exited. */
+  readonly exited: boolean;
+  /** Resolves with the current child's exit status (pipes drained). */
+  status(): Promise<Deno.CommandStatus>;
+  /** Sends `signal` (default SIGTERM) unless already exited; resolves with the exit status. */
+  kill(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** Stops the current child if still running (SIGTERM), then starts again on the same --dir. */
+  restart(): Promise<void>;
+  /** Data file of an upload: `<dir>/<id[0:2]>/<id[2:4]>/<id>`. */
+  dataPath(id: string): string;
+  /** Info file of an upload: the data path + `.info`. */
+  infoPath(id: string): string;
+}
+
+/** Starts the server and resolves once it printed `listening on …`. */
+export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  const root = await Deno.makeTempDir({ prefix: "resumable-e2e-" });
+  const dir = `${root}/data`;
+  const args = ["--port", "0", "--dir", dir];
+  if (options.expire !== undefined) args.push("--expire", options.expire);
+  if (options.maxSize !== undefined) args.push("--max-size", String(options.maxSize));
+  args.push(...(options.args ?? []));
+  const timeoutMs = options.startTimeoutMs ?? 15_000;
+  let previousStderr = "";
+  let child: ServerProcess;
+  try {
+    child = await ServerProcess.start(args, timeoutMs);
+  } catch (error) {
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  const url = () => new URL(child.url);
+  const server: TestServer = {
+    get url() {
+      return child.url;
+    },
+    get origin() {
+      return url().origin;
+    },
+    get hostname() {
+      return url().hostname;
+    },
+    get port() {
+      return Number(url().port);
+    },
+    root,
+    dir,
+    get process() {
+      return child.process;
+    },
+    get stderr() {
+      return previousStderr + child.stderr;
+    },
+    get stdout() {
+      return child.stdout;
+    },
+    get exited() {
+      return child.exited;
+    },
+    status: () => child.status(),
+    kill: (signal: Deno.Signal = "SIGTERM") => child.kill(signal),
+    async restart() {
+      if (!child.exited) await child.kill("SIGTERM");
+      await child.status();
+      previousStderr += child.stderr;
+      child = await ServerProcess.start(args, timeoutMs);
+    },
+    dataPath(id) {
+      return `${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
+    },
+    infoPath(id) {
+      return `${this.dataPath(id)}.info`;
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        if (!child.exited) await child.kill("SIGKILL");
+        await child.status();
+      } finally {
+        await Deno.remove(root, { recursive: true }).catch(() => {});
+      }
+    },
+  };
+  return server;
+}
+
+/** One run of the server process. */
+class ServerProcess {
+  readonly process: Deno.ChildProcess;
+  url = "";
+  stdout = "";
+  stderr = "";
+  exited = false;
+  readonly #status: Promise<Deno.CommandStatus>;
+  readonly #pumps: Promise<unknown>;
+  readonly #listening = Promise.withResolvers<string>();
+
+  private constructor(args: string[]) {
+    this.process = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...SERVER_PERMISSIONS, MAIN, "server", ...args],
+      cwd: REPO,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.#listening.promise.catch(() => {}); // observed in start(); never unhandled
+    const status = this.process.status.then((s) => {
+      this.exited = true;
+      return s;
+    });
+    this.#pumps = Promise.all([this.#readStdout(), this.#readStderr()]);
+    // Exit status only once both pipes are drained, so `stderr` is complete by then.
+    this.#status = Promise.all([status, this.#pumps]).then(([s]) => s);
+  }
+
+  static async start(args: string[], timeoutMs: number): Promise<ServerProcess> {
+    const child = new ServerProcess(args);
+    try {
+      child.url = await withDeadline(
+        child.#listening.promise,
+        timeoutMs,
+        'the server to print "listening on …"',
+      );
+      return child;
+    } catch (error) {
+      if (!child.exited) await child.kill("SIGKILL");
+      const status = await child.status();
+      throw new Error(
+        `Server did not start (${
+          String(error)
+        }; exit code ${status.code}, signal ${status.signal})` +
+          `\n--- stdout ---\n${child.stdout}\n--- stderr ---\n${child.stderr}`,
+      );
+    }
+  }
+
+  status(): Promise<Deno.CommandStatus> {
+    return this.#status;
+  }
+
+  async kill(signal: Deno.Signal): Promise<Deno.CommandStatus> {
+    if (!this.exited) {
+      try {
+        this.process.kill(signal);
+      } catch (error) {
+        // It exited between the check and the kill: nothing to signal.
+        if (!(error instanceof TypeError)) throw error;
+      }
+    }
+    return await this.#status;
+  }
+
+  async #readStdout(): Promise<void> {
+    let line = "";
+    for await (const text of this.process.stdout.pipeThrough(new TextDecoderStream())) {
+      this.stdout += text;
+      if (this.url !== "") continue;
+      line += text;
+      for (let nl = line.indexOf("\n"); nl >= 0; nl = line.indexOf("\n")) {
+        const match = LISTENING.exec(line.slice(0, nl).trim());
+        line = line.slice(nl + 1);
+        if (match) {
+          this.#listening.resolve(match[1]!);
+          break;
+        }
+      }
+    }
+    this.#listening.reject(new Error("stdout closed before the listening line"));
+  }
+
+  async #readStderr(): Promise<void> {
+    for await (const text of this.process.stderr.pipeThrough(new TextDecoderStream())) {
+      this.stderr += text;
+    }
+  }
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `main.ts` with `args` (server permissions), killing it if it outlives `timeoutMs`. */
+export async function runMain(args: string[], timeoutMs = 15_000): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...SERVER_PERMISSIONS, MAIN, ...args],
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const output = child.output();
+  try {
+    const { code, stdout, stderr } = await withDeadline(output, timeoutMs, `main.ts ${args}`);
+    const decoder = new TextDecoder();
+    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+  } catch (error) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await output.catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The fault-injecting TCP proxy itself (against small local TCP servers), and the server keeping
+ * exactly the bytes that got through when the network cuts a PATCH mid-body.
+ */
+
+import assert from "node:assert/strict";
+import { RawConnection } from "./helpers/raw_http.ts";
+import { startServer } from "./helpers/server.ts";
+import { TcpProxy } from "./helpers/tcp_proxy.ts";
+import { createUpload, fileSize, head, md5, randomBytes } from "./helpers/uploads.ts";
+import { pollUntil, withDeadline } from "./helpers/wait.ts";
+
+const MiB = 1024 * 1024;
+
+/** A TCP server that hands each connection to `serve`; disposing closes it and waits. */
+function tcpServer(serve: (conn: Deno.TcpConn) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const tasks: Promise<void>[] = [];
+  const accepting = (async () => {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return;
+      }
+      tasks.push(
+        serve(conn).catch(() => {}).finally(() => {
+          try {
+            conn.close();
+          } catch { /* already closed */ }
+        }),
+      );
+    }
+  })();
+  return {
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting;
+      await Promise.all(tasks);
+    },
+  };
+}
+
+async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  const buffer = new Uint8Array(65_536);
+  try {
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      parts.push(buffer.slice(0, n));
+    }
+  } catch { /* reset counts as the end */ }
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
+}
+
+Deno.test("the TCP proxy forwards bytes both ways unchanged", async () => {
+  await using echo = tcpServer(async (conn) => {
+    const buffer = new Uint8Array(65_536);
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      await writeAll(conn, buffer.subarray(0, n));
+    }
+    await conn.closeWrite();
+  });
+  await using proxy = TcpProxy.start({ target: echo });
+  const payload = randomBytes(3 * MiB + 5, 30);
+
+  const conn = await Deno.connect({ hostname: proxy.hostname, port: proxy.port });
+  try {
+    const [echoed] = await withDeadline(
+      Promise.all([
+        readAll(conn),
+        writeAll(conn, payload).then(() => conn.closeWrite()),
+      ]),
+      10_000,
+      "the echo through the proxy",
+    );
+    assert.equal(echoed.length, payload.length);
+    assert.equal(md5(echoed), md5(payload));
+    assert.equal(proxy.upstreamBytes, payload.length);
+    assert.equal(proxy.downstreamBytes, payload.length);
+    assert.equal(proxy.connections, 1);
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test(
+  "the TCP proxy passes exactly N upstream bytes, then closes both sides, once",
+  async () => {
+    const received: Uint8Array[] = [];
+    await using sink = tcpServer(async (conn) => {
+      received.push(await readAll(conn));
+    });
+    await using proxy = TcpProxy.start({ target: sink });
+    const limit = 300_001;
+    proxy.cutAfterUpstreamBytes(limit);
+    const payload = randomBytes(2 * MiB, 31);
+
+    const conn = await Deno.connect({ hostname: proxy.hostname, port: proxy.port });
+    try {
+      // Kernel buffers may take the whole payload, so the write may finish or fail.
+      const writing = writeAll(conn, payload).catch(() => {});
+      await withDeadline(proxy.cut, 5000, "the cut");
+      // The client side is closed by the proxy: its reads end.
+      await withDeadline(readAll(conn), 5000, "the client side to be closed");
+      await withDeadline(writing, 5000, "the write to end");
+    } finally {
+      conn.close();
+    }
+    await pollUntil(() => received.length === 1, { timeoutMs: 5000 });
+    assert.equal(received[0]?.length, limit);
+    assert.equal(md5(received[0]!), md5(payload.subarray(0, limit)));
+
+    // The cut was one-shot: a new connection passes everything.
+    const again = await Deno.connect({ hostname: proxy.hostname, port: proxy.port });
+    try {
+      await writeAll(again, payload.subarray(0, 1000));
+      await again.closeWrite();
+      await withDeadline(readAll(again), 5000, "the sink to close");
+    } finally {
+      again.close();
+    }
+    await pollUntil(() => received.length === 2, { timeoutMs: 5000 });
+    assert.equal(received[1]?.length, 1000);
+  },
+);
+
+Deno.test(
+  "a PATCH cut off by the network keeps exactly the bytes that arrived, and resumes from there",
+  async () => {
+    await using server = await startServer();
+    await using proxy = TcpProxy.start({ target: server });
+    const source = randomBytes(6 * MiB, 32);
+    const upload = await createUpload(server, source.length);
+    const data = server.dataPath(upload.id);
+    const path = upload.path;
+    const headers = {
+      "Content-Type": "application/offset+octet-stream",
+      "Upload-Offset": "0",
+      "Content-Length": String(source.length),
+    };
+
+    const requestHead = `PATCH ${path} HTTP/1.1\r\nHost: ${proxy.hostname}:${proxy.port}\r\n` +
+      Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") + "\r\n";
+    const arrive = 2 * MiB + 12_345; // body bytes that get through
+    proxy.cutAfterUpstreamBytes(new TextEncoder().encode(requestHead).length + arrive);
+
+    await using conn = await RawConnection.connect(proxy);
+    await conn.write(requestHead);
+    const sending = conn.write(source).catch(() => {});
+    await withDeadline(proxy.cut, 10_000, "the proxy to cut the PATCH");
+    await conn.waitForClose({ timeoutMs: 5000 });
+    await sending;
+
+    // The server sees the body end early; it keeps and syncs what came (visible on disk).
+    await pollUntil(async () => (await fileSize(data)) === arrive, { timeoutMs: 5000 });
+    const status = await head(server, path);
+    assert.equal(status.offset, arrive);
+    assert.equal(md5(await Deno.readFile(data)), md5(source.subarray(0, arrive)));
+
+    // The proxy lets later connections through: the client resumes via the same route.
+    const res = await fetch(`${proxy.origin}${path}`, {
+      method: "PATCH",
+      headers: { ...headers, "Upload-Offset": String(arrive) },
+      body: source.subarray(arrive),
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 204);
+    assert.equal(md5(await Deno.readFile(data)), md5(source));
+  },
+);
