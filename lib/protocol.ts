@@ -14,6 +14,7 @@ export const H = {
   uploadExpires: "Upload-Expires",
   uploadConcat: "Upload-Concat",
   uploadChecksum: "Upload-Checksum",
+  tusChecksumAlgorithm: "Tus-Checksum-Algorithm",
   methodOverride: "X-HTTP-Method-Override",
   reprDigest: "Repr-Digest",
 } as const;
@@ -24,6 +25,7 @@ export const EXPOSED_HEADERS = [
   H.tusVersion,
   H.tusExtension,
   H.tusMaxSize,
+  H.tusChecksumAlgorithm,
   H.uploadOffset,
   H.uploadLength,
   H.uploadDeferLength,

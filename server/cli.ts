@@ -3,7 +3,7 @@ import type { ServerConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { sweepExpired } from "./expiry.ts";
 import { MemoryLocker } from "./lock/locker.ts";
-import { serveHttp } from "./http_node.ts";
+import { requestTrailers, serveHttp } from "./http_node.ts";
 
 /** How long shutdown waits for in-flight requests (already told to stop) before giving up. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -18,7 +18,14 @@ export async function runServer(config: ServerConfig): Promise<void> {
   const stopping = new AbortController();
   const logError = (message: string, error: unknown) =>
     console.error(JSON.stringify({ level: "error", message, error: String(error) }));
-  const handler = createHandler({ config, store, locker, shutdown: stopping.signal, logError });
+  const handler = createHandler({
+    config,
+    store,
+    locker,
+    shutdown: stopping.signal,
+    logError,
+    trailers: requestTrailers,
+  });
   const server = await serveHttp({ hostname: config.host, port: config.port }, handler, logError);
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   console.log(`listening on http://${host}:${server.port}${config.basePath}`);

@@ -16,6 +16,8 @@ export interface Deps {
   shutdown: AbortSignal;
   /** Reports unexpected failures (500s) with their cause. */
   logError: (message: string, error: unknown) => void;
+  /** The request's trailers once its body has ended; absent where the edge can't read them. */
+  trailers?: (req: Request) => Promise<Headers>;
 }
 
 /** One request, routed. `dialect` is "tus" when the request carries `Tus-Resumable`. */

@@ -32,6 +32,7 @@ export interface HandlerOptions {
   now?: () => number;
   shutdown?: AbortSignal;
   logError?: (message: string, error: unknown) => void;
+  trailers?: (req: Request) => Promise<Headers>;
 }
 
 /** The whole server as one function: Request → Response. No `Deno.*` here or below. */
@@ -43,6 +44,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     now: options.now ?? Date.now,
     shutdown: options.shutdown ?? new AbortController().signal,
     logError: options.logError ?? ((message, error) => console.error(message, error)),
+    ...(options.trailers ? { trailers: options.trailers } : {}),
   };
   return async (req) => {
     const dialect = req.headers.has(H.tusResumable) ? "tus" : "plain";

@@ -33,6 +33,14 @@ export interface ServeOptions {
   port: number;
 }
 
+/** Trailers of the requests in flight, resolved when their bodies end (checksum-trailer). */
+const TRAILERS = new WeakMap<Request, Promise<Headers>>();
+
+/** The trailers of a request served here; empty when it had none or its body never ended. */
+export function requestTrailers(req: Request): Promise<Headers> {
+  return TRAILERS.get(req) ?? Promise.resolve(new Headers());
+}
+
 export async function serveHttp(
   options: ServeOptions,
   handler: (req: Request) => Promise<Response>,
@@ -81,8 +89,11 @@ async function respond(
   options: ServeOptions,
 ): Promise<void> {
   const body = new BodyReader(req);
-  const response = await handler(toRequest(req, body, options));
+  const request = toRequest(req, body, options);
+  TRAILERS.set(request, body.trailers);
+  const response = await handler(request);
   res.statusCode = response.status;
+  if (response.status === 460) res.statusMessage = "Checksum Mismatch";
   for (const [name, value] of response.headers) res.setHeader(name, value);
   const early = body.announced && !body.ended;
   if (response.body === null || req.method === "HEAD") {
@@ -130,8 +141,18 @@ class BodyReader {
   readonly announced: boolean;
   ended = false;
   readonly stream: ReadableStream<Uint8Array>;
+  readonly trailers: Promise<Headers>;
 
   constructor(req: IncomingMessage) {
+    this.trailers = new Promise((resolve) => {
+      req.once("end", () => {
+        const headers = new Headers();
+        const raw = req.rawTrailers;
+        for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+        resolve(headers);
+      });
+      req.once("close", () => resolve(new Headers()));
+    });
     const length = req.headers["content-length"];
     this.announced = req.headers["transfer-encoding"] !== undefined ||
       (length !== undefined && length !== "0");

@@ -8,12 +8,14 @@ Deno.test("OPTIONS answers 204 with Tus-Version and every extension, expiration 
   assert.ok(res.noBody);
   assert.equal(res.headers.get("tus-version"), "1.0.0");
   assert.deepEqual(tokens(res.headers.get("tus-extension")).sort(), [
+    "checksum",
     "creation",
     "creation-defer-length",
     "creation-with-upload",
     "expiration",
     "termination",
   ]);
+  assert.equal(res.headers.get("tus-checksum-algorithm"), "sha1,md5,sha256");
   assert.equal(res.headers.get("tus-max-size"), null);
 });
 

@@ -3,6 +3,7 @@
  * `storeConformance` with a factory; store-specific tests live beside it.
  */
 import assert from "node:assert/strict";
+import { checksumOf, parseChecksum } from "../../lib/checksum.ts";
 import { DigestState } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
 import { newUploadId } from "../../lib/ids.ts";
@@ -150,6 +151,67 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     assert.deepEqual(await store.finish(id), digests);
     assert.deepEqual((await store.get(id))?.digests, digests);
     assert.deepEqual(await store.finish(id), digests, "finish is idempotent");
+  });
+
+  test("a checksummed append stores the body only when it matches", async (store) => {
+    const id = newUploadId();
+    await store.create({ id, length: 3000, metadata: "", createdAt: 0 });
+    const data = bytes(3000, 3);
+    await store.append(id, 0, streamOf(data.subarray(0, 1000)), { maxBytes: 3000, signal: never });
+    const good = parseChecksum(checksumOf("sha1", data.subarray(1000, 2000)));
+    const bad = parseChecksum(checksumOf("sha1", data.subarray(0, 1000)));
+    const mismatch = await store.append(id, 1000, streamOf(data.subarray(1000, 2000)), {
+      maxBytes: 2000,
+      signal: never,
+      checksum: { algorithm: "sha1", expected: () => Promise.resolve(bad) },
+    });
+    assert.equal(mismatch.checksumMismatch, true);
+    assert.equal(mismatch.offset, 1000);
+    assert.equal((await store.get(id))?.offset, 1000, "a mismatched body leaves nothing");
+    const match = await store.append(id, 1000, streamOf(data.subarray(1000, 2000)), {
+      maxBytes: 2000,
+      signal: never,
+      checksum: { algorithm: "sha1", expected: () => Promise.resolve(good) },
+    });
+    assert.equal(match.checksumMismatch, undefined);
+    assert.equal(match.offset, 2000);
+    // Trailer style: the algorithm is only known once the body has ended.
+    const tail = parseChecksum(checksumOf("sha256", data.subarray(2000)));
+    const trailer = await store.append(id, 2000, streamOf(data.subarray(2000)), {
+      maxBytes: 1000,
+      signal: never,
+      checksum: { expected: () => Promise.resolve(tail) },
+    });
+    assert.equal(trailer.offset, 3000);
+    assert.deepEqual(await readAll(await store.read(id, 0, 3000)), data);
+    const expected = new DigestState();
+    expected.update(data);
+    assert.deepEqual(await store.finish(id), expected.digest(), "running digests saw only commits");
+  });
+
+  test("a checksummed body cut off mid-way stores nothing", async (store) => {
+    const id = newUploadId();
+    await store.create({ id, metadata: "", createdAt: 0 });
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(bytes(500));
+        } else controller.error(new Error("connection reset"));
+      },
+    });
+    const result = await store.append(id, 0, body, {
+      maxBytes: 10_000,
+      signal: never,
+      checksum: {
+        algorithm: "md5",
+        expected: () => Promise.resolve(parseChecksum(checksumOf("md5", bytes(1000)))),
+      },
+    });
+    assert.ok(result.bodyError);
+    assert.equal(result.offset, 0);
+    assert.equal((await store.get(id))?.offset, 0);
   });
 
   test("declareLength records the length of a deferred upload", async (store) => {

@@ -1,6 +1,8 @@
+import { checksumHashes } from "../../lib/checksum.ts";
 import { type Digests, DigestState } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
 import type { AppendOptions, AppendResult, NewUpload, UploadInfo, UploadStore } from "./types.ts";
+import { outcomeOf, pumpBody } from "./body.ts";
 
 /** Bytes gathered before one write(2); bounds memory per request. */
 const WRITE_BUFFER = 1024 * 1024;
@@ -91,7 +93,7 @@ export class FileStore implements UploadStore {
     id: string,
     offset: number,
     body: ReadableStream<Uint8Array> | null,
-    { maxBytes, signal }: AppendOptions,
+    { maxBytes, signal, checksum }: AppendOptions,
   ): Promise<AppendResult> {
     const { data } = this.#paths(id);
     using file = await Deno.open(data, { read: true, write: true, create: true });
@@ -106,74 +108,54 @@ export class FileStore implements UploadStore {
         },
       );
     }
-    const result: AppendResult = { offset, overflow: false, stopped: false };
-    if (body === null) return result;
+    if (body === null) return { offset, overflow: false, stopped: false };
     const hash = await this.#hashAt(id, file, offset);
     await file.seek(offset, Deno.SeekMode.Start);
-    const write = async (bytes: Uint8Array) => {
-      await writeAll(file, bytes);
-      hash.update(bytes);
-      result.offset += bytes.length;
-    };
-
-    const buffer = new Uint8Array(Math.min(WRITE_BUFFER, Math.max(maxBytes, 1)));
-    let buffered = 0;
-    let accepted = 0; // bytes taken from the body (buffered or written)
-    const flush = async () => {
-      if (buffered === 0) return;
-      await write(buffer.subarray(0, buffered));
-      buffered = 0;
-    };
-    const reader = body.getReader();
-    const stop = () => void reader.cancel().catch(() => {});
-    signal.addEventListener("abort", stop, { once: true });
+    const out = new BufferedWriter(file, hash);
     try {
-      while (!signal.aborted) {
-        let chunk: Uint8Array;
-        try {
-          const next = await reader.read();
-          if (next.done) break;
-          chunk = next.value;
-        } catch (error) {
-          result.bodyError = error;
-          break;
-        }
-        const room = maxBytes - accepted;
-        if (chunk.length > room) {
-          chunk = chunk.subarray(0, room);
-          result.overflow = true;
-        }
-        accepted += chunk.length;
-        if (buffered === 0 && chunk.length >= buffer.length) {
-          await write(chunk);
-        } else {
-          while (chunk.length > 0) {
-            const n = Math.min(chunk.length, buffer.length - buffered);
-            buffer.set(chunk.subarray(0, n), buffered);
-            buffered += n;
-            chunk = chunk.subarray(n);
-            if (buffered === buffer.length) await flush();
-          }
-        }
-        if (result.overflow) {
-          stop();
-          break;
-        }
+      if (!checksum) {
+        const pumped = await pumpBody(body, maxBytes, signal, (chunk) => out.push(chunk));
+        await out.flush();
+        if (out.written > 0) await file.syncData();
+        return { ...outcomeOf(pumped), offset: offset + out.written };
       }
-      await flush();
+      // Checksummed: stage the body beside the data, verify it, and only then append it, so the
+      // data file never holds an unverified byte (a crash mid-check leaves it as it was).
+      const staged = `${data}.${crypto.randomUUID().slice(0, 8)}.chunk${TMP_SUFFIX}`;
+      try {
+        using tmp = await Deno.open(staged, { read: true, write: true, createNew: true });
+        const sums = checksumHashes(checksum.algorithm);
+        const stage = new BufferedWriter(tmp);
+        const pumped = await pumpBody(body, maxBytes, signal, (chunk) => {
+          for (const h of sums.values()) h.update(chunk);
+          return stage.push(chunk);
+        });
+        await stage.flush();
+        if (pumped.overflow || pumped.stopped || pumped.bodyError !== undefined) {
+          return { ...outcomeOf(pumped), offset }; // a partial chunk can't be verified
+        }
+        const expected = await checksum.expected();
+        if (sums.get(expected.algorithm)?.digest("base64") !== expected.digest) {
+          return { ...outcomeOf(pumped), offset, checksumMismatch: true };
+        }
+        await tmp.seek(0, Deno.SeekMode.Start);
+        const piece = new Uint8Array(WRITE_BUFFER);
+        for (let n = await tmp.read(piece); n !== null; n = await tmp.read(piece)) {
+          await out.push(piece.subarray(0, n));
+        }
+        await out.flush();
+        if (out.written > 0) await file.syncData();
+        return { ...outcomeOf(pumped), offset: offset + out.written };
+      } finally {
+        await Deno.remove(staged).catch(() => {});
+      }
     } catch (error) {
       // A failed write may have left part of its bytes: cut back to what was fully written.
       this.#hashes.delete(id);
-      await file.truncate(result.offset).catch(() => {});
+      await file.truncate(offset + out.written).catch(() => {});
       await file.syncData().catch(() => {});
       throw error;
-    } finally {
-      signal.removeEventListener("abort", stop);
-      reader.releaseLock();
     }
-    result.stopped = signal.aborted && !result.overflow;
-    if (result.offset !== offset) await file.syncData();
-    return result;
   }
 
   async finish(id: string): Promise<Digests> {
@@ -293,6 +275,47 @@ export class FileStore implements UploadStore {
         for await (const f of readDirSafe(sub)) if (f.isFile) yield `${sub}/${f.name}`;
       }
     }
+  }
+}
+
+/**
+ * Gathers small network chunks into writes of up to 1 MiB (bounded memory per request) and feeds
+ * the running hash with exactly the bytes written.
+ */
+class BufferedWriter {
+  written = 0;
+  readonly #file: Deno.FsFile;
+  readonly #hash: DigestState | undefined;
+  readonly #buffer = new Uint8Array(WRITE_BUFFER);
+  #buffered = 0;
+
+  constructor(file: Deno.FsFile, hash?: DigestState) {
+    this.#file = file;
+    this.#hash = hash;
+  }
+
+  async push(chunk: Uint8Array): Promise<void> {
+    if (this.#buffered === 0 && chunk.length >= this.#buffer.length) return this.#write(chunk);
+    while (chunk.length > 0) {
+      const n = Math.min(chunk.length, this.#buffer.length - this.#buffered);
+      this.#buffer.set(chunk.subarray(0, n), this.#buffered);
+      this.#buffered += n;
+      chunk = chunk.subarray(n);
+      if (this.#buffered === this.#buffer.length) await this.flush();
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.#buffered === 0) return;
+    const n = this.#buffered;
+    this.#buffered = 0;
+    await this.#write(this.#buffer.subarray(0, n));
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    await writeAll(this.#file, bytes);
+    this.#hash?.update(bytes);
+    this.written += bytes.length;
   }
 }
 

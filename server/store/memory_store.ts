@@ -1,6 +1,8 @@
+import { checksumHashes } from "../../lib/checksum.ts";
 import { type Digests, DigestState } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
 import type { AppendOptions, AppendResult, NewUpload, UploadInfo, UploadStore } from "./types.ts";
+import { outcomeOf, pumpBody } from "./body.ts";
 
 interface Entry {
   upload: NewUpload;
@@ -38,7 +40,7 @@ export class MemoryStore implements UploadStore {
     id: string,
     offset: number,
     body: ReadableStream<Uint8Array> | null,
-    { maxBytes, signal }: AppendOptions,
+    { maxBytes, signal, checksum }: AppendOptions,
   ): Promise<AppendResult> {
     const entry = this.#entries.get(id);
     if (!entry) throw new UploadError(404, "not-found", `Upload ${id} not found`);
@@ -47,42 +49,31 @@ export class MemoryStore implements UploadStore {
         headers: { "Upload-Offset": String(entry.size) },
       });
     }
-    const result: AppendResult = { offset, overflow: false, stopped: false };
-    if (body === null) return result;
-    const reader = body.getReader();
-    const stop = () => void reader.cancel().catch(() => {});
-    signal.addEventListener("abort", stop, { once: true });
-    try {
-      while (!signal.aborted) {
-        let next: ReadableStreamReadResult<Uint8Array>;
-        try {
-          next = await reader.read();
-        } catch (error) {
-          result.bodyError = error;
-          break;
-        }
-        if (next.done) break;
-        let chunk = next.value;
-        const room = maxBytes - (result.offset - offset);
-        if (chunk.length > room) {
-          chunk = chunk.subarray(0, room);
-          result.overflow = true;
-        }
-        entry.chunks.push(chunk.slice());
-        entry.size += chunk.length;
-        entry.updatedAt = this.#now();
-        result.offset += chunk.length;
-        if (result.overflow) {
-          stop();
-          break;
-        }
-      }
-    } finally {
-      signal.removeEventListener("abort", stop);
-      reader.releaseLock();
+    if (body === null) return { offset, overflow: false, stopped: false };
+    const commit = (chunk: Uint8Array) => {
+      entry.chunks.push(chunk.slice());
+      entry.size += chunk.length;
+      entry.updatedAt = this.#now();
+    };
+    if (!checksum) {
+      const pumped = await pumpBody(body, maxBytes, signal, commit);
+      return { ...outcomeOf(pumped), offset: entry.size };
     }
-    result.stopped = signal.aborted && !result.overflow;
-    return result;
+    const staged: Uint8Array[] = [];
+    const sums = checksumHashes(checksum.algorithm);
+    const pumped = await pumpBody(body, maxBytes, signal, (chunk) => {
+      for (const h of sums.values()) h.update(chunk);
+      staged.push(chunk.slice());
+    });
+    if (pumped.overflow || pumped.stopped || pumped.bodyError !== undefined) {
+      return { ...outcomeOf(pumped), offset };
+    }
+    const expected = await checksum.expected();
+    if (sums.get(expected.algorithm)?.digest("base64") !== expected.digest) {
+      return { ...outcomeOf(pumped), offset, checksumMismatch: true };
+    }
+    staged.forEach(commit);
+    return { ...outcomeOf(pumped), offset: entry.size };
   }
 
   finish(id: string): Promise<Digests> {

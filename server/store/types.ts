@@ -1,3 +1,4 @@
+import type { Checksum, ChecksumAlgorithm } from "../../lib/checksum.ts";
 import type { Digests } from "../../lib/digest.ts";
 
 /** What a store knows about one upload. `offset` is always derived from the stored bytes. */
@@ -29,6 +30,18 @@ export interface AppendOptions {
   maxBytes: number;
   /** Aborting stops reading the body; what arrived so far is kept and made durable. */
   signal: AbortSignal;
+  /**
+   * Verify the whole body before any of it is stored (tus checksum): a body that doesn't match,
+   * or doesn't arrive whole, leaves the upload exactly as it was — even across a crash.
+   */
+  checksum?: ChecksumCheck;
+}
+
+export interface ChecksumCheck {
+  /** Known up front (a header); unknown for a trailer, when every algorithm is computed. */
+  algorithm?: ChecksumAlgorithm;
+  /** The expected checksum, asked for once the body has ended. */
+  expected(): Promise<Checksum>;
 }
 
 export interface AppendResult {
@@ -38,8 +51,10 @@ export interface AppendResult {
   overflow: boolean;
   /** Reading stopped because the signal aborted. */
   stopped: boolean;
-  /** The body failed mid-way (client gone); what arrived was kept. */
+  /** The body failed mid-way (client gone); what arrived was kept (unless checksummed). */
   bodyError?: unknown;
+  /** The body did not match its checksum and was discarded. */
+  checksumMismatch?: boolean;
 }
 
 /**

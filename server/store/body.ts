@@ -1,0 +1,65 @@
+/**
+ * The request-body loop both stores share: reads chunks, enforces a byte limit, stops when a
+ * signal aborts (keeping what was handed over), and records a body that fails mid-way.
+ */
+export interface PumpResult {
+  /** Bytes handed to the sink. */
+  bytes: number;
+  /** The body held more than `maxBytes`; the excess was never handed over. */
+  overflow: boolean;
+  stopped: boolean;
+  bodyError?: unknown;
+}
+
+/** The parts of an AppendResult a pump decides. */
+export function outcomeOf(pumped: PumpResult): {
+  overflow: boolean;
+  stopped: boolean;
+  bodyError?: unknown;
+} {
+  return {
+    overflow: pumped.overflow,
+    stopped: pumped.stopped,
+    ...(pumped.bodyError === undefined ? {} : { bodyError: pumped.bodyError }),
+  };
+}
+
+export async function pumpBody(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  signal: AbortSignal,
+  sink: (chunk: Uint8Array) => Promise<void> | void,
+): Promise<PumpResult> {
+  const result: PumpResult = { bytes: 0, overflow: false, stopped: false };
+  const reader = body.getReader();
+  const stop = () => void reader.cancel().catch(() => {});
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    while (!signal.aborted) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        result.bodyError = error;
+        break;
+      }
+      if (next.done) break;
+      let chunk = next.value;
+      if (chunk.length > maxBytes - result.bytes) {
+        chunk = chunk.subarray(0, maxBytes - result.bytes);
+        result.overflow = true;
+      }
+      result.bytes += chunk.length;
+      await sink(chunk);
+      if (result.overflow) {
+        stop();
+        break;
+      }
+    }
+  } finally {
+    signal.removeEventListener("abort", stop);
+    reader.releaseLock();
+  }
+  result.stopped = signal.aborted && !result.overflow;
+  return result;
+}
