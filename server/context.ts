@@ -39,7 +39,10 @@ export function integerHeader(req: Request, name: string): number | undefined {
 
 /** When an unfinished upload expires, or undefined if it never does. */
 export function expiresAt(deps: Pick<Deps, "config">, info: UploadInfo): number | undefined {
-  if (deps.config.expireMs <= 0 || isComplete(info)) return undefined;
+  // A final upload waits for its parts, which expire on their own.
+  if (deps.config.expireMs <= 0 || isComplete(info) || info.concat?.kind === "final") {
+    return undefined;
+  }
   return info.updatedAt + deps.config.expireMs;
 }
 

@@ -10,6 +10,7 @@ import { head } from "./handlers/head.ts";
 import { options } from "./handlers/options.ts";
 import { patch } from "./handlers/patch.ts";
 import { post } from "./handlers/post.ts";
+import { status } from "./handlers/status.ts";
 import { type Locker, MemoryLocker } from "./lock/locker.ts";
 import type { UploadStore } from "./store/types.ts";
 
@@ -23,6 +24,7 @@ const UPLOAD: Record<string, Route> = {
   DELETE: del,
   GET: get,
 };
+const STATUS: Record<string, Route> = { GET: status };
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS", "PUT"]);
 
 export interface HandlerOptions {
@@ -101,9 +103,12 @@ async function route(
   if (path === base || path === base + "/" || (base === "" && path === "/")) {
     routes = COLLECTION;
   } else if (path.startsWith(base + "/")) {
-    id = path.slice(base.length + 1);
-    if (!isUploadId(id)) throw new UploadError(404, "not-found", "No such upload");
-    routes = UPLOAD;
+    const [first = "", sub, ...rest] = path.slice(base.length + 1).split("/");
+    id = first;
+    if (!isUploadId(id) || rest.length > 0 || (sub !== undefined && sub !== "status")) {
+      throw new UploadError(404, "not-found", "No such upload");
+    }
+    routes = sub === "status" ? STATUS : UPLOAD;
   } else {
     throw new UploadError(
       404,

@@ -1,11 +1,17 @@
 import { UploadError } from "../../lib/errors.ts";
+import { assertDeletable } from "../concat.ts";
 import type { Context } from "../context.ts";
 
-/** DELETE /files/{id}: termination. Stops an older request still writing this upload. */
+/**
+ * DELETE /files/{id}: termination. Stops an older request still writing this upload; refuses a
+ * part that an unfinished final upload still needs.
+ */
 export async function del(ctx: Context): Promise<Response> {
   const id = ctx.id!;
   await using _lock = await ctx.deps.locker.acquire(id);
-  if (!(await ctx.deps.store.remove(id))) {
+  const info = await ctx.deps.store.get(id);
+  if (info) await assertDeletable(ctx, info);
+  if (!info || !(await ctx.deps.store.remove(id))) {
     throw new UploadError(404, "not-found", `Upload ${id} not found`);
   }
   return new Response(null, { status: 204 });

@@ -1,5 +1,6 @@
 import { UploadError } from "../../lib/errors.ts";
 import { decodeMetadata } from "../../lib/metadata.ts";
+import { assembleIfReady } from "../concat.ts";
 import { type Context, digestHeaders, loadUpload } from "../context.ts";
 import { isComplete } from "../store/types.ts";
 
@@ -9,7 +10,11 @@ import { isComplete } from "../store/types.ts";
  */
 export async function get(ctx: Context): Promise<Response> {
   const id = ctx.id!;
-  const info = await loadUpload(ctx, id);
+  let info = await loadUpload(ctx, id);
+  if (info.concat?.kind === "final" && !isComplete(info)) {
+    await using _lock = await ctx.deps.locker.acquire(id);
+    info = await assembleIfReady(ctx, info);
+  }
   if (!isComplete(info)) {
     throw new UploadError(
       409,

@@ -1,19 +1,28 @@
 import { H } from "../../lib/protocol.ts";
+import { assembleIfReady, concatHeader } from "../concat.ts";
 import { type Context, digestHeaders, expiryHeaders, loadUpload } from "../context.ts";
+import { isComplete } from "../store/types.ts";
 
-/** HEAD /files/{id}: the committed offset. Stops an older request still writing this upload. */
+/**
+ * HEAD /files/{id}: the committed offset. Stops an older request still writing this upload. A
+ * final upload is assembled here if its parts have completed since; until then it has no offset.
+ */
 export async function head(ctx: Context): Promise<Response> {
   const id = ctx.id!;
   await using _lock = await ctx.deps.locker.acquire(id);
-  const info = await loadUpload(ctx, id);
+  const info = await assembleIfReady(ctx, await loadUpload(ctx, id));
   const headers = new Headers({
-    [H.uploadOffset]: String(info.offset),
     "Cache-Control": "no-store",
     ...expiryHeaders(ctx.deps, info),
     ...(await digestHeaders(ctx, info)),
   });
+  if (info.concat?.kind !== "final" || isComplete(info)) {
+    headers.set(H.uploadOffset, String(info.offset));
+  }
   if (info.length === undefined) headers.set(H.uploadDeferLength, "1");
   else headers.set(H.uploadLength, String(info.length));
   if (info.metadata !== "") headers.set(H.uploadMetadata, info.metadata);
+  const concat = concatHeader(ctx, info);
+  if (concat) headers.set(H.uploadConcat, concat);
   return new Response(null, { status: 200, headers });
 }

@@ -10,6 +10,8 @@ export function extensions(deps: Deps): string[] {
     "creation-defer-length",
     "termination",
     "checksum",
+    "concatenation",
+    "concatenation-unfinished",
   ];
   if (deps.trailers) list.push("checksum-trailer");
   if (deps.config.expireMs > 0) list.push("expiration");

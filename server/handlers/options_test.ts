@@ -9,6 +9,8 @@ Deno.test("OPTIONS answers 204 with Tus-Version and every extension, expiration 
   assert.equal(res.headers.get("tus-version"), "1.0.0");
   assert.deepEqual(tokens(res.headers.get("tus-extension")).sort(), [
     "checksum",
+    "concatenation",
+    "concatenation-unfinished",
     "creation",
     "creation-defer-length",
     "creation-with-upload",

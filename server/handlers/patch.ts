@@ -31,6 +31,9 @@ export async function patch(ctx: Context): Promise<Response> {
 
   await using lock = await deps.locker.acquire(id);
   let info = await loadUpload(ctx, id);
+  if (info.concat?.kind === "final") {
+    throw new UploadError(403, "final-upload", `Upload ${id} is a final upload: PATCH its parts`);
+  }
   if (newLength !== undefined && newLength !== info.length) {
     if (info.length !== undefined) {
       throw new UploadError(

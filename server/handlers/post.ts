@@ -3,6 +3,8 @@ import { newUploadId } from "../../lib/ids.ts";
 import { parseMetadataHeader } from "../../lib/metadata.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
 import { appendBody } from "../append.ts";
+import { assembleIfReady, finalLength, parseConcat } from "../concat.ts";
+import { isComplete } from "../store/types.ts";
 import {
   type Context,
   digestHeaders,
@@ -16,9 +18,9 @@ import {
 /** POST /files: creation, creation-defer-length and creation-with-upload. */
 export async function post(ctx: Context): Promise<Response> {
   const { req, deps } = ctx;
-  if (req.headers.has(H.uploadConcat)) {
-    throw new UploadError(501, "not-implemented", "Upload-Concat (concatenation) is not supported");
-  }
+  const concatValue = req.headers.get(H.uploadConcat);
+  const concat = concatValue === null ? undefined : parseConcat(ctx, concatValue);
+  if (concat?.kind === "final") return await postFinal(ctx, concat.parts);
   const length = integerHeader(req, H.uploadLength);
   const defer = req.headers.get(H.uploadDeferLength);
   if (defer !== null && defer !== "1") {
@@ -69,6 +71,7 @@ export async function post(ctx: Context): Promise<Response> {
     ...(length === undefined ? {} : { length }),
     metadata,
     createdAt: deps.now(),
+    ...(concat ? { concat: { kind: "partial" } } : {}),
   });
   if (hasBody) {
     await using lock = await deps.locker.acquire(id);
@@ -94,4 +97,52 @@ export async function post(ctx: Context): Promise<Response> {
     offset: info.offset,
     ...(length === undefined ? {} : { length }),
   }, { status: 201, headers });
+}
+
+/**
+ * POST with `Upload-Concat: final;…`: a final upload made of partial ones. Its length is theirs
+ * summed; it is assembled now if every part is complete, otherwise once they are
+ * (concatenation-unfinished).
+ */
+async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
+  const { req, deps } = ctx;
+  if (req.headers.has(H.uploadLength) || req.headers.has(H.uploadDeferLength)) {
+    throw new UploadError(
+      400,
+      "bad-concat",
+      "A final upload takes no Upload-Length: it is the sum of its parts",
+    );
+  }
+  const contentLength = integerHeader(req, "content-length");
+  if ((contentLength ?? 0) > 0 || req.headers.has("transfer-encoding")) {
+    throw new UploadError(400, "bad-concat", "A final upload takes no body");
+  }
+  const metadata = (req.headers.get(H.uploadMetadata) ?? "").trim();
+  parseMetadataHeader(metadata);
+  const length = await finalLength(ctx, parts);
+  if (length > sizeLimit(deps)) {
+    throw new UploadError(
+      413,
+      "too-large",
+      `The parts add up to ${length} bytes, more than the server's maximum of ${deps.config.maxSize}`,
+    );
+  }
+  const id = newUploadId();
+  let info = await deps.store.create({
+    id,
+    length,
+    metadata,
+    createdAt: deps.now(),
+    concat: { kind: "final", parts },
+  });
+  for (const part of new Set(parts)) await deps.store.addFinal(part, id);
+  {
+    await using _lock = await deps.locker.acquire(id);
+    info = await assembleIfReady(ctx, info);
+  }
+  const url = uploadUrl(ctx, id);
+  const headers = new Headers({ Location: url, ...(await digestHeaders(ctx, info)) });
+  if (isComplete(info)) headers.set(H.uploadOffset, String(info.offset));
+  if (ctx.dialect === "tus") return new Response(null, { status: 201, headers });
+  return Response.json({ id, url, length, complete: isComplete(info) }, { status: 201, headers });
 }

@@ -214,6 +214,30 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     assert.equal((await store.get(id))?.offset, 0);
   });
 
+  test("assemble streams parts into a final, continuing after what it already holds", async (store) => {
+    const parts = [bytes(700, 1), bytes(300, 2), bytes(500, 3)];
+    const ids = [];
+    for (const part of parts) {
+      const id = newUploadId();
+      await store.create({ id, length: part.length, metadata: "", createdAt: 0 });
+      await store.append(id, 0, streamOf(part), { maxBytes: part.length, signal: never });
+      ids.push({ id, length: part.length });
+    }
+    const all = new Uint8Array(1500);
+    all.set(parts[0]!, 0);
+    all.set(parts[1]!, 700);
+    all.set(parts[2]!, 1000);
+    const final = newUploadId();
+    await store.create({ id: final, length: 1500, metadata: "", createdAt: 0 });
+    // As if a crash had cut an earlier assembly short, inside the second part.
+    await store.append(final, 0, streamOf(all.subarray(0, 850)), { maxBytes: 1500, signal: never });
+    assert.equal(await store.assemble(final, ids), 1500);
+    assert.deepEqual(await readAll(await store.read(final, 0, 1500)), all);
+    const expected = new DigestState();
+    expected.update(all);
+    assert.deepEqual(await store.finish(final), expected.digest());
+  });
+
   test("declareLength records the length of a deferred upload", async (store) => {
     const id = newUploadId();
     await store.create({ id, metadata: "", createdAt: 0 });

@@ -1,7 +1,14 @@
 import { checksumHashes } from "../../lib/checksum.ts";
 import { type Digests, DigestState } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
-import type { AppendOptions, AppendResult, NewUpload, UploadInfo, UploadStore } from "./types.ts";
+import type {
+  AppendOptions,
+  AppendResult,
+  Concat,
+  NewUpload,
+  UploadInfo,
+  UploadStore,
+} from "./types.ts";
 import { outcomeOf, pumpBody } from "./body.ts";
 
 /** Bytes gathered before one write(2); bounds memory per request. */
@@ -18,6 +25,7 @@ interface InfoRecord {
   metadata: string;
   createdAt: number;
   digests?: Digests;
+  concat?: Concat;
 }
 
 /**
@@ -86,6 +94,7 @@ export class FileStore implements UploadStore {
       updatedAt,
       // Digests describe the complete bytes; after an external truncation they are stale.
       ...(record.digests && offset === record.length ? { digests: record.digests } : {}),
+      ...(record.concat ? { concat: record.concat } : {}),
     };
   }
 
@@ -196,9 +205,58 @@ export class FileStore implements UploadStore {
   }
 
   async declareLength(id: string, length: number): Promise<void> {
+    await this.#update(id, (record) => ({ ...record, length }));
+  }
+
+  async addFinal(partId: string, finalId: string): Promise<void> {
+    await this.#update(partId, (record) => {
+      const finals = record.concat?.kind === "partial" ? record.concat.finals ?? [] : [];
+      if (finals.includes(finalId)) return record;
+      return { ...record, concat: { kind: "partial", finals: [...finals, finalId] } };
+    });
+  }
+
+  async assemble(finalId: string, parts: { id: string; length: number }[]): Promise<number> {
+    const { data } = this.#paths(finalId);
+    using file = await Deno.open(data, { read: true, write: true, create: true });
+    let offset = (await file.stat()).size;
+    const hash = await this.#hashAt(finalId, file, offset);
+    await file.seek(offset, Deno.SeekMode.Start);
+    const out = new BufferedWriter(file, hash);
+    const piece = new Uint8Array(WRITE_BUFFER);
+    let base = 0;
+    try {
+      for (const part of parts) {
+        const end = base + part.length;
+        if (offset + out.pushed < end) {
+          using source = await Deno.open(this.#paths(part.id).data, { read: true });
+          await source.seek(offset + out.pushed - base, Deno.SeekMode.Start);
+          while (offset + out.pushed < end) {
+            const want = Math.min(piece.length, end - offset - out.pushed);
+            const n = await source.read(piece.subarray(0, want));
+            if (n === null) throw new Error(`Part ${part.id} is shorter than ${part.length} bytes`);
+            await out.push(piece.subarray(0, n));
+          }
+        }
+        base = end;
+      }
+      await out.flush();
+    } catch (error) {
+      this.#hashes.delete(finalId);
+      await file.truncate(offset + out.written).catch(() => {});
+      throw error;
+    } finally {
+      if (out.written > 0) await file.syncData();
+    }
+    offset += out.written;
+    return offset;
+  }
+
+  /** Replaces an upload's info atomically with `change(info)`. */
+  async #update(id: string, change: (record: InfoRecord) => InfoRecord): Promise<void> {
     const { sub, info } = this.#paths(id);
     const record: InfoRecord = JSON.parse(await Deno.readTextFile(info));
-    await writeAtomic(info, { ...record, length });
+    await writeAtomic(info, change(record));
     await syncDir(sub);
   }
 
@@ -294,6 +352,11 @@ class BufferedWriter {
     this.#hash = hash;
   }
 
+  /** Bytes taken so far, written or still buffered. */
+  get pushed(): number {
+    return this.written + this.#buffered;
+  }
+
   async push(chunk: Uint8Array): Promise<void> {
     if (this.#buffered === 0 && chunk.length >= this.#buffer.length) return this.#write(chunk);
     while (chunk.length > 0) {
@@ -326,6 +389,7 @@ function toRecord(upload: NewUpload): InfoRecord {
     ...(upload.length === undefined ? {} : { length: upload.length }),
     metadata: upload.metadata,
     createdAt: upload.createdAt,
+    ...(upload.concat ? { concat: upload.concat } : {}),
   };
 }
 

@@ -87,6 +87,34 @@ export class MemoryStore implements UploadStore {
     return Promise.resolve(entry.digests);
   }
 
+  addFinal(partId: string, finalId: string): Promise<void> {
+    const entry = this.#entries.get(partId);
+    const concat = entry?.upload.concat;
+    const finals = concat?.kind === "partial" ? concat.finals ?? [] : [];
+    if (entry && !finals.includes(finalId)) {
+      entry.upload.concat = { kind: "partial", finals: [...finals, finalId] };
+    }
+    return Promise.resolve();
+  }
+
+  async assemble(finalId: string, parts: { id: string; length: number }[]): Promise<number> {
+    const entry = this.#entries.get(finalId);
+    if (!entry) throw new UploadError(404, "not-found", `Upload ${finalId} not found`);
+    let base = 0;
+    for (const part of parts) {
+      const end = base + part.length;
+      if (entry.size < end) {
+        const bytes = await new Response(await this.read(part.id, entry.size - base, part.length))
+          .arrayBuffer();
+        entry.chunks.push(new Uint8Array(bytes));
+        entry.size += bytes.byteLength;
+        entry.updatedAt = this.#now();
+      }
+      base = end;
+    }
+    return entry.size;
+  }
+
   declareLength(id: string, length: number): Promise<void> {
     const entry = this.#entries.get(id);
     if (entry) entry.upload.length = length;

@@ -16,13 +16,20 @@ export interface UploadInfo {
   updatedAt: number;
   /** Whole-upload digests, recorded once the upload is complete (see `finish`). */
   digests?: Digests;
+  /** tus concatenation: a partial upload (and the finals using it), or a final one. */
+  concat?: Concat;
 }
+
+export type Concat =
+  | { kind: "partial"; finals?: string[] }
+  | { kind: "final"; parts: string[] };
 
 export interface NewUpload {
   id: string;
   length?: number;
   metadata: string;
   createdAt: number;
+  concat?: Concat;
 }
 
 export interface AppendOptions {
@@ -83,6 +90,13 @@ export interface UploadStore {
   finish(id: string): Promise<Digests>;
   /** Records the length of a deferred-length upload, durably. */
   declareLength(id: string, length: number): Promise<void>;
+  /** Records, durably, that a final upload uses this partial one. */
+  addFinal(partId: string, finalId: string): Promise<void>;
+  /**
+   * Streams the (complete) parts into the final upload after the bytes it already holds, so an
+   * assembly cut short by a crash continues where it stopped. Durable on return; returns the offset.
+   */
+  assemble(finalId: string, parts: { id: string; length: number }[]): Promise<number>;
   /** Deletes bytes and info; false if the upload was unknown. */
   remove(id: string): Promise<boolean>;
   /** Streams bytes [start, end) of the stored data. */
