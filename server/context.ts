@@ -20,12 +20,18 @@ export interface Deps {
   trailers?: (req: Request) => Promise<Headers>;
 }
 
-/** One request, routed. `dialect` is "tus" when the request carries `Tus-Resumable`. */
+/**
+ * How the request speaks: "tus" with `Tus-Resumable`, "ietf" with `Upload-Draft-Interop-Version`
+ * (the IETF draft), "plain" with neither.
+ */
+export type Dialect = "tus" | "ietf" | "plain";
+
+/** One request, routed. */
 export interface Context {
   req: Request;
   url: URL;
   method: string;
-  dialect: "tus" | "plain";
+  dialect: Dialect;
   /** Set for `/files/{id}` routes; already validated. */
   id?: string;
   deps: Deps;

@@ -2,7 +2,8 @@ import { toUploadError, UploadError } from "../lib/errors.ts";
 import { isUploadId } from "../lib/ids.ts";
 import { H, TUS_VERSION } from "../lib/protocol.ts";
 import type { ServerConfig } from "./config.ts";
-import type { Context, Deps } from "./context.ts";
+import type { Context, Deps, Dialect } from "./context.ts";
+import { INTEROP_HEADER, INTEROP_VERSION, problem } from "./ietf.ts";
 import { corsHeaders, preflight } from "./cors.ts";
 import { del } from "./handlers/delete.ts";
 import { get } from "./handlers/get.ts";
@@ -49,7 +50,11 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     ...(options.trailers ? { trailers: options.trailers } : {}),
   };
   return async (req) => {
-    const dialect = req.headers.has(H.tusResumable) ? "tus" : "plain";
+    const dialect: Dialect = req.headers.has(H.tusResumable)
+      ? "tus"
+      : req.headers.has(INTEROP_HEADER)
+      ? "ietf"
+      : "plain";
     let method = req.method;
     let response: Response;
     try {
@@ -92,7 +97,7 @@ function methodOf(req: Request): string {
 async function route(
   req: Request,
   method: string,
-  dialect: "tus" | "plain",
+  dialect: Dialect,
   deps: Deps,
 ): Promise<Response> {
   const url = new URL(req.url);
@@ -130,6 +135,16 @@ async function route(
       },
     );
   }
+  const interop = req.headers.get(INTEROP_HEADER);
+  if (dialect === "ietf" && interop !== INTEROP_VERSION) {
+    throw new UploadError(
+      400,
+      "unsupported-interop-version",
+      `Upload-Draft-Interop-Version ${
+        interop?.slice(0, 10)
+      } is not supported; use ${INTEROP_VERSION}`,
+    );
+  }
   const handler = routes[method];
   if (!handler) {
     throw new UploadError(405, "method-not-allowed", `${method} is not allowed here`, {
@@ -148,7 +163,7 @@ async function route(
 function errorResponse(
   error: unknown,
   method: string,
-  dialect: "tus" | "plain",
+  dialect: Dialect,
   req: Request,
   deps: Deps,
 ): Response {
@@ -160,6 +175,7 @@ function errorResponse(
   if (method === "HEAD" || req.method === "HEAD") {
     return new Response(null, { status: e.status, headers });
   }
+  if (dialect === "ietf") return problem(e, req);
   if (dialect === "plain") {
     headers.set("Content-Type", "application/json");
     return Response.json({ error: { code: e.code, message: e.message } }, {

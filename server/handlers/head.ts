@@ -1,6 +1,7 @@
 import { H } from "../../lib/protocol.ts";
 import { assembleIfReady, concatHeader } from "../concat.ts";
 import { type Context, digestHeaders, expiryHeaders, loadUpload } from "../context.ts";
+import { ietfHeaders } from "../ietf.ts";
 import { isComplete } from "../store/types.ts";
 
 /**
@@ -16,6 +17,9 @@ export async function head(ctx: Context): Promise<Response> {
     ...expiryHeaders(ctx.deps, info),
     ...(await digestHeaders(ctx, info)),
   });
+  if (ctx.dialect === "ietf") {
+    for (const [k, v] of Object.entries(ietfHeaders(ctx.deps, info))) headers.set(k, v);
+  }
   if (info.concat?.kind !== "final" || isComplete(info)) {
     headers.set(H.uploadOffset, String(info.offset));
   }
@@ -24,5 +28,6 @@ export async function head(ctx: Context): Promise<Response> {
   if (info.metadata !== "") headers.set(H.uploadMetadata, info.metadata);
   const concat = concatHeader(ctx, info);
   if (concat) headers.set(H.uploadConcat, concat);
-  return new Response(null, { status: 200, headers });
+  // The draft answers offset retrieval with 204; tus with 200 (both allowed there).
+  return new Response(null, { status: ctx.dialect === "ietf" ? 204 : 200, headers });
 }

@@ -27,6 +27,7 @@ export function options(ctx: Context): Response {
   });
   if (ctx.deps.config.maxSize !== undefined) {
     headers.set(H.tusMaxSize, String(ctx.deps.config.maxSize));
+    headers.set("Upload-Limit", `max-size=${ctx.deps.config.maxSize}`);
   }
   return new Response(null, { status: 204, headers });
 }

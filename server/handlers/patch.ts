@@ -1,6 +1,8 @@
 import { UploadError } from "../../lib/errors.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
 import { appendBody } from "../append.ts";
+import { ietfHeaders, PARTIAL_UPLOAD_TYPE, uploadComplete } from "../ietf.ts";
+import { isComplete, type UploadInfo } from "../store/types.ts";
 import {
   type Context,
   digestHeaders,
@@ -15,12 +17,15 @@ import {
 export async function patch(ctx: Context): Promise<Response> {
   const { req, deps } = ctx;
   const id = ctx.id!;
-  if (ctx.dialect === "tus" && mediaType(req) !== OFFSET_CONTENT_TYPE) {
-    throw new UploadError(
-      415,
-      "bad-content-type",
-      `PATCH needs Content-Type: ${OFFSET_CONTENT_TYPE}`,
-    );
+  const expectedType = { tus: OFFSET_CONTENT_TYPE, ietf: PARTIAL_UPLOAD_TYPE, plain: undefined }[
+    ctx.dialect
+  ];
+  if (expectedType && mediaType(req) !== expectedType) {
+    throw new UploadError(415, "bad-content-type", `PATCH needs Content-Type: ${expectedType}`);
+  }
+  const completes = ctx.dialect === "ietf" ? uploadComplete(req) : undefined;
+  if (ctx.dialect === "ietf" && completes === undefined) {
+    throw new UploadError(400, "missing-upload-complete", "Upload-Complete (?0 or ?1) is required");
   }
   const offset = integerHeader(req, H.uploadOffset);
   if (offset === undefined) {
@@ -57,6 +62,9 @@ export async function patch(ctx: Context): Promise<Response> {
       );
     }
   }
+  if (ctx.dialect === "ietf" && isComplete(info)) {
+    throw new UploadError(400, "completed-upload", `Upload ${id} is already complete`);
+  }
   if (offset !== info.offset) {
     throw new UploadError(
       409,
@@ -71,12 +79,29 @@ export async function patch(ctx: Context): Promise<Response> {
   }
   const committed = await appendBody(ctx, info, lock);
   info = { ...info, offset: committed, updatedAt: deps.now() };
+  if (completes) await completeIetf(ctx, info);
   return new Response(null, {
     status: 204,
     headers: {
       [H.uploadOffset]: String(committed),
       ...expiryHeaders(deps, info),
       ...(await digestHeaders(ctx, info)),
+      ...(ctx.dialect === "ietf" ? ietfHeaders(deps, info) : {}),
     },
   });
+}
+
+/** The draft's `Upload-Complete: ?1`: the upload ends here; its length is what it now holds. */
+async function completeIetf(ctx: Context, info: UploadInfo): Promise<void> {
+  if (info.length === undefined) {
+    await ctx.deps.store.declareLength(info.id, info.offset);
+    info.length = info.offset;
+  } else if (info.length !== info.offset) {
+    throw new UploadError(
+      400,
+      "inconsistent-length",
+      `Upload-Complete: ?1 at ${info.offset} bytes, but the upload's length is ${info.length}`,
+      { headers: { [H.uploadOffset]: String(info.offset) } },
+    );
+  }
 }

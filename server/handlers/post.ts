@@ -4,6 +4,7 @@ import { parseMetadataHeader } from "../../lib/metadata.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
 import { appendBody } from "../append.ts";
 import { assembleIfReady, finalLength, parseConcat } from "../concat.ts";
+import { ietfHeaders, uploadComplete } from "../ietf.ts";
 import { isComplete } from "../store/types.ts";
 import {
   type Context,
@@ -21,7 +22,13 @@ export async function post(ctx: Context): Promise<Response> {
   const concatValue = req.headers.get(H.uploadConcat);
   const concat = concatValue === null ? undefined : parseConcat(ctx, concatValue);
   if (concat?.kind === "final") return await postFinal(ctx, concat.parts);
-  const length = integerHeader(req, H.uploadLength);
+  const complete = ctx.dialect === "ietf" ? uploadComplete(req) : undefined;
+  if (ctx.dialect === "ietf" && complete === undefined) {
+    throw new UploadError(400, "missing-upload-complete", "Upload-Complete (?0 or ?1) is required");
+  }
+  const contentLength = integerHeader(req, "content-length");
+  // The draft: a creation that completes the upload may give its length as the body's.
+  const length = integerHeader(req, H.uploadLength) ?? (complete ? contentLength : undefined);
   const defer = req.headers.get(H.uploadDeferLength);
   if (defer !== null && defer !== "1") {
     throw new UploadError(400, "bad-defer-length", `Upload-Defer-Length must be 1, got ${defer}`);
@@ -50,11 +57,10 @@ export async function post(ctx: Context): Promise<Response> {
   // Validated, then kept exactly as the client sent it: HEAD echoes it unchanged.
   const metadata = (req.headers.get(H.uploadMetadata) ?? "").trim();
   parseMetadataHeader(metadata);
-  const contentLength = integerHeader(req, "content-length");
   // HTTP/1.1: a body is announced by Content-Length or Transfer-Encoding (Deno always gives a stream).
   const hasBody = req.body !== null &&
     (contentLength === undefined ? req.headers.has("transfer-encoding") : contentLength > 0);
-  if (hasBody && mediaType(req) !== OFFSET_CONTENT_TYPE) {
+  if (hasBody && ctx.dialect !== "ietf" && mediaType(req) !== OFFSET_CONTENT_TYPE) {
     throw new UploadError(
       415,
       "bad-content-type",
@@ -77,6 +83,10 @@ export async function post(ctx: Context): Promise<Response> {
     await using lock = await deps.locker.acquire(id);
     try {
       info = { ...info, offset: await appendBody(ctx, info, lock), updatedAt: deps.now() };
+      if (complete && info.length === undefined) {
+        await deps.store.declareLength(id, info.offset);
+        info.length = info.offset;
+      }
     } catch (error) {
       // The client never learnt the upload's URL: don't leave an unreachable upload behind.
       await deps.store.remove(id);
@@ -89,8 +99,9 @@ export async function post(ctx: Context): Promise<Response> {
     [H.uploadOffset]: String(info.offset),
     ...expiryHeaders(deps, info),
     ...(await digestHeaders(ctx, info)),
+    ...(ctx.dialect === "ietf" ? ietfHeaders(deps, info) : {}),
   });
-  if (ctx.dialect === "tus") return new Response(null, { status: 201, headers });
+  if (ctx.dialect !== "plain") return new Response(null, { status: 201, headers });
   return Response.json({
     id,
     url,
@@ -143,6 +154,6 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
   const url = uploadUrl(ctx, id);
   const headers = new Headers({ Location: url, ...(await digestHeaders(ctx, info)) });
   if (isComplete(info)) headers.set(H.uploadOffset, String(info.offset));
-  if (ctx.dialect === "tus") return new Response(null, { status: 201, headers });
+  if (ctx.dialect !== "plain") return new Response(null, { status: 201, headers });
   return Response.json({ id, url, length, complete: isComplete(info) }, { status: 201, headers });
 }
