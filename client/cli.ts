@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { isAlgorithm } from "../lib/checksum.ts";
 import { UploadError } from "../lib/errors.ts";
 import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
 import { formatBytes, parseSize } from "../lib/units.ts";
@@ -28,6 +29,11 @@ upload options:
   --header "NAME: VALUE" extra request header (repeatable)
   --state-dir DIR        where unfinished uploads are remembered
                          (default $XDG_STATE_HOME/resumable or ~/.local/state/resumable)
+  --protocol P           tus (default), ietf (the IETF draft, interop version 6) or plain
+  --checksum ALG         Upload-Checksum per PATCH: md5, sha1, sha256, none, or auto
+                         (default: the fastest the server offers; sha1, then sha256, then md5)
+  --parallel N           N partial uploads at once, then concatenated (tus concatenation;
+                         falls back to one stream where the server lacks it)
   --crash-after F|random kill this process (SIGKILL) once fraction F is acknowledged;
                          random draws F in [0.5, 1) — for testing resume
   --no-progress          no progress bar (it is shown only on a terminal anyway)
@@ -140,9 +146,23 @@ async function uploadCommand(args: string[]): Promise<number> {
       "crash-after": { type: "string" },
       "no-progress": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
+      protocol: { type: "string", default: "tus" },
+      checksum: { type: "string", default: "auto" },
+      parallel: { type: "string", default: "1" },
     },
   });
   if (positionals.length !== 1) usage("upload takes exactly one FILE");
+  const protocol = values.protocol;
+  if (protocol !== "tus" && protocol !== "ietf" && protocol !== "plain") {
+    usage(`Invalid --protocol ${JSON.stringify(protocol)}: expected tus, ietf or plain`);
+  }
+  const checksum = values.checksum;
+  if (checksum !== "auto" && checksum !== "none" && !isAlgorithm(checksum)) {
+    usage(`Invalid --checksum ${JSON.stringify(checksum)}: expected md5, sha1, sha256 or none`);
+  }
+  if (!/^\d{1,2}$/.test(values.parallel) || Number(values.parallel) < 1) {
+    usage(`Invalid --parallel ${JSON.stringify(values.parallel)}: expected 1 to 99`);
+  }
   const endpoint = endpointOf(values.endpoint);
   const chunkSize = values["chunk-size"] === undefined
     ? DEFAULT_CHUNK_SIZE
@@ -190,6 +210,9 @@ async function uploadCommand(args: string[]): Promise<number> {
       headers: headersOf(values.header),
       metadata: { filename: name, filetype: guessType(name), ...metadata },
       retry: { retries: Number(values.retries) },
+      protocol,
+      checksum,
+      parallel: Number(values.parallel),
       resume: { store, fingerprint: fp, path: source.path },
       onEvent,
     });
@@ -221,14 +244,24 @@ function parseCrashAfter(value: string | undefined): number | undefined {
 function describe(event: Exclude<UploadEvent, { type: "progress" | "completed" }>): string {
   switch (event.type) {
     case "created":
-      return `created ${event.url}`;
+      return `created ${part(event)}${event.url}`;
     case "resumed":
-      return `resuming ${event.url} at ${formatBytes(event.offset)} (the server's offset)`;
+      return `resuming ${part(event)}${event.url} at ${
+        formatBytes(event.offset)
+      } (the server's offset)`;
     case "restarted":
-      return `restarting: ${event.reason}`;
+      return `restarting ${part(event)}: ${event.reason}`;
     case "retry":
-      return `retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)}s: ${event.reason}`;
+      return `retry ${event.attempt} ${part(event)}in ${
+        (event.delayMs / 1000).toFixed(1)
+      }s: ${event.reason}`;
+    case "notice":
+      return `note: ${event.message}`;
   }
+}
+
+function part(event: { part?: number }): string {
+  return event.part === undefined ? "" : `part ${event.part + 1} `;
 }
 
 const TYPES: Record<string, string> = {

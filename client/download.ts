@@ -1,6 +1,7 @@
 import { base64ToHex, DigestState, parseReprDigest } from "../lib/digest.ts";
 import { UploadError } from "../lib/errors.ts";
 import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
+import { showDigests } from "./upload.ts";
 
 export interface DownloadOptions {
   headers?: Record<string, string>;
@@ -118,14 +119,12 @@ async function downloadOnce(
     (expected?.sha256 && expected.sha256 !== local.sha256) ||
     (expected?.md5 && expected.md5 !== local.md5)
   ) {
-    const show = (d: { md5?: string | undefined; sha256?: string | undefined }) =>
-      `md5 ${d.md5 ? base64ToHex(d.md5) : "?"}, sha256 ${d.sha256 ? base64ToHex(d.sha256) : "?"}`;
     const Err = resumedFrom > 0 ? ResumedMismatch : UploadError;
     throw new Err(
       0,
       "digest-mismatch",
-      `Downloaded bytes don't match the server's Repr-Digest: local ${show(local)}; server ${
-        show(expected ?? {})
+      `Downloaded bytes don't match the server's Repr-Digest: local ${showDigests(local)}; server ${
+        showDigests(expected ?? {})
       }`,
     );
   }

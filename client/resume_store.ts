@@ -6,6 +6,8 @@ export interface ResumeRecord {
   createdAt: number;
   /** For files: the path it was uploaded from (for `status FILE` and people reading the store). */
   path?: string;
+  /** A parallel upload: its partial uploads' URLs (null until created); `url` is the final's. */
+  parts?: (string | null)[];
 }
 
 export interface ResumeStore {

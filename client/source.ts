@@ -25,3 +25,12 @@ export function blobSource(blob: Blob): UploadSource {
       new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()),
   };
 }
+
+/** Bytes [start, end) of another source, as a source of their own (a part of a parallel upload). */
+export function rangeSource(source: UploadSource, start: number, end: number): UploadSource {
+  return {
+    size: end - start,
+    read: (offset, length) => source.read(start + offset, Math.min(length, end - start - offset)),
+    ...(source.check ? { check: () => source.check!() } : {}),
+  };
+}

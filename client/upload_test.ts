@@ -256,3 +256,155 @@ Deno.test("an empty file completes with creation alone", async () => {
   assert.equal(result.verified, "digest");
   assert.equal(s.log.filter((r) => r.method === "PATCH").length, 0);
 });
+
+Deno.test("--parallel 3 uploads three partial uploads concurrently and concatenates them", async () => {
+  const s = server();
+  const bytes = data(100_001, 5);
+  const events: UploadEvent[] = [];
+  const result = await upload(
+    bytesSource(bytes),
+    options(s, { parallel: 3, chunkSize: 16_000, onEvent: (e) => events.push(e) }),
+  );
+  assert.equal(md5(await s.stored(result.url)), md5(bytes));
+  assert.equal(result.verified, "digest");
+  assert.equal(s.log.filter((r) => r.method === "POST").length, 4, "3 partials + 1 final");
+  assert.equal(events.filter((e) => e.type === "created" && e.part !== undefined).length, 3);
+  const last = events.filter((e) => e.type === "progress").at(-1);
+  assert.deepEqual(last && last.type === "progress" && last.acknowledged, bytes.length);
+});
+
+Deno.test("a crashed parallel upload resumes every part from its own server offset", async () => {
+  const s = server();
+  const bytes = data(90_000, 6);
+  const resume = { store: new MemoryResumeStore(), fingerprint: "c".repeat(64) };
+  const stop = new AbortController();
+  await assert.rejects(
+    upload(bytesSource(bytes), {
+      ...options(s, { parallel: 3, chunkSize: 10_000, resume, signal: stop.signal }),
+      onEvent: (e) => e.type === "progress" && e.acknowledged >= 40_000 && stop.abort(),
+    }),
+    (e) => e instanceof UploadError && e.code === "aborted",
+  );
+  const record = await resume.store.get(resume.fingerprint);
+  assert.equal(record?.parts?.length, 3);
+  s.log.length = 0;
+  const events: UploadEvent[] = [];
+  const result = await upload(
+    bytesSource(bytes),
+    options(s, { parallel: 3, chunkSize: 10_000, resume, onEvent: (e) => events.push(e) }),
+  );
+  assert.equal(events.filter((e) => e.type === "resumed").length, 3);
+  const sent = s.log.filter((r) => r.method === "PATCH").reduce((n, r) => n + r.bodyBytes, 0);
+  assert.ok(sent <= bytes.length - 40_000, `resent ${sent} bytes`);
+  assert.equal(md5(await s.stored(result.url)), md5(bytes));
+});
+
+Deno.test("without concatenation on the server, --parallel falls back to one stream", async () => {
+  const s = server();
+  const noConcat: typeof fetch = async (input, init) => {
+    const res = await s.fetch(input, init);
+    if (new Request(input, init).method !== "OPTIONS") return res;
+    const headers = new Headers(res.headers);
+    headers.set("tus-extension", "creation,termination");
+    return new Response(null, { status: res.status, headers });
+  };
+  const events: UploadEvent[] = [];
+  const result = await upload(bytesSource(data(20_000)), {
+    ...options(s, { parallel: 4, onEvent: (e) => events.push(e) }),
+    fetch: noConcat,
+  });
+  assert.ok(events.some((e) => e.type === "notice" && /one stream/.test(e.message)));
+  assert.equal(s.log.filter((r) => r.method === "POST").length, 1);
+  assert.equal(result.verified, "digest");
+});
+
+Deno.test("checksums: the fastest offered by default, the one asked for, and 460 resends", async () => {
+  const s = server();
+  const seen: string[] = [];
+  let corrupt = 1;
+  const spy: typeof fetch = async (input, init) => {
+    const req = new Request(input, init);
+    if (req.method === "PATCH") {
+      seen.push(req.headers.get("upload-checksum")?.split(" ")[0] ?? "none");
+      if (corrupt-- > 0) {
+        // Damage the first chunk on the way: the server must answer 460.
+        const body = new Uint8Array(await req.arrayBuffer());
+        body[0] = body[0]! ^ 0xff;
+        return s.fetch(new Request(req, { body }));
+      }
+    }
+    return s.fetch(req);
+  };
+  const events: UploadEvent[] = [];
+  const bytes = data(25_000, 7);
+  const result = await upload(bytesSource(bytes), {
+    ...options(s, { chunkSize: 10_000, onEvent: (e) => events.push(e) }),
+    fetch: spy,
+  });
+  assert.ok(s.log.some((r) => r.status === 460));
+  assert.ok(events.some((e) => e.type === "retry"));
+  assert.equal(md5(await s.stored(result.url)), md5(bytes));
+  assert.ok(seen.every((a) => a === "sha1"), `default checksum: ${seen}`);
+  seen.length = 0;
+  await upload(bytesSource(data(5000)), { ...options(s, { checksum: "md5" }), fetch: spy });
+  assert.deepEqual(seen, ["md5"]);
+  seen.length = 0;
+  await upload(bytesSource(data(5000)), { ...options(s, { checksum: "none" }), fetch: spy });
+  assert.deepEqual(seen, ["none"]);
+});
+
+for (const protocol of ["ietf", "plain"] as const) {
+  Deno.test(`--protocol ${protocol} uploads, resumes and verifies`, async () => {
+    const s = server();
+    const bytes = data(30_000, 8);
+    const resume = { store: new MemoryResumeStore(), fingerprint: "b".repeat(64) };
+    const stop = new AbortController();
+    await upload(bytesSource(bytes), {
+      ...options(s, { protocol, chunkSize: 10_000, resume, signal: stop.signal }),
+      onEvent: (e) => e.type === "progress" && e.acknowledged >= 10_000 && stop.abort(),
+    }).catch(() => {});
+    const result = await upload(
+      bytesSource(bytes),
+      options(s, { protocol, chunkSize: 10_000, resume }),
+    );
+    assert.equal(md5(await s.stored(result.url)), md5(bytes));
+    assert.equal(result.verified, "digest");
+    assert.ok(s.log.every((r) => r.method !== "OPTIONS"), "no tus discovery");
+  });
+}
+
+Deno.test("progress that only a HEAD reveals resets the retry count", async () => {
+  const s = server();
+  // Every PATCH is stored, but its answer is lost on the way back.
+  const lossy: typeof fetch = async (input, init) => {
+    const res = await s.fetch(input, init);
+    if (new Request(input, init).method === "PATCH") {
+      await res.body?.cancel();
+      throw new TypeError("connection reset");
+    }
+    return res;
+  };
+  const bytes = data(10_240, 9);
+  const result = await upload(bytesSource(bytes), {
+    ...options(s, { chunkSize: 1024, retry: { retries: 2 } }),
+    fetch: lossy,
+  });
+  assert.equal(md5(await s.stored(result.url)), md5(bytes));
+});
+
+Deno.test("a digest mismatch forgets the remembered upload", async () => {
+  const s = server();
+  const resume = { store: new MemoryResumeStore(), fingerprint: "a".repeat(64) };
+  const tampered: typeof fetch = async (input, init) => {
+    const res = await s.fetch(input, init);
+    if (!res.headers.has("repr-digest")) return res;
+    const headers = new Headers(res.headers);
+    headers.set("repr-digest", "sha-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:");
+    return new Response(null, { status: res.status, headers });
+  };
+  await assert.rejects(
+    upload(bytesSource(data(5000)), { ...options(s, { resume }), fetch: tampered }),
+    (e) => e instanceof UploadError && e.code === "digest-mismatch",
+  );
+  assert.equal(await resume.store.get(resume.fingerprint), undefined);
+});
