@@ -30,20 +30,31 @@ export class FileResumeStore implements ResumeStore {
     await Deno.mkdir(this.dir, { recursive: true });
     const path = this.#path(fingerprint);
     const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-    {
+    try {
       using file = await Deno.open(tmp, { write: true, createNew: true });
-      await file.write(new TextEncoder().encode(JSON.stringify(record, null, 2) + "\n"));
+      const bytes = new TextEncoder().encode(JSON.stringify(record, null, 2) + "\n");
+      for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
       await file.sync();
+      await Deno.rename(tmp, path);
+    } finally {
+      await Deno.remove(tmp).catch(() => {}); // gone already after a successful rename
     }
-    await Deno.rename(tmp, path);
-    using dir = await Deno.open(this.dir, { read: true });
-    await dir.sync();
+    await this.#syncDir();
   }
 
   async delete(fingerprint: string): Promise<void> {
-    await Deno.remove(this.#path(fingerprint)).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
+    try {
+      await Deno.remove(this.#path(fingerprint));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      throw error;
+    }
+    await this.#syncDir();
+  }
+
+  async #syncDir(): Promise<void> {
+    using dir = await Deno.open(this.dir, { read: true });
+    await dir.sync();
   }
 }
 

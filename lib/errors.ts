@@ -28,6 +28,10 @@ export function toUploadError(error: unknown): UploadError {
     return new UploadError(400, "bad-request", error.message, { cause: error });
   }
   const code = (error as { code?: unknown } | null)?.code;
+  if (code === "ENOENT" || (error as Error | null)?.name === "NotFound") {
+    // The upload was deleted (or expired) while this request was using it.
+    return new UploadError(404, "not-found", "The upload no longer exists", { cause: error });
+  }
   if (code === "ENOSPC" || code === "EDQUOT") {
     return new UploadError(507, "storage-full", "The server's storage is full; try again later", {
       cause: error,

@@ -77,12 +77,12 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
 }
 
 /**
- * The effective method: on a POST, `X-HTTP-Method-Override` replaces it (for clients that can only
- * send GET and POST). Other methods keep their own, so a HEAD never turns into a GET with a body.
+ * The effective method: `X-HTTP-Method-Override` replaces it (tus: the server MUST use it). A HEAD
+ * turned into anything still gets no body: the edge never sends one to a HEAD.
  */
 function methodOf(req: Request): string {
   const override = req.headers.get(H.methodOverride);
-  if (override === null || req.method !== "POST") return req.method;
+  if (override === null) return req.method;
   const method = override.trim().toUpperCase();
   if (!KNOWN_METHODS.has(method)) {
     throw new UploadError(

@@ -33,6 +33,9 @@ export interface ServeOptions {
   port: number;
 }
 
+/** Methods a web `Request` refuses to represent. */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
 /** Trailers of the requests in flight, resolved when their bodies end (checksum-trailer). */
 const TRAILERS = new WeakMap<Request, Promise<Headers>>();
 
@@ -54,6 +57,13 @@ export async function serveHttp(
     });
     inFlight.add(done);
     done.finally(() => inFlight.delete(done));
+  });
+  // CONNECT never reaches the request handler; it has no place in an upload server.
+  server.on("connect", (_req: IncomingMessage, socket: Socket) => {
+    socket.end(
+      "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PATCH, DELETE, OPTIONS\r\n" +
+        "Content-Length: 0\r\nConnection: close\r\n\r\n",
+    );
   });
   server.on("clientError", (_error: Error, socket: Socket) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
@@ -88,6 +98,17 @@ async function respond(
   handler: (req: Request) => Promise<Response>,
   options: ServeOptions,
 ): Promise<void> {
+  // Set up first: 'close' may fire while the handler still runs (the client went away).
+  const gone = new Promise<void>((resolve) => {
+    if (res.destroyed) resolve();
+    res.once("close", resolve);
+  });
+  if (FORBIDDEN_METHODS.has(req.method ?? "")) {
+    // fetch's Request can't carry these at all; answer here, as the handler would (405).
+    res.writeHead(405, { Allow: "GET, HEAD, POST, PATCH, DELETE, OPTIONS", "Content-Length": 0 });
+    await end(res, gone);
+    return;
+  }
   const body = new BodyReader(req);
   const request = toRequest(req, body, options);
   TRAILERS.set(request, body.trailers);
@@ -96,16 +117,16 @@ async function respond(
   if (response.status === 460) res.statusMessage = "Checksum Mismatch";
   for (const [name, value] of response.headers) res.setHeader(name, value);
   const early = body.announced && !body.ended;
-  if (response.body === null || req.method === "HEAD") {
+  if (response.body === null || req.method === "HEAD" || res.destroyed) {
     await response.body?.cancel();
-    await end(res);
+    await end(res, gone);
   } else if (!response.headers.has("content-length")) {
     // Small generated bodies (errors, JSON): send them with a length, keeping the connection.
     const bytes = new Uint8Array(await response.arrayBuffer());
     res.setHeader("Content-Length", bytes.length);
-    await end(res, bytes);
+    await end(res, gone, bytes);
   } else {
-    await pipeBody(response.body, res);
+    await pipeBody(response.body, res, gone);
   }
   if (early) discardRest(req);
 }
@@ -187,23 +208,32 @@ class BodyReader {
   }
 }
 
-function end(res: ServerResponse, bytes?: Uint8Array): Promise<void> {
-  return new Promise((resolve) => (bytes ? res.end(bytes, resolve) : res.end(resolve)));
+/** Ends the response; settles when it is flushed or when the connection is gone, whichever first. */
+function end(res: ServerResponse, gone: Promise<void>, bytes?: Uint8Array): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return Promise.race([
+    new Promise<void>((resolve) => (bytes ? res.end(bytes, resolve) : res.end(resolve))),
+    gone,
+  ]);
 }
 
-async function pipeBody(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
+async function pipeBody(
+  body: ReadableStream<Uint8Array>,
+  res: ServerResponse,
+  gone: Promise<void>,
+): Promise<void> {
   const reader = body.getReader();
-  const gone = new Promise<void>((resolve) => res.once("close", resolve));
   try {
     for (;;) {
       const next = await Promise.race([reader.read(), gone.then(() => null)]);
       if (next === null) return; // the client went away
       if (next.done) break;
+      if (res.destroyed) return;
       if (!res.write(next.value)) {
         await Promise.race([new Promise((r) => res.once("drain", r)), gone]);
       }
     }
-    await end(res);
+    await end(res, gone);
   } finally {
     await reader.cancel().catch(() => {});
   }

@@ -78,7 +78,12 @@ export async function patch(ctx: Context): Promise<Response> {
     info = { ...info, length: newLength };
   }
   const committed = await appendBody(ctx, info, lock);
-  info = { ...info, offset: committed, updatedAt: deps.now() };
+  // Expiry counts from the last write: a PATCH that stored nothing doesn't renew it.
+  info = {
+    ...info,
+    offset: committed,
+    updatedAt: committed > info.offset ? deps.now() : info.updatedAt,
+  };
   if (completes) await completeIetf(ctx, info);
   return new Response(null, {
     status: 204,

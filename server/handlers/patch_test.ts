@@ -56,6 +56,17 @@ Deno.test("PATCH answers Upload-Expires renewed from the time of the write", asy
   assert.equal(head.status, 200, "the write renewed the upload");
 });
 
+Deno.test("a PATCH that stores nothing does not promise a later expiry than the real one", async () => {
+  const h = harness({ config: { expireMs: 60_000 } });
+  const id = await createUpload(h);
+  h.clock.advance(30_000);
+  const res = await h.send(patchRequest(id, 0, bytes(0), { "Upload-Length": "10" }));
+  assert.equal(res.status, 204);
+  assert.equal(res.headers.get("upload-expires"), new Date(T0 + 60_000).toUTCString());
+  const head = await h.send(request("HEAD", `/files/${id}`, { headers: { ...TUS } }));
+  assert.equal(head.headers.get("upload-expires"), res.headers.get("upload-expires"));
+});
+
 Deno.test("PATCH answers 415 and writes nothing when a tus request has the wrong Content-Type", async () => {
   const h = harness();
   const id = await createUpload(h, { length: 10 });

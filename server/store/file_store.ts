@@ -118,14 +118,19 @@ export class FileStore implements UploadStore {
       );
     }
     if (body === null) return { offset, overflow: false, stopped: false };
-    const hash = await this.#hashAt(id, file, offset);
     await file.seek(offset, Deno.SeekMode.Start);
-    const out = new BufferedWriter(file, hash);
+    // The running hash is picked up (or rebuilt) only once a byte is about to be written.
+    const out = new BufferedWriter(file, offset, () => this.#hashAt(id, file, offset));
+    let syncing = false;
+    const durable = async () => {
+      syncing = true;
+      if (out.written > 0) await file.syncData();
+    };
     try {
       if (!checksum) {
         const pumped = await pumpBody(body, maxBytes, signal, (chunk) => out.push(chunk));
         await out.flush();
-        if (out.written > 0) await file.syncData();
+        await durable();
         return { ...outcomeOf(pumped), offset: offset + out.written };
       }
       // Checksummed: stage the body beside the data, verify it, and only then append it, so the
@@ -134,7 +139,7 @@ export class FileStore implements UploadStore {
       try {
         using tmp = await Deno.open(staged, { read: true, write: true, createNew: true });
         const sums = checksumHashes(checksum.algorithm);
-        const stage = new BufferedWriter(tmp);
+        const stage = new BufferedWriter(tmp, 0);
         const pumped = await pumpBody(body, maxBytes, signal, (chunk) => {
           for (const h of sums.values()) h.update(chunk);
           return stage.push(chunk);
@@ -153,15 +158,16 @@ export class FileStore implements UploadStore {
           await out.push(piece.subarray(0, n));
         }
         await out.flush();
-        if (out.written > 0) await file.syncData();
+        await durable();
         return { ...outcomeOf(pumped), offset: offset + out.written };
       } finally {
         await Deno.remove(staged).catch(() => {});
       }
     } catch (error) {
-      // A failed write may have left part of its bytes: cut back to what was fully written.
+      // A failed write may have left part of its bytes: cut back to what was fully written. A
+      // failed fsync makes none of this request's bytes durable: cut back to where it started.
       this.#hashes.delete(id);
-      await file.truncate(offset + out.written).catch(() => {});
+      await file.truncate(offset + (syncing ? 0 : out.written)).catch(() => {});
       await file.syncData().catch(() => {});
       throw error;
     }
@@ -220,9 +226,9 @@ export class FileStore implements UploadStore {
     const { data } = this.#paths(finalId);
     using file = await Deno.open(data, { read: true, write: true, create: true });
     let offset = (await file.stat()).size;
-    const hash = await this.#hashAt(finalId, file, offset);
     await file.seek(offset, Deno.SeekMode.Start);
-    const out = new BufferedWriter(file, hash);
+    const start = offset;
+    const out = new BufferedWriter(file, offset, () => this.#hashAt(finalId, file, start));
     const piece = new Uint8Array(WRITE_BUFFER);
     let base = 0;
     try {
@@ -343,13 +349,17 @@ export class FileStore implements UploadStore {
 class BufferedWriter {
   written = 0;
   readonly #file: Deno.FsFile;
-  readonly #hash: DigestState | undefined;
+  readonly #start: number;
+  readonly #startHash: (() => Promise<DigestState>) | undefined;
+  #hash: DigestState | undefined;
   readonly #buffer = new Uint8Array(WRITE_BUFFER);
   #buffered = 0;
 
-  constructor(file: Deno.FsFile, hash?: DigestState) {
+  /** Writes from `start` on; `startHash` gives the running hash of what precedes it, if kept. */
+  constructor(file: Deno.FsFile, start: number, startHash?: () => Promise<DigestState>) {
     this.#file = file;
-    this.#hash = hash;
+    this.#start = start;
+    this.#startHash = startHash;
   }
 
   /** Bytes taken so far, written or still buffered. */
@@ -376,6 +386,10 @@ class BufferedWriter {
   }
 
   async #write(bytes: Uint8Array): Promise<void> {
+    if (this.#startHash && !this.#hash) {
+      this.#hash = await this.#startHash(); // may read the file: put the position back
+      await this.#file.seek(this.#start + this.written, Deno.SeekMode.Start);
+    }
     await writeAll(this.#file, bytes);
     this.#hash?.update(bytes);
     this.written += bytes.length;

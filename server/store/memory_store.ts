@@ -51,6 +51,7 @@ export class MemoryStore implements UploadStore {
     }
     if (body === null) return { offset, overflow: false, stopped: false };
     const commit = (chunk: Uint8Array) => {
+      if (chunk.length === 0) return;
       entry.chunks.push(chunk.slice());
       entry.size += chunk.length;
       entry.updatedAt = this.#now();

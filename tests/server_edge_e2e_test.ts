@@ -1,0 +1,73 @@
+/**
+ * The HTTP edge under clients that misbehave: forbidden methods, clients that vanish before
+ * their response, bodies cut mid-way. Nothing may leak (open files, pending requests).
+ */
+import assert from "node:assert/strict";
+import { RawConnection, rawRequest } from "./helpers/raw_http.ts";
+import { startServer } from "./helpers/server.ts";
+import { createUpload, fileSize, head, patch, randomBytes } from "./helpers/uploads.ts";
+import { pollUntil, withDeadline } from "./helpers/wait.ts";
+
+const MiB = 1024 * 1024;
+
+/** How many of the process's open descriptors point at `path` (via ls: /proc needs --allow-all). */
+async function openDescriptors(pid: number, path: string): Promise<number> {
+  const out = await new Deno.Command("ls", { args: ["-l", `/proc/${pid}/fd`] }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.endsWith(` ${path}`))
+    .length;
+}
+
+Deno.test("TRACE and CONNECT are answered 405, not dropped", async () => {
+  await using server = await startServer();
+  for (const method of ["TRACE", "CONNECT"]) {
+    const target = method === "CONNECT" ? "127.0.0.1:1" : "/files";
+    const res = await rawRequest(server.url, method, target);
+    assert.equal(res.status, 405, method);
+  }
+});
+
+Deno.test("GET clients that vanish before their download leave no file open", async () => {
+  await using server = await startServer();
+  const source = randomBytes(16 * MiB, 41);
+  const upload = await createUpload(server, source.length);
+  assert.equal((await patch(server, upload.path, 0, source)).status, 204);
+  const data = await Deno.realPath(server.dataPath(upload.id));
+  for (let i = 0; i < 20; i++) {
+    const conn = await RawConnection.connect(server.url);
+    await conn.sendHead("GET", upload.path, {});
+    conn.close();
+  }
+  const closed = await pollUntil(
+    async () => (await openDescriptors(server.process.pid, data)) === 0,
+    { timeoutMs: 5000 },
+  );
+  assert.ok(closed, `${await openDescriptors(server.process.pid, data)} descriptors still open`);
+});
+
+Deno.test("PATCHes cut off mid-body don't hold up a graceful shutdown", async () => {
+  await using server = await startServer();
+  const upload = await createUpload(server, 64 * MiB);
+  const data = server.dataPath(upload.id);
+  for (let i = 0; i < 3; i++) {
+    const conn = await RawConnection.connect(server.url);
+    await conn.sendHead("PATCH", upload.path, {
+      "Content-Type": "application/offset+octet-stream",
+      "Upload-Offset": String(i * MiB),
+      "Content-Length": String(32 * MiB),
+    });
+    await conn.write(randomBytes(MiB, i));
+    // Cut only once the server has stored the megabyte: its request is in the handler.
+    assert.ok(
+      await pollUntil(async () => ((await fileSize(data)) ?? 0) >= (i + 1) * MiB, {
+        timeoutMs: 5000,
+      }),
+    );
+    conn.close();
+    // The server sees the cut: its HEAD then reports the stored bytes (lock released).
+    assert.equal((await head(server, upload.path)).offset, (i + 1) * MiB);
+  }
+  const started = Date.now();
+  const status = await withDeadline(server.kill("SIGTERM"), 10_000, "the server to stop");
+  assert.equal(status.code, 0);
+  assert.ok(Date.now() - started < 3000, `shutdown took ${Date.now() - started} ms`);
+});
