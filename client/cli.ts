@@ -5,7 +5,7 @@ import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
 import { formatBytes, parseSize } from "../lib/units.ts";
 import { download } from "./download.ts";
 import { defaultStateDir, FileResumeStore } from "./file_resume_store.ts";
-import { openFileSource } from "./file_source.ts";
+import { type FileSource, openFileSource } from "./file_source.ts";
 import { fingerprint } from "./fingerprint.ts";
 import { generateFile } from "./generate.ts";
 import { DEFAULT_CHUNK_SIZE, upload, type UploadEvent } from "./upload.ts";
@@ -176,14 +176,7 @@ async function uploadCommand(args: string[]): Promise<number> {
     metadata[pair.slice(0, i)] = pair.slice(i + 1);
   }
 
-  let source;
-  try {
-    source = await openFileSource(positionals[0]!);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) usage(`File not found: ${positionals[0]}`);
-    throw error;
-  }
-  try {
+  return await withFile(positionals[0]!, async (source) => {
     const name = source.path.slice(source.path.lastIndexOf("/") + 1);
     const store = new FileResumeStore(values["state-dir"] ?? defaultStateDir());
     const fp = await fingerprint(source, { path: source.path, mtime: source.mtime, endpoint });
@@ -224,9 +217,7 @@ async function uploadCommand(args: string[]): Promise<number> {
       console.log(`uploaded ${result.url} (${formatBytes(result.size)}): ${check}`);
     }
     return 0;
-  } finally {
-    source.close?.();
-  }
+  });
 }
 
 function parseCrashAfter(value: string | undefined): number | undefined {
@@ -355,40 +346,29 @@ async function statusCommand(args: string[]): Promise<number> {
   });
   if (positionals.length !== 1) usage("status takes exactly one FILE or URL");
   const target = positionals[0]!;
-  let url = target;
+  const headers = headersOf(values.header);
+  let urls = [target];
   if (!/^https?:\/\//.test(target)) {
     const endpoint = endpointOf(values.endpoint);
-    let source;
-    try {
-      source = await openFileSource(target);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) usage(`File not found: ${target}`);
-      throw error;
-    }
-    try {
+    const record = await withFile(target, async (source) => {
       const fp = await fingerprint(source, { path: source.path, mtime: source.mtime, endpoint });
-      const record = await new FileResumeStore(values["state-dir"] ?? defaultStateDir()).get(fp);
-      if (!record) {
-        console.error(`no unfinished upload of ${target} to ${endpoint} is remembered`);
-        return 1;
-      }
-      url = record.url;
-    } finally {
-      source.close?.();
+      return await new FileResumeStore(values["state-dir"] ?? defaultStateDir()).get(fp);
+    });
+    if (!record) {
+      console.error(`no unfinished upload of ${target} to ${endpoint} is remembered`);
+      return 1;
     }
+    // A parallel upload before its final exists: the sum of its parts.
+    urls = record.url ? [record.url] : (record.parts ?? []).filter((u) => u !== null);
   }
-  const res = await fetch(url, {
-    method: "HEAD",
-    headers: { ...headersOf(values.header), [H.tusResumable]: TUS_VERSION },
-  }).catch((error) => {
-    throw new UploadError(0, "network", `HEAD ${url} failed: ${error.message}`);
-  });
-  if (!res.ok) throw new UploadError(res.status, "http", `HEAD ${url} answered ${res.status}`);
-  const offset = parseHeaderInteger(H.uploadOffset, res.headers.get(H.uploadOffset) ?? "");
-  const lengthHeader = res.headers.get(H.uploadLength);
-  const length = lengthHeader === null
-    ? undefined
-    : parseHeaderInteger(H.uploadLength, lengthHeader);
+  let offset = 0;
+  let length: number | undefined = 0;
+  for (const url of urls) {
+    const part = await progressOf(url, headers);
+    offset += part.offset;
+    length = length === undefined || part.length === undefined ? undefined : length + part.length;
+  }
+  const url = urls.length === 1 ? urls[0]! : `${urls.length} parts`;
   const percent = length ? (offset / length) * 100 : length === 0 ? 100 : undefined;
   if (values.json) console.log(JSON.stringify({ url, offset, length, percent }));
   else {
@@ -398,6 +378,52 @@ async function statusCommand(args: string[]): Promise<number> {
     );
   }
   return 0;
+}
+
+/**
+ * Bytes received and length of an upload: from `GET URL/status` where the server has it (it
+ * takes no lock, so a live upload goes on undisturbed), else from a tus HEAD.
+ */
+async function progressOf(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ offset: number; length?: number }> {
+  const failed = (error: Error) => {
+    throw new UploadError(0, "network", `${url} can't be reached: ${error.message}`);
+  };
+  const res = await fetch(`${url}/status`, { headers }).catch(failed);
+  if (res.ok && res.headers.get("content-type")?.includes("json")) {
+    const body = await res.json() as { received: number; length: number | null };
+    return { offset: body.received, ...(body.length === null ? {} : { length: body.length }) };
+  }
+  await res.body?.cancel();
+  const head = await fetch(url, {
+    method: "HEAD",
+    headers: { ...headers, [H.tusResumable]: TUS_VERSION },
+  }).catch(failed);
+  if (!head.ok) throw new UploadError(head.status, "http", `HEAD ${url} answered ${head.status}`);
+  const value = (name: string) => {
+    const v = head.headers.get(name);
+    return v === null ? undefined : parseHeaderInteger(name, v);
+  };
+  const length = value(H.uploadLength);
+  return { offset: value(H.uploadOffset) ?? 0, ...(length === undefined ? {} : { length }) };
+}
+
+/** Runs `fn` with FILE opened as a source (closed afterwards); a missing file is bad usage. */
+async function withFile<T>(path: string, fn: (source: FileSource) => Promise<T>): Promise<T> {
+  let source: FileSource;
+  try {
+    source = await openFileSource(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) usage(`File not found: ${path}`);
+    throw error;
+  }
+  try {
+    return await fn(source);
+  } finally {
+    source.close?.();
+  }
 }
 
 async function downloadCommand(args: string[]): Promise<number> {
