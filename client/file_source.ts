@@ -20,20 +20,28 @@ export async function openFileSource(path: string): Promise<FileSource> {
   await file.lock(false);
   const size = stat.size;
   const mtime = stat.mtime?.getTime() ?? 0;
+  // One handle, one position: a seek and its read must not interleave with another's (the
+  // parts of a parallel upload read concurrently), so reads take turns.
+  let turn: Promise<unknown> = Promise.resolve();
+  const readAt = async (offset: number, length: number) => {
+    const out = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+    await file.seek(offset, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < out.length) {
+      const n = await file.read(out.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    return out.subarray(0, got);
+  };
   return {
     path: absolute,
     size,
     mtime,
-    async read(offset, length) {
-      const out = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
-      await file.seek(offset, Deno.SeekMode.Start);
-      let got = 0;
-      while (got < out.length) {
-        const n = await file.read(out.subarray(got));
-        if (n === null) break;
-        got += n;
-      }
-      return out.subarray(0, got);
+    read(offset, length) {
+      const next = turn.then(() => readAt(offset, length));
+      turn = next.catch(() => {});
+      return next;
     },
     async check() {
       const now = await file.stat();

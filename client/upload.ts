@@ -90,10 +90,10 @@ export async function upload(source: UploadSource, options: UploadOptions): Prom
   const checksum = chooseChecksum(options, dialect, features, emit);
   let parallel = Math.max(1, Math.floor(options.parallel ?? 1));
   if (parallel > 1 && !(dialect.name === "tus" && features.extensions.has("concatenation"))) {
-    emit({
-      type: "notice",
-      message: `The server offers no concatenation: uploading in one stream instead of ${parallel}`,
-    });
+    const why = dialect.name === "tus"
+      ? "The server offers no concatenation"
+      : `Parallel parts need tus concatenation, not the ${dialect.name} dialect`;
+    emit({ type: "notice", message: `${why}: uploading in one stream instead of ${parallel}` });
     parallel = 1;
   }
   parallel = Math.min(parallel, Math.max(1, source.size));
