@@ -4,7 +4,7 @@
  */
 import { UploadError } from "../lib/errors.ts";
 import { isUploadId } from "../lib/ids.ts";
-import { type Context, uploadUrl } from "./context.ts";
+import { type Context, loadUpload, uploadUrl } from "./context.ts";
 import { isComplete, type UploadInfo } from "./store/types.ts";
 
 export type ConcatRequest = { kind: "partial" } | { kind: "final"; parts: string[] };
@@ -129,6 +129,17 @@ export async function assembleIfReady(ctx: Context, info: UploadInfo): Promise<U
   const assembled = { ...info, offset, updatedAt: ctx.deps.now() };
   assembled.digests = await ctx.deps.store.finish(info.id);
   return assembled;
+}
+
+/**
+ * Loads an upload for reading (GET, status), assembling a final upload first if its parts have
+ * completed since it was last looked at.
+ */
+export async function loadForReading(ctx: Context, id: string): Promise<UploadInfo> {
+  const info = await loadUpload(ctx, id);
+  if (info.concat?.kind !== "final" || isComplete(info)) return info;
+  await using _lock = await ctx.deps.locker.acquire(id);
+  return await assembleIfReady(ctx, info);
 }
 
 /** `Upload-Concat` as HEAD reports it. */

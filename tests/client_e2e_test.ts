@@ -11,6 +11,18 @@
  */
 
 import assert from "node:assert/strict";
+import {
+  assertExit,
+  assertKilled,
+  type ClientRun,
+  describeRun,
+  type Digests,
+  digestsOf,
+  idOf,
+  lines,
+  runClient,
+  tempDir,
+} from "./helpers/client_cli.ts";
 import { createHash } from "node:crypto";
 import { HttpRecorder, type RecordedRequest } from "./helpers/http_recorder.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
@@ -19,67 +31,13 @@ import { fileSize, head, patch } from "./helpers/uploads.ts";
 import { TimeoutError, withDeadline } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
-const REPO = decodeURIComponent(new URL("../", import.meta.url).pathname);
-const MAIN = decodeURIComponent(new URL("../main.ts", import.meta.url).pathname);
-/** The permissions the `client` task grants. */
-const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 const CLIENT_TIMEOUT_MS = 60_000;
+const client = (args: string[], timeoutMs = CLIENT_TIMEOUT_MS) => runClient(args, timeoutMs);
 const UPLOADED =
   /^uploaded (\S+) \((.+)\): MD5 ([0-9a-f]{32}) matched \(SHA-256 ([0-9a-f]{64}) matched\)$/;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-interface ClientRun {
-  code: number;
-  signal: Deno.Signal | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `main.ts client …args` to its end (SIGKILL after a deadline) and collects its output. */
-async function client(args: string[], timeoutMs = CLIENT_TIMEOUT_MS): Promise<ClientRun> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...CLIENT_PERMISSIONS, MAIN, "client", ...args],
-    cwd: REPO,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const output = child.output();
-  try {
-    const { code, signal, stdout, stderr } = await withDeadline(
-      output,
-      timeoutMs,
-      `client ${args.join(" ")}`,
-    );
-    const decoder = new TextDecoder();
-    return { code, signal, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
-  } catch (error) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await output.catch(() => {});
-    throw error;
-  }
-}
-
-/** What a run printed, for assertion messages. */
-function describeRun(run: ClientRun): string {
-  return `exit ${run.code} (signal ${run.signal})\n--- stdout ---\n${run.stdout}` +
-    `\n--- stderr ---\n${run.stderr}`;
-}
-
-function assertExit(run: ClientRun, code: number): void {
-  assert.equal(run.code, code, describeRun(run));
-}
-
-/** Asserts the process died by SIGKILL (what `--crash-after` does to itself). */
-function assertKilled(run: ClientRun): void {
-  assert.equal(run.signal, "SIGKILL", describeRun(run));
-  assert.equal(run.code, 137, describeRun(run));
-}
 
 type Event =
   | { type: "created"; url: string }
@@ -111,10 +69,6 @@ function only<T extends Event["type"]>(events: Event[], type: T): Extract<Event,
   return events.filter((e): e is Extract<Event, { type: T }> => e.type === type);
 }
 
-function lines(text: string): string[] {
-  return text.split("\n").filter((line) => line.trim() !== "");
-}
-
 /** Asserts one clear `error:` line on stderr and no stack trace; returns that line. */
 function assertOneErrorLine(run: ClientRun): string {
   const errors = lines(run.stderr).filter((line) => line.startsWith("error:"));
@@ -126,46 +80,11 @@ function assertOneErrorLine(run: ClientRun): string {
   return errors[0]!;
 }
 
-interface TempDir extends AsyncDisposable {
-  path: string;
-}
-
-async function tempDir(): Promise<TempDir> {
-  const path = await Deno.makeTempDir({ prefix: "resumable-client-e2e-" });
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true }).catch(() => {});
-    },
-  };
-}
-
 /** `client generate FILE --size SIZE --seed SEED`; returns the file's digests. */
 async function generate(path: string, size: string | number, seed: number): Promise<Digests> {
   const run = await client(["generate", path, "--size", String(size), "--seed", String(seed)]);
   assertExit(run, 0);
   return await digestsOf(path);
-}
-
-interface Digests {
-  size: number;
-  md5: string;
-  sha256: string;
-}
-
-/** MD5 and SHA-256 (hex) of a file, read in pieces. */
-async function digestsOf(path: string): Promise<Digests> {
-  const md5 = createHash("md5");
-  const sha256 = createHash("sha256");
-  let size = 0;
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(4 * MiB);
-  for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
-    md5.update(buffer.subarray(0, n));
-    sha256.update(buffer.subarray(0, n));
-    size += n;
-  }
-  return { size, md5: md5.digest("hex"), sha256: sha256.digest("hex") };
 }
 
 /** Bytes [offset, offset + length) of a file. */
@@ -181,11 +100,6 @@ async function readRange(path: string, offset: number, length: number): Promise<
   }
   assert.equal(got, length, `${path} is shorter than ${offset + length} bytes`);
   return out;
-}
-
-/** The upload id: the last path segment of its URL. */
-function idOf(url: string): string {
-  return new URL(url).pathname.split("/").pop()!;
 }
 
 /** The upload URL a recorded POST was answered with (as the server gave it). */

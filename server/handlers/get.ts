@@ -1,7 +1,7 @@
 import { UploadError } from "../../lib/errors.ts";
 import { decodeMetadata } from "../../lib/metadata.ts";
-import { assembleIfReady } from "../concat.ts";
-import { type Context, digestHeaders, loadUpload } from "../context.ts";
+import { loadForReading } from "../concat.ts";
+import { type Context, digestHeaders } from "../context.ts";
 import { isComplete } from "../store/types.ts";
 
 /**
@@ -10,11 +10,7 @@ import { isComplete } from "../store/types.ts";
  */
 export async function get(ctx: Context): Promise<Response> {
   const id = ctx.id!;
-  let info = await loadUpload(ctx, id);
-  if (info.concat?.kind === "final" && !isComplete(info)) {
-    await using _lock = await ctx.deps.locker.acquire(id);
-    info = await assembleIfReady(ctx, info);
-  }
+  const info = await loadForReading(ctx, id);
   if (!isComplete(info)) {
     throw new UploadError(
       409,

@@ -1,7 +1,7 @@
 import { base64ToHex } from "../../lib/digest.ts";
 import { decodeMetadata } from "../../lib/metadata.ts";
-import { assembleIfReady, missingRanges, partsOf } from "../concat.ts";
-import { type Context, expiresAt, loadUpload, uploadUrl } from "../context.ts";
+import { loadForReading, missingRanges, partsOf } from "../concat.ts";
+import { type Context, expiresAt, uploadUrl } from "../context.ts";
 import { isComplete } from "../store/types.ts";
 
 /**
@@ -10,11 +10,7 @@ import { isComplete } from "../store/types.ts";
  */
 export async function status(ctx: Context): Promise<Response> {
   const id = ctx.id!;
-  let info = await loadUpload(ctx, id);
-  if (info.concat?.kind === "final" && !isComplete(info)) {
-    await using _lock = await ctx.deps.locker.acquire(id);
-    info = await assembleIfReady(ctx, info);
-  }
+  const info = await loadForReading(ctx, id);
   const parts = isComplete(info) ? [] : await partsOf(ctx, info);
   const received = parts.length > 0 ? parts.reduce((n, p) => n + p.offset, 0) : info.offset;
   const expires = expiresAt(ctx.deps, info);
