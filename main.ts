@@ -2,6 +2,8 @@ import denoJson from "./deno.json" with { type: "json" };
 import { parseServerArgs, SERVER_USAGE } from "./server/config.ts";
 import { runServer } from "./server/cli.ts";
 import { runClient } from "./client/cli.ts";
+import { envVar } from "./lib/env.ts";
+import { mintToken, TOKEN_USAGE } from "./server/token_cli.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -10,6 +12,7 @@ const USAGE = `resumable ${VERSION}: resumable uploads over HTTP (tus 1.0.0 and 
 Usage:
   resumable server [options]   run the upload server (resumable server --help)
   resumable client <command>   upload, generate, status, download (resumable client --help)
+  resumable token --sub NAME   mint a bearer token for a server with --auth-secret
   resumable --help             show this help
   resumable --version          print the version`;
 
@@ -29,7 +32,7 @@ export async function main(args: string[]): Promise<number> {
     case "server": {
       let config;
       try {
-        config = parseServerArgs(rest);
+        config = parseServerArgs(rest, { RESUMABLE_AUTH_SECRET: envVar("RESUMABLE_AUTH_SECRET") });
       } catch (error) {
         return usageError(error, SERVER_USAGE);
       }
@@ -42,6 +45,20 @@ export async function main(args: string[]): Promise<number> {
     }
     case "client":
       return await runClient(rest);
+    case "token": {
+      let token;
+      try {
+        token = await mintToken(
+          rest,
+          { RESUMABLE_AUTH_SECRET: envVar("RESUMABLE_AUTH_SECRET") },
+          Date.now(),
+        );
+      } catch (error) {
+        return usageError(error, TOKEN_USAGE);
+      }
+      console.log(token === "help" ? TOKEN_USAGE : token);
+      return 0;
+    }
     case undefined:
       return usageError(new Error("Missing command"), USAGE);
     default:

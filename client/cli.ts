@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { isAlgorithm } from "../lib/checksum.ts";
+import { envVar } from "../lib/env.ts";
 import { UploadError } from "../lib/errors.ts";
 import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
 import { formatBytes, parseSize } from "../lib/units.ts";
@@ -27,6 +28,8 @@ upload options:
   --retries N            attempts without progress before giving up (default 8)
   --metadata KEY=VALUE   extra Upload-Metadata (repeatable; filename and filetype are set)
   --header "NAME: VALUE" extra request header (repeatable)
+  --token TOKEN          bearer token for a server with --auth-secret (or $RESUMABLE_TOKEN;
+                         status and download take it too)
   --state-dir DIR        where unfinished uploads are remembered
                          (default $XDG_STATE_HOME/resumable or ~/.local/state/resumable)
   --protocol P           tus (default), ietf (the IETF draft, interop version 6) or plain
@@ -122,8 +125,11 @@ function endpointOf(value: string | undefined): string {
   }
 }
 
-function headersOf(values: string[] | undefined): Record<string, string> {
+/** Extra request headers: `--header` values, and the bearer token from `--token`/RESUMABLE_TOKEN. */
+function headersOf(values: string[] | undefined, token?: string): Record<string, string> {
   const headers: Record<string, string> = {};
+  const bearer = token ?? envVar("RESUMABLE_TOKEN");
+  if (bearer) headers["Authorization"] = `Bearer ${bearer.trim()}`;
   for (const h of values ?? []) {
     const i = h.indexOf(":");
     if (i <= 0) usage(`Invalid --header ${JSON.stringify(h)}: expected "Name: value"`);
@@ -142,6 +148,7 @@ async function uploadCommand(args: string[]): Promise<number> {
       retries: { type: "string", default: "8" },
       metadata: { type: "string", multiple: true },
       header: { type: "string", multiple: true },
+      token: { type: "string" },
       "state-dir": { type: "string" },
       "crash-after": { type: "string" },
       "no-progress": { type: "boolean", default: false },
@@ -200,7 +207,7 @@ async function uploadCommand(args: string[]): Promise<number> {
     const result = await upload(source, {
       endpoint,
       chunkSize,
-      headers: headersOf(values.header),
+      headers: headersOf(values.header, values.token),
       metadata: { filename: name, filetype: guessType(name), ...metadata },
       retry: { retries: Number(values.retries) },
       protocol,
@@ -341,12 +348,13 @@ async function statusCommand(args: string[]): Promise<number> {
       endpoint: { type: "string" },
       "state-dir": { type: "string" },
       header: { type: "string", multiple: true },
+      token: { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
   if (positionals.length !== 1) usage("status takes exactly one FILE or URL");
   const target = positionals[0]!;
-  const headers = headersOf(values.header);
+  const headers = headersOf(values.header, values.token);
   let urls = [target];
   if (!/^https?:\/\//.test(target)) {
     const endpoint = endpointOf(values.endpoint);
@@ -430,7 +438,11 @@ async function downloadCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { header: { type: "string", multiple: true }, retries: { type: "string" } },
+    options: {
+      header: { type: "string", multiple: true },
+      retries: { type: "string" },
+      token: { type: "string" },
+    },
   });
   if (positionals.length !== 2) usage("download takes a URL and an OUT file");
   const [url, out] = positionals as [string, string];
@@ -439,7 +451,7 @@ async function downloadCommand(args: string[]): Promise<number> {
     usage(`Invalid --retries ${values.retries}`);
   }
   const result = await download(url, out, {
-    headers: headersOf(values.header),
+    headers: headersOf(values.header, values.token),
     ...(values.retries ? { retry: { retries: Number(values.retries) } } : {}),
   });
   console.log(

@@ -1,9 +1,11 @@
 import { parseChecksum } from "../lib/checksum.ts";
 import { UploadError } from "../lib/errors.ts";
+import { decodeMetadata } from "../lib/metadata.ts";
 import { H } from "../lib/protocol.ts";
+import { declaredMatches, SNIFF_BYTES, sniffType, typeAllowed } from "../lib/sniff.ts";
 import { type Context, integerHeader, sizeLimit } from "./context.ts";
 import type { Lock } from "./lock/locker.ts";
-import type { ChecksumCheck, UploadInfo } from "./store/types.ts";
+import type { AppendResult, ChecksumCheck, UploadInfo } from "./store/types.ts";
 
 /**
  * Streams the request body into the upload at its committed offset (PATCH and POST with data).
@@ -11,26 +13,58 @@ import type { ChecksumCheck, UploadInfo } from "./store/types.ts";
  * other outcome is an UploadError carrying the committed `Upload-Offset`.
  */
 export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Promise<number> {
-  const { store, shutdown } = ctx.deps;
-  const declared = info.length !== undefined;
-  const room = (declared ? info.length! : sizeLimit(ctx.deps)) - info.offset;
-  const contentLength = integerHeader(ctx.req, "content-length");
-  if (contentLength !== undefined && contentLength > room) {
-    throw tooLarge(info, info.offset, declared);
+  const { store, shutdown, config, active } = ctx.deps;
+  const at = { [H.uploadOffset]: String(info.offset) };
+  if (active.count >= config.maxActive) {
+    // Refuse at once rather than queue: a waiting body would hold memory and a connection.
+    throw new UploadError(
+      503,
+      "busy",
+      `The server is writing ${active.count} uploads already; retry shortly`,
+      { headers: { ...at, "Retry-After": "2" } },
+    );
   }
+  const declared = info.length !== undefined;
+  const lengthRoom = (declared ? info.length! : sizeLimit(ctx.deps)) - info.offset;
+  const quotaRoom = config.quota === undefined || !ctx.deps.usage
+    ? Infinity
+    : config.quota - ctx.deps.usage.of(info.owner ?? "") + (declared ? lengthRoom : 0);
+  const room = Math.max(0, Math.min(lengthRoom, quotaRoom));
+  const tooLarge = (offset: number) =>
+    quotaRoom < lengthRoom ? overQuota(ctx, offset) : pastLength(info, offset, declared);
+  const contentLength = integerHeader(ctx.req, "content-length");
+  if (contentLength !== undefined && contentLength > room) throw tooLarge(info.offset);
   const checksum = checksumCheck(ctx);
-  const result = await store.append(info.id, info.offset, ctx.req.body, {
-    maxBytes: room,
-    signal: AbortSignal.any([lock.signal, shutdown]),
-    ...(checksum ? { checksum } : {}),
-  });
+
+  active.count++;
+  let result: AppendResult;
+  try {
+    const body = await screened(ctx, info);
+    result = await store.append(info.id, info.offset, body, {
+      maxBytes: room,
+      signal: AbortSignal.any([lock.signal, shutdown]),
+      idleMs: config.idleTimeoutMs,
+      ...(checksum ? { checksum } : {}),
+    });
+  } finally {
+    active.count--;
+  }
   const offset = { [H.uploadOffset]: String(result.offset) };
-  if (result.overflow) throw tooLarge(info, result.offset, declared);
+  if (result.overflow) throw tooLarge(result.offset);
   if (result.checksumMismatch) {
     throw new UploadError(
       460,
       "checksum-mismatch",
       `Upload-Checksum does not match the body; the chunk was discarded (offset stays ${result.offset})`,
+      { headers: offset },
+    );
+  }
+  if (result.idle) {
+    throw new UploadError(
+      408,
+      "idle",
+      `The request body was silent for ${config.idleTimeoutMs / 1000} s; ` +
+        `${result.offset - info.offset} bytes of it are stored`,
       { headers: offset },
     );
   }
@@ -65,13 +99,136 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
   return result.offset;
 }
 
-function tooLarge(info: UploadInfo, offset: number, declared: boolean): UploadError {
+/**
+ * The body to store. With `--allow-types`, the first bytes of an upload are sniffed before any is
+ * written: a type not allowed, or one its `filetype` metadata disguises, discards the upload (415).
+ * Parts of a concatenation are checked as the final upload, when it is assembled.
+ */
+async function screened(
+  ctx: Context,
+  info: UploadInfo,
+): Promise<ReadableStream<Uint8Array> | null> {
+  const body = ctx.req.body;
+  const allowed = ctx.deps.config.allowTypes;
+  if (!allowed || !body || info.offset !== 0 || info.concat?.kind === "partial") return body;
+  const { head, ended, rest } = await peek(body, SNIFF_BYTES, ctx.deps.config.idleTimeoutMs);
+  if (head.length === 0 && ended) return rest;
+  await assertAllowedType(ctx, info, head, ended && head.length === info.length);
+  return rest;
+}
+
+/** 415 (and the upload discarded) unless `head` sniffs as an allowed, honestly declared type. */
+export async function assertAllowedType(
+  ctx: Context,
+  info: UploadInfo,
+  head: Uint8Array,
+  complete: boolean,
+): Promise<void> {
+  const allowed = ctx.deps.config.allowTypes ?? [];
+  const type = sniffType(head, complete);
+  let declared: string | null | undefined;
+  try {
+    declared = decodeMetadata(info.metadata).filetype;
+  } catch { /* validated at creation */ }
+  const refuse = (message: string) => new UploadError(415, "type-not-allowed", message);
+  if (!type || !typeAllowed(type, allowed)) {
+    await ctx.deps.store.remove(info.id);
+    throw refuse(
+      `Upload ${info.id} is ${type ?? "of an unrecognised type"}; this server accepts only ` +
+        `${allowed.join(", ")}. The upload was discarded`,
+    );
+  }
+  if (declared && !declaredMatches(declared, type)) {
+    await ctx.deps.store.remove(info.id);
+    throw refuse(
+      `Upload ${info.id} is declared as ${declared} but its bytes are ${type}. The upload was discarded`,
+    );
+  }
+}
+
+/**
+ * Reads up to `n` bytes of a body (fewer if it ends), giving them and a stream of the whole body
+ * (those bytes, then the rest). A body silent for `idleMs` meanwhile counts as ended.
+ */
+async function peek(body: ReadableStream<Uint8Array>, n: number, idleMs: number) {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let ended = false;
+  while (size < n) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const next = await Promise.race([
+      reader.read().catch(() => ({ done: true as const, value: undefined })),
+      new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), idleMs)),
+    ]);
+    clearTimeout(timer);
+    if (next === null || next.done) {
+      ended = next !== null;
+      break;
+    }
+    chunks.push(next.value);
+    size += next.value.length;
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  reader.releaseLock();
+  const rest = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (all.length > 0) controller.enqueue(all);
+      if (ended) controller.close();
+    },
+  });
+  return {
+    head: all.subarray(0, n),
+    ended,
+    rest: ended ? rest : concatStreams(rest, body),
+  };
+}
+
+function concatStreams(
+  first: ReadableStream<Uint8Array>,
+  second: ReadableStream<Uint8Array>,
+): ReadableStream<Uint8Array> {
+  const readers = [first.getReader(), second.getReader()];
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      while (readers.length > 0) {
+        const next = await readers[0]!.read();
+        if (!next.done) return controller.enqueue(next.value);
+        readers.shift();
+      }
+      controller.close();
+    },
+    async cancel(reason) {
+      await Promise.all(readers.map((r) => r.cancel(reason)));
+    },
+  });
+}
+
+function pastLength(info: UploadInfo, offset: number, declared: boolean): UploadError {
   const why = declared
     ? `goes past Upload-Length ${info.length}`
     : "goes past the server's maximum upload size";
   return new UploadError(413, "too-large", `Request body for upload ${info.id} ${why}`, {
     headers: { [H.uploadOffset]: String(offset) },
   });
+}
+
+/** 413 naming the quota, for a creation or a write that would take an owner past it. */
+export function overQuota(ctx: Context, offset?: number): UploadError {
+  const owner = ctx.owner ?? "";
+  const used = ctx.deps.usage?.of(owner) ?? 0;
+  return new UploadError(
+    413,
+    "quota-exceeded",
+    `Quota exceeded: ${owner ? `${owner} holds` : "uploads hold"} ${used} of ` +
+      `${ctx.deps.config.quota} bytes`,
+    { headers: offset === undefined ? {} : { [H.uploadOffset]: String(offset) } },
+  );
 }
 
 /**

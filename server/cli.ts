@@ -1,3 +1,4 @@
+import { AccountedStore } from "./store/accounted_store.ts";
 import { FileStore } from "./store/file_store.ts";
 import type { ServerConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
@@ -13,7 +14,10 @@ const SHUTDOWN_GRACE_MS = 5000;
  * `listening on http://HOST:PORT/files`. Resolves when the server has stopped.
  */
 export async function runServer(config: ServerConfig): Promise<void> {
-  const store = await FileStore.open(config.dir);
+  const files = await FileStore.open(config.dir);
+  // With a quota, every change goes through a wrapper that keeps the bytes per owner.
+  const accounted = config.quota === undefined ? undefined : await AccountedStore.open(files);
+  const store = accounted ?? files;
   const locker = new MemoryLocker(config.lockTimeoutMs);
   const stopping = new AbortController();
   const logError = (message: string, error: unknown) =>
@@ -25,8 +29,13 @@ export async function runServer(config: ServerConfig): Promise<void> {
     shutdown: stopping.signal,
     logError,
     trailers: requestTrailers,
+    ...(accounted ? { usage: accounted } : {}),
   });
-  const server = await serveHttp({ hostname: config.host, port: config.port }, handler, logError);
+  const server = await serveHttp(
+    { hostname: config.host, port: config.port, headersTimeoutMs: config.idleTimeoutMs },
+    handler,
+    logError,
+  );
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   console.log(`listening on http://${host}:${server.port}${config.basePath}`);
 

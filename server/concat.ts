@@ -3,8 +3,10 @@
  * assembly once every part is complete, and what is still missing.
  */
 import { UploadError } from "../lib/errors.ts";
+import { SNIFF_BYTES } from "../lib/sniff.ts";
+import { assertAllowedType } from "./append.ts";
 import { isUploadId } from "../lib/ids.ts";
-import { type Context, loadUpload, uploadUrl } from "./context.ts";
+import { type Context, findUpload, loadUpload, uploadUrl } from "./context.ts";
 import { isComplete, type UploadInfo } from "./store/types.ts";
 
 export type ConcatRequest = { kind: "partial" } | { kind: "final"; parts: string[] };
@@ -50,7 +52,7 @@ export function parseConcat(ctx: Context, header: string): ConcatRequest {
 export async function finalLength(ctx: Context, parts: string[]): Promise<number> {
   let length = 0;
   for (const id of parts) {
-    const part = await ctx.deps.store.get(id);
+    const part = await findUpload(ctx, id);
     if (!part) throw new UploadError(400, "bad-concat", `Part ${id} does not exist`);
     if (part.concat?.kind !== "partial") {
       throw new UploadError(400, "bad-concat", `Upload ${id} is not a partial upload`);
@@ -76,7 +78,7 @@ export async function partsOf(ctx: Context, info: UploadInfo): Promise<PartStatu
   if (info.concat?.kind !== "final") return [];
   const out: PartStatus[] = [];
   for (const id of info.concat.parts) {
-    const part = await ctx.deps.store.get(id);
+    const part = await findUpload(ctx, id);
     if (!part || part.length === undefined) {
       throw new UploadError(
         410,
@@ -125,6 +127,15 @@ export async function assembleIfReady(ctx: Context, info: UploadInfo): Promise<U
   if (info.concat?.kind !== "final" || isComplete(info)) return info;
   const parts = await partsOf(ctx, info);
   if (!parts.every((p) => p.complete)) return info;
+  if (ctx.deps.config.allowTypes && info.offset === 0 && parts[0]) {
+    // The final's first bytes are its first part's: sniff them before assembling anything.
+    const first = parts[0];
+    const n = Math.min(SNIFF_BYTES, first.length);
+    const head = new Uint8Array(
+      await new Response(await ctx.deps.store.read(first.id, 0, n)).arrayBuffer(),
+    );
+    await assertAllowedType(ctx, info, head, n === info.length);
+  }
   const offset = await ctx.deps.store.assemble(info.id, parts);
   const assembled = { ...info, offset, updatedAt: ctx.deps.now() };
   assembled.digests = await ctx.deps.store.finish(info.id);

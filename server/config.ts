@@ -22,6 +22,16 @@ export interface ServerConfig {
   lockTimeoutMs: number;
   /** How often expired uploads are swept. */
   sweepIntervalMs: number;
+  /** At most this many request bodies written at once; the next gets 503 + Retry-After. */
+  maxActive: number;
+  /** A request body (or a connection's headers) silent this long is cut. */
+  idleTimeoutMs: number;
+  /** Media-type patterns uploads must sniff as (e.g. "image/*"); undefined = any. */
+  allowTypes?: string[];
+  /** Most bytes one owner may hold (declared lengths, or bytes stored while deferred). */
+  quota?: number;
+  /** HS256 secret: requests need a bearer JWT whose `sub` owns what it creates. */
+  authSecret?: string;
 }
 
 export const DEFAULTS = {
@@ -31,6 +41,8 @@ export const DEFAULTS = {
   basePath: "/files",
   expire: "24h",
   corsOrigins: "*",
+  maxActive: 10,
+  idleTimeout: "30s",
 } as const;
 
 export const SERVER_USAGE = `Usage: resumable server [options]
@@ -46,13 +58,28 @@ Options:
   --behind-proxy        trust Forwarded / X-Forwarded-Proto / X-Forwarded-Host
   --cors-origins LIST   comma-separated origins allowed by CORS, * = any,
                         none = CORS off (default *)
+  --max-active N        request bodies written at once; more get 503 + Retry-After
+                        (default ${DEFAULTS.maxActive})
+  --idle-timeout DUR    cut a request body (or headers) silent this long; bytes
+                        received are kept (default ${DEFAULTS.idleTimeout})
+  --allow-types LIST    only uploads whose first bytes sniff as one of these media
+                        types, e.g. image/*,application/pdf (default: any)
+  --quota SIZE          most bytes one owner may hold (default: no limit)
+  --auth-secret SECRET  require Authorization: Bearer <HS256 JWT>; its sub owns what
+                        it creates (or set RESUMABLE_AUTH_SECRET)
   -h, --help            show this help
 
 Sizes take B, KB, MB, GB, KiB, MiB, GiB; durations s, m, h, d.
 Once ready it prints one line: listening on http://HOST:PORT/files`;
 
-/** Parses `server` flags. Throws TypeError (unknown flag) or RangeError (bad value). */
-export function parseServerArgs(args: string[]): ServerConfig | "help" {
+/**
+ * Parses `server` flags (and `RESUMABLE_AUTH_SECRET` from `env`). Throws TypeError (unknown flag)
+ * or RangeError (bad value).
+ */
+export function parseServerArgs(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): ServerConfig | "help" {
   const { values, positionals } = parseArgs({
     args,
     strict: true,
@@ -66,6 +93,11 @@ export function parseServerArgs(args: string[]): ServerConfig | "help" {
       expire: { type: "string", default: DEFAULTS.expire },
       "behind-proxy": { type: "boolean", default: false },
       "cors-origins": { type: "string", default: DEFAULTS.corsOrigins },
+      "max-active": { type: "string", default: String(DEFAULTS.maxActive) },
+      "idle-timeout": { type: "string", default: DEFAULTS.idleTimeout },
+      "allow-types": { type: "string" },
+      quota: { type: "string" },
+      "auth-secret": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -94,8 +126,30 @@ export function parseServerArgs(args: string[]): ServerConfig | "help" {
     corsOrigins: cors === "none" ? [] : cors.split(",").map((o) => o.trim()).filter(Boolean),
     lockTimeoutMs: 10_000,
     sweepIntervalMs: Math.min(Math.max(expireMs / 4, 1000), 10 * 60_000),
+    maxActive: positive("--max-active", values["max-active"]),
+    idleTimeoutMs: parseDuration(values["idle-timeout"]),
   };
+  if (config.idleTimeoutMs <= 0) throw new RangeError("--idle-timeout must be more than 0");
   if (values["max-size"] !== undefined) config.maxSize = parseSize(values["max-size"]);
+  if (values.quota !== undefined) config.quota = parseSize(values.quota);
+  if (values["allow-types"] !== undefined) {
+    const types = values["allow-types"].split(",").map((t) => t.trim().toLowerCase()).filter(
+      Boolean,
+    );
+    for (const t of types) {
+      if (!/^[a-z0-9.+-]+\/(\*|[a-z0-9.+-]+)$/.test(t)) {
+        throw new RangeError(
+          `Invalid --allow-types entry ${JSON.stringify(t)}: expected type/subtype`,
+        );
+      }
+    }
+    config.allowTypes = types;
+  }
+  const secret = values["auth-secret"] ?? env["RESUMABLE_AUTH_SECRET"];
+  if (secret !== undefined) {
+    if (secret.length < 16) throw new RangeError("The auth secret must be at least 16 characters");
+    config.authSecret = secret;
+  }
   return config;
 }
 
@@ -104,4 +158,12 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
   const config = parseServerArgs([]);
   if (config === "help") throw new Error("unreachable");
   return { ...config, ...overrides };
+}
+
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d{1,6}$/.test(value) || n < 1) {
+    throw new RangeError(`Invalid ${flag} ${JSON.stringify(value)}: expected a whole number ≥ 1`);
+  }
+  return n;
 }

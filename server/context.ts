@@ -18,6 +18,10 @@ export interface Deps {
   logError: (message: string, error: unknown) => void;
   /** The request's trailers once its body has ended; absent where the edge can't read them. */
   trailers?: (req: Request) => Promise<Headers>;
+  /** Request bodies being written now (admission control). */
+  active: { count: number };
+  /** Bytes each owner holds, when a quota is set. */
+  usage?: { of(owner: string): number };
 }
 
 /**
@@ -34,6 +38,8 @@ export interface Context {
   dialect: Dialect;
   /** Set for `/files/{id}` routes; already validated. */
   id?: string;
+  /** The authenticated `sub` (auth on); uploads of other owners don't exist for this request. */
+  owner?: string;
   deps: Deps;
 }
 
@@ -52,9 +58,18 @@ export function expiresAt(deps: Pick<Deps, "config">, info: UploadInfo): number 
   return info.updatedAt + deps.config.expireMs;
 }
 
-/** The upload's info, or 404 (unknown) / 410 (expired, not yet swept). */
-export async function loadUpload(ctx: Context, id: string): Promise<UploadInfo> {
+/** The upload as this request may see it: undefined if unknown or someone else's. */
+export async function findUpload(ctx: Context, id: string): Promise<UploadInfo | undefined> {
   const info = await ctx.deps.store.get(id);
+  return info && (ctx.owner === undefined || info.owner === ctx.owner) ? info : undefined;
+}
+
+/**
+ * The upload's info, or 404 (unknown, or another owner's: its existence is not revealed) / 410
+ * (expired, not yet swept).
+ */
+export async function loadUpload(ctx: Context, id: string): Promise<UploadInfo> {
+  const info = await findUpload(ctx, id);
   if (!info) throw new UploadError(404, "not-found", `Upload ${id} not found`);
   const expires = expiresAt(ctx.deps, info);
   if (expires !== undefined && expires <= ctx.deps.now()) {

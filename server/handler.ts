@@ -4,6 +4,7 @@ import { H, TUS_VERSION } from "../lib/protocol.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Context, Deps, Dialect } from "./context.ts";
 import { INTEROP_HEADER, INTEROP_VERSION, problem } from "./ietf.ts";
+import { authenticate } from "./auth.ts";
 import { corsHeaders, preflight } from "./cors.ts";
 import { del } from "./handlers/delete.ts";
 import { get } from "./handlers/get.ts";
@@ -36,6 +37,8 @@ export interface HandlerOptions {
   shutdown?: AbortSignal;
   logError?: (message: string, error: unknown) => void;
   trailers?: (req: Request) => Promise<Headers>;
+  /** Bytes per owner, for --quota (see AccountedStore). */
+  usage?: { of(owner: string): number };
 }
 
 /** The whole server as one function: Request → Response. No `Deno.*` here or below. */
@@ -48,6 +51,8 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     shutdown: options.shutdown ?? new AbortController().signal,
     logError: options.logError ?? ((message, error) => console.error(message, error)),
     ...(options.trailers ? { trailers: options.trailers } : {}),
+    active: { count: 0 },
+    ...(options.usage ? { usage: options.usage } : {}),
   };
   return async (req) => {
     const dialect: Dialect = req.headers.has(H.tusResumable)
@@ -156,7 +161,17 @@ async function route(
       headers: { "Retry-After": "5" },
     });
   }
-  return await handler({ req, url, method, dialect, ...(id === undefined ? {} : { id }), deps });
+  // OPTIONS (discovery, CORS) stays open; everything else needs a valid token when auth is on.
+  const owner = method === "OPTIONS" ? undefined : await authenticate(req, deps);
+  return await handler({
+    req,
+    url,
+    method,
+    dialect,
+    ...(id === undefined ? {} : { id }),
+    ...(owner === undefined ? {} : { owner }),
+    deps,
+  });
 }
 
 /** An error as a response: text for tus clients, JSON for the plain dialect, nothing for HEAD. */

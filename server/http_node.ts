@@ -31,7 +31,14 @@ export interface HttpServer {
 export interface ServeOptions {
   hostname: string;
   port: number;
+  /** A connection that hasn't sent a whole request head in this long is closed (slowloris). */
+  headersTimeoutMs?: number;
 }
+
+/** Request heads larger than this get 431 (node:http enforces it). */
+const MAX_HEADER_BYTES = 16 * 1024;
+/** More header fields than this get 431 (enforced here: Deno's node:http ignores the option). */
+const MAX_HEADER_FIELDS = 100;
 
 /** Methods a web `Request` refuses to represent. */
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
@@ -50,13 +57,28 @@ export async function serveHttp(
   onError: (message: string, error: unknown) => void,
 ): Promise<HttpServer> {
   const inFlight = new Set<Promise<void>>();
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+    disarm(req.socket);
+    res.once("finish", () => arm(req.socket));
     const done = respond(req, res, handler, options).catch((error) => {
       onError("response failed", error);
       res.destroy();
     });
     inFlight.add(done);
     done.finally(() => inFlight.delete(done));
+  });
+  // Deno's node:http doesn't enforce headersTimeout: a connection must send a request head within
+  // the limit, whether new or idle between requests; a slowloris client is cut, not kept.
+  const timers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
+  const limit = options.headersTimeoutMs ?? 30_000;
+  const arm = (socket: Socket) => {
+    clearTimeout(timers.get(socket));
+    timers.set(socket, setTimeout(() => socket.destroy(), limit));
+  };
+  const disarm = (socket: Socket) => clearTimeout(timers.get(socket));
+  server.on("connection", (socket: Socket) => {
+    arm(socket);
+    socket.once("close", () => disarm(socket));
   });
   // CONNECT never reaches the request handler; it has no place in an upload server.
   server.on("connect", (_req: IncomingMessage, socket: Socket) => {
@@ -103,6 +125,11 @@ async function respond(
     if (res.destroyed) resolve();
     res.once("close", resolve);
   });
+  if (req.rawHeaders.length / 2 > MAX_HEADER_FIELDS) {
+    res.writeHead(431, { "Content-Length": 0, Connection: "close" });
+    await end(res, gone);
+    return;
+  }
   if (FORBIDDEN_METHODS.has(req.method ?? "")) {
     // fetch's Request can't carry these at all; answer here, as the handler would (405).
     res.writeHead(405, { Allow: "GET, HEAD, POST, PATCH, DELETE, OPTIONS", "Content-Length": 0 });

@@ -1,6 +1,6 @@
 import { UploadError } from "../../lib/errors.ts";
 import { assertDeletable } from "../concat.ts";
-import type { Context } from "../context.ts";
+import { type Context, findUpload } from "../context.ts";
 
 /**
  * DELETE /files/{id}: termination. Stops an older request still writing this upload; refuses a
@@ -9,7 +9,7 @@ import type { Context } from "../context.ts";
 export async function del(ctx: Context): Promise<Response> {
   const id = ctx.id!;
   await using _lock = await ctx.deps.locker.acquire(id);
-  const info = await ctx.deps.store.get(id);
+  const info = await findUpload(ctx, id);
   if (info) await assertDeletable(ctx, info);
   if (!info || !(await ctx.deps.store.remove(id))) {
     throw new UploadError(404, "not-found", `Upload ${id} not found`);

@@ -2,7 +2,7 @@ import { UploadError } from "../../lib/errors.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import { parseMetadataHeader } from "../../lib/metadata.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
-import { appendBody } from "../append.ts";
+import { appendBody, overQuota } from "../append.ts";
 import { assembleIfReady, finalLength, parseConcat } from "../concat.ts";
 import { ietfHeaders, uploadComplete } from "../ietf.ts";
 import { isComplete } from "../store/types.ts";
@@ -54,6 +54,7 @@ export async function post(ctx: Context): Promise<Response> {
       `Upload-Length ${length} exceeds the server's maximum of ${deps.config.maxSize} bytes`,
     );
   }
+  assertQuota(ctx, length);
   // Validated, then kept exactly as the client sent it: HEAD echoes it unchanged.
   const metadata = (req.headers.get(H.uploadMetadata) ?? "").trim();
   parseMetadataHeader(metadata);
@@ -78,6 +79,7 @@ export async function post(ctx: Context): Promise<Response> {
     metadata,
     createdAt: deps.now(),
     ...(concat ? { concat: { kind: "partial" } } : {}),
+    ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
   });
   if (hasBody) {
     await using lock = await deps.locker.acquire(id);
@@ -138,6 +140,7 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
       `The parts add up to ${length} bytes, more than the server's maximum of ${deps.config.maxSize}`,
     );
   }
+  assertQuota(ctx, length);
   const id = newUploadId();
   let info = await deps.store.create({
     id,
@@ -145,6 +148,7 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
     metadata,
     createdAt: deps.now(),
     concat: { kind: "final", parts },
+    ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
   });
   for (const part of new Set(parts)) await deps.store.addFinal(part, id);
   {
@@ -156,4 +160,13 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
   if (isComplete(info)) headers.set(H.uploadOffset, String(info.offset));
   if (ctx.dialect !== "plain") return new Response(null, { status: 201, headers });
   return Response.json({ id, url, length, complete: isComplete(info) }, { status: 201, headers });
+}
+
+/** 413 when a new upload of `length` bytes would take its owner past `--quota`. */
+function assertQuota(ctx: Context, length: number | undefined): void {
+  const { quota } = ctx.deps.config;
+  const used = ctx.deps.usage?.of(ctx.owner ?? "");
+  if (quota !== undefined && used !== undefined && length !== undefined && used + length > quota) {
+    throw overQuota(ctx);
+  }
 }

@@ -8,6 +8,8 @@ export interface PumpResult {
   /** The body held more than `maxBytes`; the excess was never handed over. */
   overflow: boolean;
   stopped: boolean;
+  /** Stopped because no byte arrived for `idleMs`. */
+  idle?: boolean;
   bodyError?: unknown;
 }
 
@@ -15,11 +17,13 @@ export interface PumpResult {
 export function outcomeOf(pumped: PumpResult): {
   overflow: boolean;
   stopped: boolean;
+  idle?: boolean;
   bodyError?: unknown;
 } {
   return {
     overflow: pumped.overflow,
     stopped: pumped.stopped,
+    ...(pumped.idle ? { idle: true } : {}),
     ...(pumped.bodyError === undefined ? {} : { bodyError: pumped.bodyError }),
   };
 }
@@ -29,13 +33,25 @@ export async function pumpBody(
   maxBytes: number,
   signal: AbortSignal,
   sink: (chunk: Uint8Array) => Promise<void> | void,
+  idleMs = Infinity,
 ): Promise<PumpResult> {
   const result: PumpResult = { bytes: 0, overflow: false, stopped: false };
   const reader = body.getReader();
   const stop = () => void reader.cancel().catch(() => {});
   signal.addEventListener("abort", stop, { once: true });
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  const watch = () => {
+    clearTimeout(idleTimer);
+    if (Number.isFinite(idleMs)) {
+      idleTimer = setTimeout(() => {
+        result.idle = true;
+        stop();
+      }, idleMs);
+    }
+  };
   try {
-    while (!signal.aborted) {
+    while (!signal.aborted && !result.idle) {
+      watch();
       let next: ReadableStreamReadResult<Uint8Array>;
       try {
         next = await reader.read();
@@ -57,9 +73,10 @@ export async function pumpBody(
       }
     }
   } finally {
+    clearTimeout(idleTimer);
     signal.removeEventListener("abort", stop);
     reader.releaseLock();
   }
-  result.stopped = signal.aborted && !result.overflow;
+  result.stopped = (signal.aborted || result.idle === true) && !result.overflow;
   return result;
 }

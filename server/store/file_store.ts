@@ -26,6 +26,7 @@ interface InfoRecord {
   createdAt: number;
   digests?: Digests;
   concat?: Concat;
+  owner?: string;
 }
 
 /**
@@ -95,6 +96,7 @@ export class FileStore implements UploadStore {
       // Digests describe the complete bytes; after an external truncation they are stale.
       ...(record.digests && offset === record.length ? { digests: record.digests } : {}),
       ...(record.concat ? { concat: record.concat } : {}),
+      ...(record.owner === undefined ? {} : { owner: record.owner }),
     };
   }
 
@@ -102,7 +104,7 @@ export class FileStore implements UploadStore {
     id: string,
     offset: number,
     body: ReadableStream<Uint8Array> | null,
-    { maxBytes, signal, checksum }: AppendOptions,
+    { maxBytes, signal, checksum, idleMs }: AppendOptions,
   ): Promise<AppendResult> {
     const { data } = this.#paths(id);
     using file = await Deno.open(data, { read: true, write: true, create: true });
@@ -128,7 +130,7 @@ export class FileStore implements UploadStore {
     };
     try {
       if (!checksum) {
-        const pumped = await pumpBody(body, maxBytes, signal, (chunk) => out.push(chunk));
+        const pumped = await pumpBody(body, maxBytes, signal, (chunk) => out.push(chunk), idleMs);
         await out.flush();
         await durable();
         return { ...outcomeOf(pumped), offset: offset + out.written };
@@ -143,7 +145,7 @@ export class FileStore implements UploadStore {
         const pumped = await pumpBody(body, maxBytes, signal, (chunk) => {
           for (const h of sums.values()) h.update(chunk);
           return stage.push(chunk);
-        });
+        }, idleMs);
         await stage.flush();
         if (pumped.overflow || pumped.stopped || pumped.bodyError !== undefined) {
           return { ...outcomeOf(pumped), offset }; // a partial chunk can't be verified
@@ -404,6 +406,7 @@ function toRecord(upload: NewUpload): InfoRecord {
     metadata: upload.metadata,
     createdAt: upload.createdAt,
     ...(upload.concat ? { concat: upload.concat } : {}),
+    ...(upload.owner === undefined ? {} : { owner: upload.owner }),
   };
 }
 

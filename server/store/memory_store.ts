@@ -40,7 +40,7 @@ export class MemoryStore implements UploadStore {
     id: string,
     offset: number,
     body: ReadableStream<Uint8Array> | null,
-    { maxBytes, signal, checksum }: AppendOptions,
+    { maxBytes, signal, checksum, idleMs }: AppendOptions,
   ): Promise<AppendResult> {
     const entry = this.#entries.get(id);
     if (!entry) throw new UploadError(404, "not-found", `Upload ${id} not found`);
@@ -57,7 +57,7 @@ export class MemoryStore implements UploadStore {
       entry.updatedAt = this.#now();
     };
     if (!checksum) {
-      const pumped = await pumpBody(body, maxBytes, signal, commit);
+      const pumped = await pumpBody(body, maxBytes, signal, commit, idleMs);
       return { ...outcomeOf(pumped), offset: entry.size };
     }
     const staged: Uint8Array[] = [];
@@ -65,7 +65,7 @@ export class MemoryStore implements UploadStore {
     const pumped = await pumpBody(body, maxBytes, signal, (chunk) => {
       for (const h of sums.values()) h.update(chunk);
       staged.push(chunk.slice());
-    });
+    }, idleMs);
     if (pumped.overflow || pumped.stopped || pumped.bodyError !== undefined) {
       return { ...outcomeOf(pumped), offset };
     }

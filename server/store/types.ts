@@ -18,6 +18,8 @@ export interface UploadInfo {
   digests?: Digests;
   /** tus concatenation: a partial upload (and the finals using it), or a final one. */
   concat?: Concat;
+  /** The `sub` of the token that created it (auth on). */
+  owner?: string;
 }
 
 export type Concat =
@@ -30,6 +32,7 @@ export interface NewUpload {
   metadata: string;
   createdAt: number;
   concat?: Concat;
+  owner?: string;
 }
 
 export interface AppendOptions {
@@ -37,6 +40,8 @@ export interface AppendOptions {
   maxBytes: number;
   /** Aborting stops reading the body; what arrived so far is kept and made durable. */
   signal: AbortSignal;
+  /** Stop reading when no byte arrives for this long (what arrived is kept, as for a stop). */
+  idleMs?: number;
   /**
    * Verify the whole body before any of it is stored (tus checksum): a body that doesn't match,
    * or doesn't arrive whole, leaves the upload exactly as it was — even across a crash.
@@ -56,8 +61,9 @@ export interface AppendResult {
   offset: number;
   /** The body held more than `maxBytes`; the excess was not stored. */
   overflow: boolean;
-  /** Reading stopped because the signal aborted. */
+  /** Reading stopped because the signal aborted, or (with `idle`) the body went silent. */
   stopped: boolean;
+  idle?: boolean;
   /** The body failed mid-way (client gone); what arrived was kept (unless checksummed). */
   bodyError?: unknown;
   /** The body did not match its checksum and was discarded. */
