@@ -179,7 +179,7 @@ async function peek(body: ReadableStream<Uint8Array>, n: number, idleMs: number)
   const rest = new ReadableStream<Uint8Array>({
     start(controller) {
       if (all.length > 0) controller.enqueue(all);
-      if (ended) controller.close();
+      controller.close();
     },
   });
   return {

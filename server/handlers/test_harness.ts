@@ -55,6 +55,7 @@ export interface HarnessOptions<S extends UploadStore> {
   clock?: Clock;
   locker?: Locker;
   shutdown?: AbortSignal;
+  usage?: { of(owner: string): number };
 }
 
 /** A handler with defaults: `/files`, 24h expiry, CORS for any origin, a MemoryStore on a fake clock. */
@@ -73,6 +74,7 @@ export function harness(options: HarnessOptions<UploadStore> = {}): Harness<Uplo
     now: clock.now,
     ...(options.locker ? { locker: options.locker } : {}),
     ...(options.shutdown ? { shutdown: options.shutdown } : {}),
+    ...(options.usage ? { usage: options.usage } : {}),
     logError: (_message, error) => void logged.push(error),
   });
   return {
