@@ -113,6 +113,18 @@ async function screened(
   if (!allowed || !body || info.offset !== 0 || info.concat?.kind === "partial") return body;
   const { head, ended, rest } = await peek(body, SNIFF_BYTES, ctx.deps.config.idleTimeoutMs);
   if (head.length === 0 && ended) return rest;
+  if (head.length === 0) {
+    // Silent from the start: nothing to judge, nothing stored; the upload stays as it was.
+    await rest.cancel();
+    throw new UploadError(
+      408,
+      "idle",
+      `The request body was silent for ${
+        ctx.deps.config.idleTimeoutMs / 1000
+      } s; nothing was stored`,
+      { headers: { [H.uploadOffset]: String(info.offset) } },
+    );
+  }
   await assertAllowedType(ctx, info, head, ended && head.length === info.length);
   return rest;
 }

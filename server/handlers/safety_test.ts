@@ -209,3 +209,14 @@ Deno.test("quota: an owner can't hold more than --quota; other owners are apart"
   assert.equal(streamed.headers.get("upload-offset"), "400");
   assert.equal(store.of("alice"), 1000);
 });
+
+Deno.test("allow-types: a body silent from its start is 408 and the upload is kept", async () => {
+  const h = harness({ config: { allowTypes: ["image/*"], idleTimeoutMs: 50 } });
+  const id = await createUpload(h, { length: 1000 });
+  const res = await h.send(request("PATCH", `/files/${id}`, {
+    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
+    body: new ReadableStream({ start() {} }),
+  }));
+  assert.equal(res.status, 408);
+  assert.equal((await h.store.get(id))?.offset, 0, "the upload is still there, untouched");
+});
