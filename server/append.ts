@@ -1,5 +1,5 @@
 import { parseChecksum } from "../lib/checksum.ts";
-import { UploadError } from "../lib/errors.ts";
+import { toUploadError, UploadError } from "../lib/errors.ts";
 import { decodeMetadata } from "../lib/metadata.ts";
 import { H } from "../lib/protocol.ts";
 import { declaredMatches, SNIFF_BYTES, sniffType, typeAllowed } from "../lib/sniff.ts";
@@ -30,8 +30,10 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
     ? Infinity
     : config.quota - ctx.deps.usage.of(info.owner ?? "") + (declared ? lengthRoom : 0);
   const room = Math.max(0, Math.min(lengthRoom, quotaRoom));
-  const tooLarge = (offset: number) =>
-    quotaRoom < lengthRoom ? overQuota(ctx, offset) : pastLength(info, offset, declared);
+  const tooLarge = (offset: number, overBudget = false) =>
+    overBudget || quotaRoom < lengthRoom
+      ? overQuota(ctx, offset)
+      : pastLength(info, offset, declared);
   const contentLength = integerHeader(ctx.req, "content-length");
   if (contentLength !== undefined && contentLength > room) throw tooLarge(info.offset);
   const checksum = checksumCheck(ctx);
@@ -46,11 +48,20 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
       idleMs: config.idleTimeoutMs,
       ...(checksum ? { checksum } : {}),
     });
+  } catch (error) {
+    const e = toUploadError(error);
+    if (e.status !== 507) throw error;
+    // Disk full: say where the upload stands, so the client can resume once there is room.
+    const now = (await store.get(info.id).catch(() => undefined))?.offset ?? info.offset;
+    throw new UploadError(507, e.code, e.message, {
+      headers: { [H.uploadOffset]: String(now) },
+      cause: error,
+    });
   } finally {
     active.count--;
   }
   const offset = { [H.uploadOffset]: String(result.offset) };
-  if (result.overflow) throw tooLarge(result.offset);
+  if (result.overflow) throw tooLarge(result.offset, result.overBudget);
   if (result.checksumMismatch) {
     throw new UploadError(
       460,

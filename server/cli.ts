@@ -16,7 +16,9 @@ const SHUTDOWN_GRACE_MS = 5000;
 export async function runServer(config: ServerConfig): Promise<void> {
   const files = await FileStore.open(config.dir);
   // With a quota, every change goes through a wrapper that keeps the bytes per owner.
-  const accounted = config.quota === undefined ? undefined : await AccountedStore.open(files);
+  const accounted = config.quota === undefined
+    ? undefined
+    : await AccountedStore.open(files, config.quota);
   const store = accounted ?? files;
   const locker = new MemoryLocker(config.lockTimeoutMs);
   const stopping = new AbortController();

@@ -2,7 +2,7 @@ import { formatReprDigest } from "../lib/digest.ts";
 import { UploadError } from "../lib/errors.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
 import type { ServerConfig } from "./config.ts";
-import type { Locker } from "./lock/locker.ts";
+import type { Lock, Locker } from "./lock/locker.ts";
 import { isComplete, type UploadInfo, type UploadStore } from "./store/types.ts";
 
 /** What the handlers share: the parts of the server, injected so tests can swap them. */
@@ -62,6 +62,17 @@ export function expiresAt(deps: Pick<Deps, "config">, info: UploadInfo): number 
 export async function findUpload(ctx: Context, id: string): Promise<UploadInfo | undefined> {
   const info = await ctx.deps.store.get(id);
   return info && (ctx.owner === undefined || info.owner === ctx.owner) ? info : undefined;
+}
+
+/**
+ * Takes the upload's lock — which asks an older request on it to stop — but only for a request
+ * that may see the upload: a stranger's HEAD must not cut its owner's PATCH short (404 first).
+ */
+export async function lockUpload(ctx: Context, id: string): Promise<Lock> {
+  if (ctx.owner !== undefined && !(await findUpload(ctx, id))) {
+    throw new UploadError(404, "not-found", `Upload ${id} not found`);
+  }
+  return await ctx.deps.locker.acquire(id);
 }
 
 /**

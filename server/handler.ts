@@ -183,8 +183,10 @@ function errorResponse(
   deps: Deps,
 ): Response {
   const e = toUploadError(error);
-  if (e.status >= 500 && !(error instanceof UploadError)) {
-    deps.logError(`${method} ${new URL(req.url).pathname} failed`, error);
+  // Server-side failures are logged with their cause (a full disk included); 503s (busy,
+  // shutting down) are expected and say so to the client already.
+  if (e.status >= 500 && e.status !== 503) {
+    deps.logError(`${method} ${new URL(req.url).pathname} failed`, e.cause ?? error);
   }
   const headers = new Headers(e.headers);
   if (method === "HEAD" || req.method === "HEAD") {

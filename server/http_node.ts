@@ -87,8 +87,13 @@ export async function serveHttp(
         "Content-Length: 0\r\nConnection: close\r\n\r\n",
     );
   });
-  server.on("clientError", (_error: Error, socket: Socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+  server.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
+    const status = error.code === "HPE_HEADER_OVERFLOW"
+      ? "431 Request Header Fields Too Large"
+      : "400 Bad Request";
+    if (socket.writable) {
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    }
     socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { UploadError } from "../../lib/errors.ts";
 import { assertDeletable } from "../concat.ts";
-import { type Context, findUpload } from "../context.ts";
+import { type Context, findUpload, lockUpload } from "../context.ts";
 
 /**
  * DELETE /files/{id}: termination. Stops an older request still writing this upload; refuses a
@@ -8,7 +8,7 @@ import { type Context, findUpload } from "../context.ts";
  */
 export async function del(ctx: Context): Promise<Response> {
   const id = ctx.id!;
-  await using _lock = await ctx.deps.locker.acquire(id);
+  await using _lock = await lockUpload(ctx, id);
   const info = await findUpload(ctx, id);
   if (info) await assertDeletable(ctx, info);
   if (!info || !(await ctx.deps.store.remove(id))) {

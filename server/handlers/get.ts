@@ -11,6 +11,14 @@ import { isComplete } from "../store/types.ts";
 export async function get(ctx: Context): Promise<Response> {
   const id = ctx.id!;
   const info = await loadForReading(ctx, id);
+  if (info.concat?.kind === "partial" && ctx.deps.config.allowTypes) {
+    // Parts aren't type-checked (a middle part is any bytes); their final upload is.
+    throw new UploadError(
+      403,
+      "partial-upload",
+      `Upload ${id} is a part; with type checks on, it is served only through its final upload`,
+    );
+  }
   if (!isComplete(info)) {
     throw new UploadError(
       409,

@@ -1,6 +1,6 @@
 import { H } from "../../lib/protocol.ts";
 import { assembleIfReady, concatHeader } from "../concat.ts";
-import { type Context, digestHeaders, expiryHeaders, loadUpload } from "../context.ts";
+import { type Context, digestHeaders, expiryHeaders, loadUpload, lockUpload } from "../context.ts";
 import { ietfHeaders } from "../ietf.ts";
 import { isComplete } from "../store/types.ts";
 
@@ -10,7 +10,7 @@ import { isComplete } from "../store/types.ts";
  */
 export async function head(ctx: Context): Promise<Response> {
   const id = ctx.id!;
-  await using _lock = await ctx.deps.locker.acquire(id);
+  await using _lock = await lockUpload(ctx, id);
   const info = await assembleIfReady(ctx, await loadUpload(ctx, id));
   const headers = new Headers({
     "Cache-Control": "no-store",

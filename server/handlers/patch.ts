@@ -9,6 +9,7 @@ import {
   expiryHeaders,
   integerHeader,
   loadUpload,
+  lockUpload,
   mediaType,
   sizeLimit,
 } from "../context.ts";
@@ -34,7 +35,7 @@ export async function patch(ctx: Context): Promise<Response> {
   const newLength = integerHeader(req, H.uploadLength);
   integerHeader(req, "content-length"); // refuse a malformed one before taking the lock
 
-  await using lock = await deps.locker.acquire(id);
+  await using lock = await lockUpload(ctx, id);
   let info = await loadUpload(ctx, id);
   if (info.concat?.kind === "final") {
     throw new UploadError(403, "final-upload", `Upload ${id} is a final upload: PATCH its parts`);

@@ -184,7 +184,7 @@ Deno.test("allow-types: a final upload is checked by its first part's bytes", as
 
 Deno.test("quota: an owner can't hold more than --quota; other owners are apart", async () => {
   const clock = new Clock();
-  const store = await AccountedStore.open(new MemoryStore(clock.now));
+  const store = await AccountedStore.open(new MemoryStore(clock.now), 1000);
   const h = harness({ store, clock, usage: store, config: { authSecret: SECRET, quota: 1000 } });
   const alice = await bearer("alice");
   const bob = await bearer("bob");
@@ -219,4 +219,60 @@ Deno.test("allow-types: a body silent from its start is 408 and the upload is ke
   }));
   assert.equal(res.status, 408);
   assert.equal((await h.store.get(id))?.offset, 0, "the upload is still there, untouched");
+});
+
+Deno.test("quota: concurrent creations and concurrent deferred streams can't pass it", async () => {
+  const clock = new Clock();
+  const store = await AccountedStore.open(new MemoryStore(clock.now), 1000);
+  const h = harness({ store, clock, usage: store, config: { authSecret: SECRET, quota: 1000 } });
+  const alice = await bearer("alice");
+  const creations = await Promise.all(
+    Array.from(
+      { length: 10 },
+      () =>
+        h.send(
+          request("POST", "/files", { headers: { ...TUS, ...alice, "Upload-Length": "600" } }),
+        ),
+    ),
+  );
+  assert.equal(creations.filter((r) => r.status === 201).length, 1, "only one fits");
+  assert.equal(store.of("alice"), 600);
+
+  const deferred = await Promise.all(
+    [1, 2, 3].map(async () =>
+      idOf((await h.send(request("POST", "/files", {
+        headers: { ...TUS, ...alice, "Upload-Defer-Length": "1" },
+      }))).headers.get("location"))
+    ),
+  );
+  // Three streams written at once, chunk by chunk, each wanting 300 of the 400 bytes left.
+  const controllers: ReadableStreamDefaultController<Uint8Array>[] = [];
+  const replies = deferred.map((id) =>
+    h.send(request("PATCH", `/files/${id}`, {
+      headers: { ...TUS, ...alice, "Content-Type": OCTET, "Upload-Offset": "0" },
+      body: new ReadableStream({ start: (c) => void controllers.push(c) }),
+    }))
+  );
+  for (let round = 0; round < 3; round++) {
+    for (const c of controllers) {
+      try {
+        c.enqueue(bytes(100));
+      } catch { /* cancelled by the server after its 413 */ }
+    }
+    await until(
+      "the round to be taken",
+      () => store.of("alice") >= Math.min(1000, 600 + (round + 1) * 300),
+    );
+  }
+  for (const c of controllers) {
+    try {
+      c.close();
+    } catch { /* already cancelled by the server */ }
+  }
+  const statuses = (await Promise.all(replies)).map((r) => r.status).sort();
+  assert.ok(statuses.includes(413), `someone hit the quota: ${statuses}`);
+  assert.equal(store.of("alice"), 1000, "never more than the quota");
+  let stored = 0;
+  for (const id of deferred) stored += (await h.store.get(id))?.offset ?? 0;
+  assert.equal(stored, 400);
 });

@@ -9,18 +9,21 @@ import type { AppendOptions, AppendResult, NewUpload, UploadInfo, UploadStore } 
  */
 export class AccountedStore implements UploadStore {
   readonly #inner: UploadStore;
+  readonly #quota: number;
   readonly #usage = new Map<string, number>();
-  readonly #held = new Map<string, { owner: string; bytes: number }>();
+  readonly #held = new Map<string, { owner: string; bytes: number; deferred: boolean }>();
 
-  private constructor(inner: UploadStore) {
+  private constructor(inner: UploadStore, quota: number) {
     this.#inner = inner;
+    this.#quota = quota;
   }
 
-  static async open(inner: UploadStore): Promise<AccountedStore> {
-    const store = new AccountedStore(inner);
+  /** Wraps `inner`; deferred-length writes are held to `quota` bytes per owner as they stream. */
+  static async open(inner: UploadStore, quota = Infinity): Promise<AccountedStore> {
+    const store = new AccountedStore(inner, quota);
     for await (const id of inner.list()) {
       const info = await inner.get(id);
-      if (info) store.#hold(id, info.owner ?? "", Math.max(info.length ?? 0, info.offset));
+      if (info) store.#account(id, info);
     }
     return store;
   }
@@ -30,21 +33,27 @@ export class AccountedStore implements UploadStore {
     return this.#usage.get(owner) ?? 0;
   }
 
-  #hold(id: string, owner: string, bytes: number): void {
+  #hold(id: string, owner: string, bytes: number, deferred: boolean): void {
     const before = this.#held.get(id)?.bytes ?? 0;
     this.#usage.set(owner, this.of(owner) + bytes - before);
-    this.#held.set(id, { owner, bytes });
+    this.#held.set(id, { owner, bytes, deferred });
   }
 
-  #grow(id: string, bytes: number): void {
-    const held = this.#held.get(id);
-    if (held && bytes > held.bytes) this.#hold(id, held.owner, bytes);
+  #account(id: string, info: UploadInfo): void {
+    const bytes = Math.max(info.length ?? 0, info.offset);
+    this.#hold(id, info.owner ?? "", bytes, info.length === undefined);
   }
 
   async create(upload: NewUpload): Promise<UploadInfo> {
-    const info = await this.#inner.create(upload);
-    this.#hold(upload.id, upload.owner ?? "", upload.length ?? 0);
-    return info;
+    // Counted before the first await, so a check just before this call and this reservation
+    // are one step: concurrent creations can't all slip under the quota.
+    this.#hold(upload.id, upload.owner ?? "", upload.length ?? 0, upload.length === undefined);
+    try {
+      return await this.#inner.create(upload);
+    } catch (error) {
+      this.#forget(upload.id);
+      throw error;
+    }
   }
 
   async append(
@@ -53,24 +62,45 @@ export class AccountedStore implements UploadStore {
     body: ReadableStream<Uint8Array> | null,
     options: AppendOptions,
   ): Promise<AppendResult> {
-    const result = await this.#inner.append(id, offset, body, options);
-    this.#grow(id, result.offset);
-    return result;
+    const held = this.#held.get(id);
+    // A deferred upload takes each chunk from its owner's quota as it arrives, so concurrent
+    // streams of one owner see each other at once.
+    const budget = held?.deferred && Number.isFinite(this.#quota)
+      ? {
+        take: (n: number) => {
+          const h = this.#held.get(id)!;
+          const granted = Math.max(0, Math.min(n, this.#quota - this.of(h.owner)));
+          this.#hold(id, h.owner, h.bytes + granted, true);
+          return granted;
+        },
+      }
+      : undefined;
+    try {
+      return await this.#inner.append(id, offset, body, budget ? { ...options, budget } : options);
+    } finally {
+      // Taken but not stored (a failed write, a discarded checksummed body): give back.
+      const info = await this.#inner.get(id).catch(() => undefined);
+      if (info) this.#account(id, info);
+    }
   }
 
   async declareLength(id: string, length: number): Promise<void> {
     await this.#inner.declareLength(id, length);
-    this.#grow(id, length);
+    const info = await this.#inner.get(id);
+    if (info) this.#account(id, info);
   }
 
   async remove(id: string): Promise<boolean> {
     const removed = await this.#inner.remove(id);
-    const held = this.#held.get(id);
-    if (held) {
-      this.#hold(id, held.owner, 0);
-      this.#held.delete(id);
-    }
+    this.#forget(id);
     return removed;
+  }
+
+  #forget(id: string): void {
+    const held = this.#held.get(id);
+    if (!held) return;
+    this.#hold(id, held.owner, 0, held.deferred);
+    this.#held.delete(id);
   }
 
   get(id: string): Promise<UploadInfo | undefined> {

@@ -1,3 +1,5 @@
+import type { Budget } from "./types.ts";
+
 /**
  * The request-body loop both stores share: reads chunks, enforces a byte limit, stops when a
  * signal aborts (keeping what was handed over), and records a body that fails mid-way.
@@ -10,7 +12,16 @@ export interface PumpResult {
   stopped: boolean;
   /** Stopped because no byte arrived for `idleMs`. */
   idle?: boolean;
+  /** The overflow came from the budget running out. */
+  overBudget?: boolean;
   bodyError?: unknown;
+}
+
+export interface PumpLimits {
+  maxBytes: number;
+  signal: AbortSignal;
+  idleMs?: number | undefined;
+  budget?: Budget | undefined;
 }
 
 /** The parts of an AppendResult a pump decides. */
@@ -18,22 +29,22 @@ export function outcomeOf(pumped: PumpResult): {
   overflow: boolean;
   stopped: boolean;
   idle?: boolean;
+  overBudget?: boolean;
   bodyError?: unknown;
 } {
   return {
     overflow: pumped.overflow,
     stopped: pumped.stopped,
     ...(pumped.idle ? { idle: true } : {}),
+    ...(pumped.overBudget ? { overBudget: true } : {}),
     ...(pumped.bodyError === undefined ? {} : { bodyError: pumped.bodyError }),
   };
 }
 
 export async function pumpBody(
   body: ReadableStream<Uint8Array>,
-  maxBytes: number,
-  signal: AbortSignal,
+  { maxBytes, signal, idleMs = Infinity, budget }: PumpLimits,
   sink: (chunk: Uint8Array) => Promise<void> | void,
-  idleMs = Infinity,
 ): Promise<PumpResult> {
   const result: PumpResult = { bytes: 0, overflow: false, stopped: false };
   const reader = body.getReader();
@@ -64,6 +75,13 @@ export async function pumpBody(
       if (chunk.length > maxBytes - result.bytes) {
         chunk = chunk.subarray(0, maxBytes - result.bytes);
         result.overflow = true;
+      }
+      if (budget) {
+        const granted = budget.take(chunk.length);
+        if (granted < chunk.length) {
+          chunk = chunk.subarray(0, granted);
+          result.overflow = result.overBudget = true;
+        }
       }
       result.bytes += chunk.length;
       await sink(chunk);

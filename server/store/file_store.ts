@@ -104,7 +104,7 @@ export class FileStore implements UploadStore {
     id: string,
     offset: number,
     body: ReadableStream<Uint8Array> | null,
-    { maxBytes, signal, checksum, idleMs }: AppendOptions,
+    options: AppendOptions,
   ): Promise<AppendResult> {
     const { data } = this.#paths(id);
     using file = await Deno.open(data, { read: true, write: true, create: true });
@@ -129,8 +129,9 @@ export class FileStore implements UploadStore {
       if (out.written > 0) await file.syncData();
     };
     try {
+      const { checksum } = options;
       if (!checksum) {
-        const pumped = await pumpBody(body, maxBytes, signal, (chunk) => out.push(chunk), idleMs);
+        const pumped = await pumpBody(body, options, (chunk) => out.push(chunk));
         await out.flush();
         await durable();
         return { ...outcomeOf(pumped), offset: offset + out.written };
@@ -142,10 +143,10 @@ export class FileStore implements UploadStore {
         using tmp = await Deno.open(staged, { read: true, write: true, createNew: true });
         const sums = checksumHashes(checksum.algorithm);
         const stage = new BufferedWriter(tmp, 0);
-        const pumped = await pumpBody(body, maxBytes, signal, (chunk) => {
+        const pumped = await pumpBody(body, options, (chunk) => {
           for (const h of sums.values()) h.update(chunk);
           return stage.push(chunk);
-        }, idleMs);
+        });
         await stage.flush();
         if (pumped.overflow || pumped.stopped || pumped.bodyError !== undefined) {
           return { ...outcomeOf(pumped), offset }; // a partial chunk can't be verified

@@ -40,7 +40,7 @@ export class MemoryStore implements UploadStore {
     id: string,
     offset: number,
     body: ReadableStream<Uint8Array> | null,
-    { maxBytes, signal, checksum, idleMs }: AppendOptions,
+    options: AppendOptions,
   ): Promise<AppendResult> {
     const entry = this.#entries.get(id);
     if (!entry) throw new UploadError(404, "not-found", `Upload ${id} not found`);
@@ -56,16 +56,17 @@ export class MemoryStore implements UploadStore {
       entry.size += chunk.length;
       entry.updatedAt = this.#now();
     };
+    const { checksum } = options;
     if (!checksum) {
-      const pumped = await pumpBody(body, maxBytes, signal, commit, idleMs);
+      const pumped = await pumpBody(body, options, commit);
       return { ...outcomeOf(pumped), offset: entry.size };
     }
     const staged: Uint8Array[] = [];
     const sums = checksumHashes(checksum.algorithm);
-    const pumped = await pumpBody(body, maxBytes, signal, (chunk) => {
+    const pumped = await pumpBody(body, options, (chunk) => {
       for (const h of sums.values()) h.update(chunk);
       staged.push(chunk.slice());
-    }, idleMs);
+    });
     if (pumped.overflow || pumped.stopped || pumped.bodyError !== undefined) {
       return { ...outcomeOf(pumped), offset };
     }

@@ -42,11 +42,18 @@ export interface AppendOptions {
   signal: AbortSignal;
   /** Stop reading when no byte arrives for this long (what arrived is kept, as for a stop). */
   idleMs?: number;
+  /** A shared allowance (a quota) each chunk is taken from; running out is an overflow. */
+  budget?: Budget;
   /**
    * Verify the whole body before any of it is stored (tus checksum): a body that doesn't match,
    * or doesn't arrive whole, leaves the upload exactly as it was — even across a crash.
    */
   checksum?: ChecksumCheck;
+}
+
+export interface Budget {
+  /** Takes up to `n` bytes; returns how many were granted. */
+  take(n: number): number;
 }
 
 export interface ChecksumCheck {
@@ -68,6 +75,8 @@ export interface AppendResult {
   bodyError?: unknown;
   /** The body did not match its checksum and was discarded. */
   checksumMismatch?: boolean;
+  /** The overflow was the budget's (a quota), not `maxBytes`. */
+  overBudget?: boolean;
 }
 
 /**
