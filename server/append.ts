@@ -46,6 +46,7 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
       maxBytes: room,
       signal: AbortSignal.any([lock.signal, shutdown]),
       idleMs: config.idleTimeoutMs,
+      minRate: config.minRate,
       ...(checksum ? { checksum } : {}),
     });
   } catch (error) {
@@ -74,8 +75,8 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
     throw new UploadError(
       408,
       "idle",
-      `The request body was silent for ${config.idleTimeoutMs / 1000} s; ` +
-        `${result.offset - info.offset} bytes of it are stored`,
+      `The request body sent less than ${config.minRate} bytes/s over ` +
+        `${config.idleTimeoutMs / 1000} s; ${result.offset - info.offset} bytes of it are stored`,
       { headers: offset },
     );
   }

@@ -26,6 +26,8 @@ export interface ServerConfig {
   maxActive: number;
   /** A request body (or a connection's headers) silent this long is cut. */
   idleTimeoutMs: number;
+  /** Bytes per second a body must average over each idle-timeout window (0: only silence). */
+  minRate: number;
   /** Media-type patterns uploads must sniff as (e.g. "image/*"); undefined = any. */
   allowTypes?: string[];
   /** Most bytes one owner may hold (declared lengths, or bytes stored while deferred). */
@@ -43,6 +45,7 @@ export const DEFAULTS = {
   corsOrigins: "*",
   maxActive: 10,
   idleTimeout: "30s",
+  minRate: "1KiB",
 } as const;
 
 export const SERVER_USAGE = `Usage: resumable server [options]
@@ -62,6 +65,8 @@ Options:
                         (default ${DEFAULTS.maxActive})
   --idle-timeout DUR    cut a request body (or headers) silent this long; bytes
                         received are kept (default ${DEFAULTS.idleTimeout})
+  --min-rate SIZE       bytes per second a body must average over each idle-timeout
+                        window, so a slow drip can't hold a slot (default ${DEFAULTS.minRate})
   --allow-types LIST    only uploads whose first bytes sniff as one of these media
                         types, e.g. image/*,application/pdf (default: any)
   --quota SIZE          most bytes one owner may hold (default: no limit)
@@ -95,6 +100,7 @@ export function parseServerArgs(
       "cors-origins": { type: "string", default: DEFAULTS.corsOrigins },
       "max-active": { type: "string", default: String(DEFAULTS.maxActive) },
       "idle-timeout": { type: "string", default: DEFAULTS.idleTimeout },
+      "min-rate": { type: "string", default: DEFAULTS.minRate },
       "allow-types": { type: "string" },
       quota: { type: "string" },
       "auth-secret": { type: "string" },
@@ -128,6 +134,7 @@ export function parseServerArgs(
     sweepIntervalMs: Math.min(Math.max(expireMs / 4, 1000), 10 * 60_000),
     maxActive: positive("--max-active", values["max-active"]),
     idleTimeoutMs: parseDuration(values["idle-timeout"]),
+    minRate: parseSize(values["min-rate"]),
   };
   if (config.idleTimeoutMs <= 0) throw new RangeError("--idle-timeout must be more than 0");
   if (values["max-size"] !== undefined) config.maxSize = parseSize(values["max-size"]);

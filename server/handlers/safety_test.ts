@@ -276,3 +276,22 @@ Deno.test("quota: concurrent creations and concurrent deferred streams can't pas
   for (const id of deferred) stored += (await h.store.get(id))?.offset ?? 0;
   assert.equal(stored, 400);
 });
+
+Deno.test("min rate: a body that drips too slowly is cut like a silent one", async () => {
+  const h = harness({ config: { idleTimeoutMs: 60, minRate: 100_000 } }); // 6,000 bytes per window
+  const id = await createUpload(h, { length: 100_000 });
+  let drip!: ReturnType<typeof setInterval>;
+  const res = await h.send(request("PATCH", `/files/${id}`, {
+    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
+    body: new ReadableStream({
+      start: (c) => void (drip = setInterval(() => c.enqueue(bytes(100)), 10)),
+      cancel: () => clearInterval(drip),
+    }),
+  }));
+  clearInterval(drip);
+  assert.equal(res.status, 408);
+  assert.match(res.text, /less than 100000 bytes\/s/);
+  const kept = Number(res.headers.get("upload-offset"));
+  assert.ok(kept > 0 && kept < 6000, `kept ${kept} bytes`);
+  assert.equal((await h.store.get(id))?.offset, kept);
+});

@@ -10,7 +10,7 @@ export interface PumpResult {
   /** The body held more than `maxBytes`; the excess was never handed over. */
   overflow: boolean;
   stopped: boolean;
-  /** Stopped because no byte arrived for `idleMs`. */
+  /** Stopped because fewer than `minRate`·`idleMs` bytes arrived in an `idleMs` window. */
   idle?: boolean;
   /** The overflow came from the budget running out. */
   overBudget?: boolean;
@@ -21,6 +21,8 @@ export interface PumpLimits {
   maxBytes: number;
   signal: AbortSignal;
   idleMs?: number | undefined;
+  /** Bytes per second a body must keep up, on average over each `idleMs` window. */
+  minRate?: number | undefined;
   budget?: Budget | undefined;
 }
 
@@ -43,26 +45,31 @@ export function outcomeOf(pumped: PumpResult): {
 
 export async function pumpBody(
   body: ReadableStream<Uint8Array>,
-  { maxBytes, signal, idleMs = Infinity, budget }: PumpLimits,
+  { maxBytes, signal, idleMs = Infinity, minRate = 0, budget }: PumpLimits,
   sink: (chunk: Uint8Array) => Promise<void> | void,
 ): Promise<PumpResult> {
   const result: PumpResult = { bytes: 0, overflow: false, stopped: false };
   const reader = body.getReader();
   const stop = () => void reader.cancel().catch(() => {});
   signal.addEventListener("abort", stop, { once: true });
-  let idleTimer: ReturnType<typeof setTimeout> | undefined;
-  const watch = () => {
-    clearTimeout(idleTimer);
-    if (Number.isFinite(idleMs)) {
-      idleTimer = setTimeout(() => {
+  // Every idleMs the body must have delivered its share: silence, or a slow drip meant to hold
+  // a slot forever, is cut. A window spent waiting on our own disk doesn't count against it.
+  const minBytes = Math.max(1, Math.floor((minRate * idleMs) / 1000));
+  let windowBytes = 0;
+  let sinking = false;
+  let waited = false;
+  const ticker = Number.isFinite(idleMs)
+    ? setInterval(() => {
+      if (!sinking && !waited && windowBytes < minBytes) {
         result.idle = true;
         stop();
-      }, idleMs);
-    }
-  };
+      }
+      windowBytes = 0;
+      waited = sinking;
+    }, idleMs)
+    : undefined;
   try {
     while (!signal.aborted && !result.idle) {
-      watch();
       let next: ReadableStreamReadResult<Uint8Array>;
       try {
         next = await reader.read();
@@ -72,6 +79,7 @@ export async function pumpBody(
       }
       if (next.done) break;
       let chunk = next.value;
+      windowBytes += chunk.length;
       if (chunk.length > maxBytes - result.bytes) {
         chunk = chunk.subarray(0, maxBytes - result.bytes);
         result.overflow = true;
@@ -84,14 +92,16 @@ export async function pumpBody(
         }
       }
       result.bytes += chunk.length;
+      sinking = true;
       await sink(chunk);
+      sinking = false;
       if (result.overflow) {
         stop();
         break;
       }
     }
   } finally {
-    clearTimeout(idleTimer);
+    clearInterval(ticker);
     signal.removeEventListener("abort", stop);
     reader.releaseLock();
   }

@@ -40,8 +40,12 @@ export interface AppendOptions {
   maxBytes: number;
   /** Aborting stops reading the body; what arrived so far is kept and made durable. */
   signal: AbortSignal;
-  /** Stop reading when no byte arrives for this long (what arrived is kept, as for a stop). */
+  /**
+   * Stop reading (keeping what arrived, as for a stop) when an `idleMs` window brings fewer than
+   * `minRate` bytes per second on average — or nothing at all.
+   */
   idleMs?: number;
+  minRate?: number;
   /** A shared allowance (a quota) each chunk is taken from; running out is an overflow. */
   budget?: Budget;
   /**
