@@ -1,5 +1,6 @@
 import { checksumHashes } from "../../lib/checksum.ts";
-import { type Digests, DigestState } from "../../lib/digest.ts";
+import type { Digests } from "../../lib/digest.ts";
+import { offThreadDigest, type RunningDigest } from "../../lib/digest_pool.ts";
 import { UploadError } from "../../lib/errors.ts";
 import type {
   AppendOptions,
@@ -38,7 +39,7 @@ interface InfoRecord {
 export class FileStore implements UploadStore {
   readonly dir: string;
   /** id → MD5/SHA-256 of the first `length` bytes; used only under the upload's lock. */
-  readonly #hashes = new Map<string, DigestState>();
+  readonly #hashes = new Map<string, RunningDigest>();
 
   private constructor(dir: string) {
     this.dir = dir.replace(/\/+$/, "") || "/";
@@ -169,7 +170,7 @@ export class FileStore implements UploadStore {
     } catch (error) {
       // A failed write may have left part of its bytes: cut back to what was fully written. A
       // failed fsync makes none of this request's bytes durable: cut back to where it started.
-      this.#hashes.delete(id);
+      this.#forgetHash(id);
       await file.truncate(offset + (syncing ? 0 : out.written)).catch(() => {});
       await file.syncData().catch(() => {});
       throw error;
@@ -182,7 +183,7 @@ export class FileStore implements UploadStore {
     // A running hash means bytes were appended since any recorded digests: recompute.
     if (record.digests && !this.#hashes.has(id)) return record.digests;
     using file = await Deno.open(data, { read: true });
-    const digests = (await this.#hashAt(id, file, (await file.stat()).size)).digest();
+    const digests = await (await this.#hashAt(id, file, (await file.stat()).size)).digest();
     this.#hashes.delete(id);
     await writeAtomic(info, { ...record, digests });
     await syncDir(sub);
@@ -190,10 +191,11 @@ export class FileStore implements UploadStore {
   }
 
   /** The running hash of the first `offset` bytes, rehashing them from the file if it was lost. */
-  async #hashAt(id: string, file: Deno.FsFile, offset: number): Promise<DigestState> {
-    let state = this.#hashes.get(id);
-    if (state?.length === offset) return state;
-    state = new DigestState();
+  async #hashAt(id: string, file: Deno.FsFile, offset: number): Promise<RunningDigest> {
+    const kept = this.#hashes.get(id);
+    if (kept?.length === offset) return kept;
+    this.#forgetHash(id);
+    const state = offThreadDigest();
     if (offset > 0) {
       await file.seek(0, Deno.SeekMode.Start);
       const buffer = new Uint8Array(WRITE_BUFFER);
@@ -202,15 +204,17 @@ export class FileStore implements UploadStore {
           buffer.subarray(0, Math.min(buffer.length, offset - state.length)),
         );
         if (n === null) throw new Error(`Upload ${id} is shorter than ${offset} bytes`);
-        state.update(buffer.subarray(0, n));
+        await state.update(buffer.subarray(0, n));
       }
     }
-    this.#hashes.delete(id);
     this.#hashes.set(id, state);
-    if (this.#hashes.size > MAX_HASH_STATES) {
-      this.#hashes.delete(this.#hashes.keys().next().value!);
-    }
+    if (this.#hashes.size > MAX_HASH_STATES) this.#forgetHash(this.#hashes.keys().next().value!);
     return state;
+  }
+
+  #forgetHash(id: string): void {
+    this.#hashes.get(id)?.drop();
+    this.#hashes.delete(id);
   }
 
   async declareLength(id: string, length: number): Promise<void> {
@@ -251,7 +255,7 @@ export class FileStore implements UploadStore {
       }
       await out.flush();
     } catch (error) {
-      this.#hashes.delete(finalId);
+      this.#forgetHash(finalId);
       await file.truncate(offset + out.written).catch(() => {});
       throw error;
     } finally {
@@ -271,7 +275,7 @@ export class FileStore implements UploadStore {
 
   async remove(id: string): Promise<boolean> {
     const { sub, data, info } = this.#paths(id);
-    this.#hashes.delete(id);
+    this.#forgetHash(id);
     try {
       await Deno.remove(info); // first the info: the upload stops existing at once
     } catch (error) {
@@ -353,13 +357,13 @@ class BufferedWriter {
   written = 0;
   readonly #file: Deno.FsFile;
   readonly #start: number;
-  readonly #startHash: (() => Promise<DigestState>) | undefined;
-  #hash: DigestState | undefined;
+  readonly #startHash: (() => Promise<RunningDigest>) | undefined;
+  #hash: RunningDigest | undefined;
   readonly #buffer = new Uint8Array(WRITE_BUFFER);
   #buffered = 0;
 
   /** Writes from `start` on; `startHash` gives the running hash of what precedes it, if kept. */
-  constructor(file: Deno.FsFile, start: number, startHash?: () => Promise<DigestState>) {
+  constructor(file: Deno.FsFile, start: number, startHash?: () => Promise<RunningDigest>) {
     this.#file = file;
     this.#start = start;
     this.#startHash = startHash;
@@ -394,7 +398,7 @@ class BufferedWriter {
       await this.#file.seek(this.#start + this.written, Deno.SeekMode.Start);
     }
     await writeAll(this.#file, bytes);
-    this.#hash?.update(bytes);
+    await this.#hash?.update(bytes);
     this.written += bytes.length;
   }
 }

@@ -1,0 +1,24 @@
+import assert from "node:assert/strict";
+import { DigestState } from "./digest.ts";
+import { offThreadDigest } from "./digest_pool.ts";
+
+Deno.test("off-thread digests equal inline ones, with many states and bytes in flight", async () => {
+  const data = new Uint8Array(40 * 1024 * 1024).map((_, i) => (i * 31 + (i >> 10)) & 0xff);
+  const inline = new DigestState();
+  inline.update(data);
+  const expected = inline.digest();
+  const states = [offThreadDigest(), offThreadDigest(), offThreadDigest()];
+  for (let at = 0; at < data.length; at += 1024 * 1024) {
+    await Promise.all(states.map((s) => s.update(data.subarray(at, at + 1024 * 1024))));
+  }
+  assert.equal(states[0]!.length, data.length);
+  for (const s of states) assert.deepEqual(await s.digest(), expected);
+  const owned = offThreadDigest();
+  await owned.update(new Uint8Array([1, 2, 3]));
+  const small = new DigestState();
+  small.update(new Uint8Array([1, 2, 3]));
+  assert.deepEqual(await owned.digest(), small.digest());
+  const dropped = offThreadDigest();
+  await dropped.update(data.subarray(0, 100));
+  dropped.drop();
+});
