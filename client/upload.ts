@@ -5,7 +5,8 @@
  */
 import type { ChecksumAlgorithm } from "../lib/checksum.ts";
 import { checksumOf } from "../lib/checksum.ts";
-import { base64ToHex, type Digests, DigestState, parseReprDigest } from "../lib/digest.ts";
+import { base64ToHex, type Digests, parseReprDigest } from "../lib/digest.ts";
+import { offThreadDigest, type RunningDigest } from "../lib/digest_pool.ts";
 import { UploadError } from "../lib/errors.ts";
 import { encodeMetadata, type Metadata } from "../lib/metadata.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
@@ -236,8 +237,8 @@ async function uploadParts(
   const done = await Promise.all(transfers.map((t) => t.run()));
   const urls = done.map((d) => d.url);
   // The local digests of the whole file: one sequential pass (parts can't be combined).
-  const local = new DigestState();
-  for (let at = 0; at < size; at += PIECE) local.update(await source.read(at, PIECE));
+  const local = offThreadDigest();
+  for (let at = 0; at < size; at += PIECE) await local.update(await source.read(at, PIECE));
   await source.check?.();
   const final = new Transfer(source, settings, {
     ...(record.url ? { url: record.url } : {}),
@@ -247,7 +248,7 @@ async function uploadParts(
     onCreated: (url) => save({ ...record, url, parts: urls }),
   });
   const assembled = await final.run();
-  return { url: assembled.url, local: local.digest(), server: assembled.server };
+  return { url: assembled.url, local: await local.digest(), server: assembled.server };
 }
 
 interface ServerState {
@@ -273,7 +274,7 @@ class Transfer {
   readonly #source: UploadSource;
   readonly #s: Settings;
   readonly #t: TransferOptions;
-  readonly #hash: DigestState | undefined;
+  readonly #hash: RunningDigest | undefined;
   #url: string | undefined;
   #offset = 0;
   #sent = 0;
@@ -284,10 +285,19 @@ class Transfer {
     this.#s = settings;
     this.#t = options;
     this.#url = options.url;
-    this.#hash = options.hash === false ? undefined : new DigestState();
+    this.#hash = options.hash === false ? undefined : offThreadDigest();
   }
 
   async run(): Promise<{ url: string; local?: Digests; server: Partial<Digests> }> {
+    try {
+      return await this.#run();
+    } catch (error) {
+      this.#hash?.drop(); // an abandoned hash must not keep the hashing worker alive
+      throw error;
+    }
+  }
+
+  async #run(): Promise<{ url: string; local?: Digests; server: Partial<Digests> }> {
     const size = this.#source.size;
     let needSync = this.#url !== undefined;
     let announced = false;
@@ -380,7 +390,7 @@ class Transfer {
     await this.#hashUpTo(size);
     return {
       url: this.#url!,
-      ...(this.#hash ? { local: this.#hash.digest() } : {}),
+      ...(this.#hash ? { local: await this.#hash.digest() } : {}),
       server: this.#server ?? {},
     };
   }
@@ -431,7 +441,7 @@ class Transfer {
     };
     if (length <= BUFFERED_CHUNK_MAX) {
       const bytes = await this.#source.read(offset, length);
-      this.#hashRange(offset, bytes);
+      await this.#hashRange(offset, bytes);
       if (this.#s.checksumAlgorithm) {
         headers[H.uploadChecksum] = checksumOf(this.#s.checksumAlgorithm, bytes);
       }
@@ -443,7 +453,7 @@ class Transfer {
         pull: async (controller) => {
           if (at >= end) return controller.close();
           const piece = await this.#source.read(at, Math.min(PIECE, end - at));
-          this.#hashRange(at, piece);
+          await this.#hashRange(at, piece);
           at += piece.length;
           this.#sent = at;
           controller.enqueue(piece);
@@ -496,12 +506,12 @@ class Transfer {
   }
 
   /** Feeds bytes at `position` to the running hash, skipping what it has already seen. */
-  #hashRange(position: number, bytes: Uint8Array): void {
+  async #hashRange(position: number, bytes: Uint8Array): Promise<void> {
     const hash = this.#hash;
     if (!hash) return;
     const seen = hash.length;
     if (position <= seen && seen < position + bytes.length) {
-      hash.update(bytes.subarray(seen - position));
+      await hash.update(bytes.subarray(seen - position));
     }
   }
 
@@ -512,7 +522,7 @@ class Transfer {
       const at = hash.length;
       const piece = await this.#source.read(at, Math.min(PIECE * 8, offset - at));
       if (piece.length === 0) throw new UploadError(0, "file-changed", "The file got shorter");
-      this.#hashRange(at, piece);
+      await this.#hashRange(at, piece);
     }
   }
 }
