@@ -440,12 +440,14 @@ class Transfer {
       ...this.#s.dialect.append(offset, length, this.#source.size),
     };
     if (length <= BUFFERED_CHUNK_MAX) {
-      const bytes = await this.#source.read(offset, length);
+      const { bytes, checksum } = await this.#chunk(offset, length);
       await this.#hashRange(offset, bytes);
-      if (this.#s.checksumAlgorithm) {
-        headers[H.uploadChecksum] = checksumOf(this.#s.checksumAlgorithm, bytes);
-      }
+      if (checksum) headers[H.uploadChecksum] = checksum;
       body = bytes as Uint8Array<ArrayBuffer>;
+      // While the server stores and fsyncs this chunk, read (and checksum) the next one.
+      const next = offset + length;
+      const size = this.#source.size;
+      if (next < size) this.#prefetch = this.#load(next, Math.min(this.#s.chunk, size - next));
     } else {
       let at = offset;
       const end = offset + length;
@@ -503,6 +505,24 @@ class Transfer {
     throw new UploadError(res.status, "http", `${method} ${res.status}: ${serverMessage(text)}`, {
       headers: retryAfter ? { "Retry-After": retryAfter } : {},
     });
+  }
+
+  /** A chunk read ahead during the previous PATCH, if it is the one wanted now. */
+  #prefetch: Promise<{ offset: number; bytes: Uint8Array; checksum?: string }> | undefined;
+
+  async #chunk(offset: number, length: number) {
+    const ahead = this.#prefetch;
+    this.#prefetch = undefined;
+    const got = await ahead?.catch(() => undefined);
+    return got && got.offset === offset && got.bytes.length === length
+      ? got
+      : await this.#load(offset, length);
+  }
+
+  async #load(offset: number, length: number) {
+    const bytes = await this.#source.read(offset, length);
+    const algorithm = this.#s.checksumAlgorithm;
+    return { offset, bytes, ...(algorithm ? { checksum: checksumOf(algorithm, bytes) } : {}) };
   }
 
   /** Feeds bytes at `position` to the running hash, skipping what it has already seen. */
