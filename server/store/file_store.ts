@@ -137,18 +137,31 @@ export class FileStore implements UploadStore {
         await durable();
         return { ...outcomeOf(pumped), offset: offset + out.written };
       }
-      // Checksummed: stage the body beside the data, verify it, and only then append it, so the
-      // data file never holds an unverified byte (a crash mid-check leaves it as it was).
+      // Checksummed: stage the body, verify it, and only then append it, so the data file never
+      // holds an unverified byte (a crash mid-check leaves it as it was). Up to one write buffer
+      // stays in memory (the usual chunk); a larger body spills to a temp file beside the data.
       const staged = `${data}.${crypto.randomUUID().slice(0, 8)}.chunk${TMP_SUFFIX}`;
+      let tmp: Deno.FsFile | undefined;
       try {
-        using tmp = await Deno.open(staged, { read: true, write: true, createNew: true });
+        const memory: Uint8Array[] = [];
+        let inMemory = 0;
+        let stage: BufferedWriter | undefined;
         const sums = checksumHashes(checksum.algorithm);
-        const stage = new BufferedWriter(tmp, 0);
-        const pumped = await pumpBody(body, options, (chunk) => {
+        const pumped = await pumpBody(body, options, async (chunk) => {
           for (const h of sums.values()) h.update(chunk);
-          return stage.push(chunk);
+          if (!stage && inMemory + chunk.length <= WRITE_BUFFER) {
+            memory.push(chunk.slice());
+            inMemory += chunk.length;
+            return;
+          }
+          if (!stage) {
+            tmp = await Deno.open(staged, { read: true, write: true, createNew: true });
+            stage = new BufferedWriter(tmp, 0);
+            for (const m of memory.splice(0)) await stage.push(m);
+          }
+          await stage.push(chunk);
         });
-        await stage.flush();
+        await stage?.flush();
         if (pumped.overflow || pumped.stopped || pumped.bodyError !== undefined) {
           return { ...outcomeOf(pumped), offset }; // a partial chunk can't be verified
         }
@@ -156,16 +169,22 @@ export class FileStore implements UploadStore {
         if (sums.get(expected.algorithm)?.digest("base64") !== expected.digest) {
           return { ...outcomeOf(pumped), offset, checksumMismatch: true };
         }
-        await tmp.seek(0, Deno.SeekMode.Start);
-        const piece = new Uint8Array(WRITE_BUFFER);
-        for (let n = await tmp.read(piece); n !== null; n = await tmp.read(piece)) {
-          await out.push(piece.subarray(0, n));
+        for (const m of memory) await out.push(m);
+        if (tmp) {
+          await tmp.seek(0, Deno.SeekMode.Start);
+          const piece = new Uint8Array(WRITE_BUFFER);
+          for (let n = await tmp.read(piece); n !== null; n = await tmp.read(piece)) {
+            await out.push(piece.subarray(0, n));
+          }
         }
         await out.flush();
         await durable();
         return { ...outcomeOf(pumped), offset: offset + out.written };
       } finally {
-        await Deno.remove(staged).catch(() => {});
+        if (tmp) {
+          (tmp as Deno.FsFile).close();
+          await Deno.remove(staged).catch(() => {});
+        }
       }
     } catch (error) {
       // A failed write may have left part of its bytes: cut back to what was fully written. A
