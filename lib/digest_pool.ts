@@ -88,11 +88,13 @@ export function offThreadDigest(): RunningDigest {
   const waiter: Waiter = { inFlight: 0 };
   waiters.set(key, waiter);
   let length = 0;
+  let dropped = false;
   return {
     get length() {
       return length;
     },
     async update(bytes) {
+      if (dropped) return;
       for (let at = 0; at < bytes.length; at += PIECE) {
         const piece = bytes.subarray(at, at + PIECE);
         const buffer = free.pop() ?? new Uint8Array(PIECE);
@@ -100,20 +102,23 @@ export function offThreadDigest(): RunningDigest {
         length += piece.length;
         waiter.inFlight += piece.length;
         send({ op: "update", key, bytes: buffer, n: piece.length }, [buffer.buffer as ArrayBuffer]);
-        if (waiter.inFlight > IN_FLIGHT) {
+        if (waiter.inFlight > IN_FLIGHT && !dropped) {
           await new Promise<void>((resolve) => waiter.resume = resolve);
           delete waiter.resume;
         }
       }
     },
     digest() {
+      if (dropped) return Promise.reject(new Error("The digest was dropped"));
       return new Promise((resolve) => {
         waiter.done = resolve;
         send({ op: "digest", key });
       });
     },
     drop() {
+      dropped = true;
       waiters.delete(key);
+      waiter.resume?.(); // a writer waiting on the bound must not wait forever
       if (worker) worker.postMessage({ op: "drop", key });
       settle();
     },

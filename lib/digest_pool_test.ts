@@ -22,3 +22,13 @@ Deno.test("off-thread digests equal inline ones, with many states and bytes in f
   await dropped.update(data.subarray(0, 100));
   dropped.drop();
 });
+
+Deno.test("dropping a digest releases a writer waiting on the in-flight bound", async () => {
+  const state = offThreadDigest();
+  const big = new Uint8Array(32 * 1024 * 1024);
+  const writing = state.update(big); // more than the bound: it waits for acks
+  state.drop();
+  await writing; // settles instead of hanging
+  await state.update(big); // a no-op after drop
+  await assert.rejects(state.digest(), /dropped/);
+});

@@ -78,6 +78,11 @@ export async function verifyJwt(
   );
   if (!valid) throw new RangeError("The token's signature is invalid");
   if (typeof claims !== "object" || claims === null) throw new RangeError("The token is malformed");
+  for (const claim of ["exp", "nbf"] as const) {
+    if (claims[claim] !== undefined && typeof claims[claim] !== "number") {
+      throw new RangeError(`The token's ${claim} is not a number`);
+    }
+  }
   if (typeof claims.exp === "number" && now > claims.exp + skewSeconds) {
     throw new RangeError("The token has expired");
   }

@@ -28,4 +28,6 @@ Deno.test("tampered, unsigned, foreign-key and malformed tokens are refused", as
     await assert.rejects(verifyJwt(bad, SECRET, 0), RangeError, bad);
   }
   await assert.rejects(verifyJwt(await signJwt({ sub: "" }, SECRET), SECRET, 0), /sub/);
+  const stringExp = await signJwt({ sub: "alice", exp: "1" as unknown as number }, SECRET);
+  await assert.rejects(verifyJwt(stringExp, SECRET, 0), /exp is not a number/);
 });

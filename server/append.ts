@@ -40,11 +40,12 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
 
   active.count++;
   let result: AppendResult;
+  const signal = AbortSignal.any([lock.signal, shutdown]);
   try {
-    const body = await screened(ctx, info);
+    const body = await screened(ctx, info, signal);
     result = await store.append(info.id, info.offset, body, {
       maxBytes: room,
-      signal: AbortSignal.any([lock.signal, shutdown]),
+      signal,
       idleMs: config.idleTimeoutMs,
       minRate: config.minRate,
       ...(checksum ? { checksum } : {}),
@@ -119,12 +120,19 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
 async function screened(
   ctx: Context,
   info: UploadInfo,
+  signal: AbortSignal,
 ): Promise<ReadableStream<Uint8Array> | null> {
   const body = ctx.req.body;
   const allowed = ctx.deps.config.allowTypes;
   if (!allowed || !body || info.offset !== 0 || info.concat?.kind === "partial") return body;
-  const { head, ended, rest } = await peek(body, SNIFF_BYTES, ctx.deps.config.idleTimeoutMs);
-  if (head.length === 0 && ended) return rest;
+  const { head, ended, rest } = await peek(
+    body,
+    SNIFF_BYTES,
+    ctx.deps.config.idleTimeoutMs,
+    signal,
+  );
+  // Taken over or shutting down meanwhile: judge nothing; the store stops before a byte is written.
+  if (signal.aborted || (head.length === 0 && ended)) return rest;
   if (head.length === 0) {
     // Silent from the start: nothing to judge, nothing stored; the upload stays as it was.
     await rest.cancel();
@@ -172,26 +180,39 @@ export async function assertAllowedType(
 
 /**
  * Reads up to `n` bytes of a body (fewer if it ends), giving them and a stream of the whole body
- * (those bytes, then the rest). A body silent for `idleMs` meanwhile counts as ended.
+ * (those bytes, then the rest). All `n` must come within `deadlineMs` — one deadline, so a drip
+ * can't stretch it — and a newer request or shutdown (`signal`) stops the wait at once.
  */
-async function peek(body: ReadableStream<Uint8Array>, n: number, idleMs: number) {
+async function peek(
+  body: ReadableStream<Uint8Array>,
+  n: number,
+  deadlineMs: number,
+  signal: AbortSignal,
+) {
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   let ended = false;
-  while (size < n) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const next = await Promise.race([
-      reader.read().catch(() => ({ done: true as const, value: undefined })),
-      new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), idleMs)),
-    ]);
-    clearTimeout(timer);
-    if (next === null || next.done) {
-      ended = next !== null;
-      break;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), deadlineMs);
+    signal.addEventListener("abort", () => resolve(null), { once: true });
+  });
+  try {
+    while (size < n && !signal.aborted) {
+      const next = await Promise.race([
+        reader.read().catch(() => ({ done: true as const, value: undefined })),
+        late,
+      ]);
+      if (next === null || next.done) {
+        ended = next !== null;
+        break;
+      }
+      chunks.push(next.value);
+      size += next.value.length;
     }
-    chunks.push(next.value);
-    size += next.value.length;
+  } finally {
+    clearTimeout(timer);
   }
   const all = new Uint8Array(size);
   let at = 0;

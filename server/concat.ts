@@ -127,14 +127,23 @@ export async function assembleIfReady(ctx: Context, info: UploadInfo): Promise<U
   if (info.concat?.kind !== "final" || isComplete(info)) return info;
   const parts = await partsOf(ctx, info);
   if (!parts.every((p) => p.complete)) return info;
-  if (ctx.deps.config.allowTypes && info.offset === 0 && parts[0]) {
-    // The final's first bytes are its first part's: sniff them before assembling anything.
-    const first = parts[0];
-    const n = Math.min(SNIFF_BYTES, first.length);
-    const head = new Uint8Array(
-      await new Response(await ctx.deps.store.read(first.id, 0, n)).arrayBuffer(),
-    );
-    await assertAllowedType(ctx, info, head, n === info.length);
+  if (ctx.deps.config.allowTypes && info.offset === 0) {
+    // The final's first bytes, across however many (short or empty) parts they span: sniff them
+    // before assembling anything.
+    const head: Uint8Array[] = [];
+    let size = 0;
+    for (const part of parts) {
+      if (size >= SNIFF_BYTES) break;
+      const n = Math.min(SNIFF_BYTES - size, part.length);
+      if (n === 0) continue;
+      head.push(
+        new Uint8Array(await new Response(await ctx.deps.store.read(part.id, 0, n)).arrayBuffer()),
+      );
+      size += n;
+    }
+    const bytes = new Uint8Array(size);
+    head.reduce((at, b) => (bytes.set(b, at), at + b.length), 0);
+    await assertAllowedType(ctx, info, bytes, size === info.length);
   }
   const offset = await ctx.deps.store.assemble(info.id, parts);
   const assembled = { ...info, offset, updatedAt: ctx.deps.now() };

@@ -39,6 +39,8 @@ export interface ServeOptions {
 const MAX_HEADER_BYTES = 16 * 1024;
 /** More header fields than this get 431 (enforced here: Deno's node:http ignores the option). */
 const MAX_HEADER_FIELDS = 100;
+/** Connections beyond this are refused (each holds a socket and, downloading, a file). */
+const MAX_CONNECTIONS = 4096;
 
 /** Methods a web `Request` refuses to represent. */
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
@@ -87,6 +89,7 @@ export async function serveHttp(
         "Content-Length: 0\r\nConnection: close\r\n\r\n",
     );
   });
+  server.maxConnections = MAX_CONNECTIONS;
   server.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
     const status = error.code === "HPE_HEADER_OVERFLOW"
       ? "431 Request Header Fields Too Large"
@@ -158,7 +161,7 @@ async function respond(
     res.setHeader("Content-Length", bytes.length);
     await end(res, gone, bytes);
   } else {
-    await pipeBody(response.body, res, gone);
+    await pipeBody(response.body, res, gone, options.headersTimeoutMs ?? 30_000);
   }
   if (early) discardRest(req);
 }
@@ -253,6 +256,7 @@ async function pipeBody(
   body: ReadableStream<Uint8Array>,
   res: ServerResponse,
   gone: Promise<void>,
+  sendTimeoutMs: number,
 ): Promise<void> {
   const reader = body.getReader();
   try {
@@ -262,7 +266,21 @@ async function pipeBody(
       if (next.done) break;
       if (res.destroyed) return;
       if (!res.write(next.value)) {
-        await Promise.race([new Promise((r) => res.once("drain", r)), gone]);
+        // A reader that stops reading is cut after the idle timeout, file and all.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const stalled = new Promise<"stalled">((resolve) => {
+          timer = setTimeout(() => resolve("stalled"), sendTimeoutMs);
+        });
+        const why = await Promise.race([
+          new Promise((r) => res.once("drain", r)),
+          gone,
+          stalled,
+        ]);
+        clearTimeout(timer);
+        if (why === "stalled") {
+          res.destroy();
+          return;
+        }
       }
     }
     await end(res, gone);
@@ -278,8 +296,12 @@ function discardRest(req: IncomingMessage): void {
   let discarded = 0;
   const cut = () => socket.destroy();
   const timer = setTimeout(cut, LINGER_MS);
-  req.once("end", () => clearTimeout(timer)); // the body ended in time: the connection lives on
-  socket.once("close", () => clearTimeout(timer));
+  const closed = () => clearTimeout(timer);
+  socket.once("close", closed);
+  req.once("end", () => { // the body ended in time: the connection lives on
+    clearTimeout(timer);
+    socket.off("close", closed);
+  });
   req.removeAllListeners("data");
   req.on("data", (chunk: Uint8Array) => {
     discarded += chunk.length;

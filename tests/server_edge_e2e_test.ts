@@ -71,3 +71,30 @@ Deno.test("PATCHes cut off mid-body don't hold up a graceful shutdown", async ()
   assert.equal(status.code, 0);
   assert.ok(Date.now() - started < 3000, `shutdown took ${Date.now() - started} ms`);
 });
+
+Deno.test("a download that the client stops reading is cut after the idle timeout", async () => {
+  await using server = await startServer({ args: ["--idle-timeout", "1s"] });
+  const source = randomBytes(32 * MiB, 42);
+  const upload = await createUpload(server, source.length);
+  assert.equal((await patch(server, upload.path, 0, source)).status, 204);
+  const data = await Deno.realPath(server.dataPath(upload.id));
+  // A raw socket that asks and then never reads: the server's writes back up.
+  const conn = await Deno.connect({ hostname: server.hostname, port: server.port });
+  try {
+    await conn.write(new TextEncoder().encode(`GET ${upload.path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    assert.ok(
+      await pollUntil(async () => (await openDescriptors(server.process.pid, data)) === 1, {
+        timeoutMs: 5000,
+      }),
+      "the download started",
+    );
+    assert.ok(
+      await pollUntil(async () => (await openDescriptors(server.process.pid, data)) === 0, {
+        timeoutMs: 8000,
+      }),
+      "the stalled download was cut and its file closed",
+    );
+  } finally {
+    conn.close();
+  }
+});

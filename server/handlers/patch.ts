@@ -1,6 +1,6 @@
 import { UploadError } from "../../lib/errors.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
-import { appendBody } from "../append.ts";
+import { appendBody, overQuota } from "../append.ts";
 import { ietfHeaders, PARTIAL_UPLOAD_TYPE, uploadComplete } from "../ietf.ts";
 import { isComplete, type UploadInfo } from "../store/types.ts";
 import {
@@ -54,6 +54,11 @@ export async function patch(ctx: Context): Promise<Response> {
         "too-large",
         `Upload-Length ${newLength} exceeds the server's maximum of ${deps.config.maxSize} bytes`,
       );
+    }
+    const { quota } = deps.config;
+    const used = deps.usage?.of(info.owner ?? "");
+    if (quota !== undefined && used !== undefined && used + newLength - info.offset > quota) {
+      throw overQuota(ctx);
     }
     if (newLength < info.offset) {
       throw new UploadError(

@@ -175,6 +175,16 @@ Deno.test("allow-types: a final upload is checked by its first part's bytes", as
     headers: { ...TUS, "Upload-Concat": `final;/files/${good[0]} /files/${good[1]}` },
   }));
   assert.equal(ok.status, 201);
+  const empty = await part(new Uint8Array(0));
+  const shortStart = await part(PNG.slice(0, 3));
+  const rest = await part(PNG.slice(3));
+  const spanning = await h.send(request("POST", "/files", {
+    headers: {
+      ...TUS,
+      "Upload-Concat": `final;/files/${empty} /files/${shortStart} /files/${rest}`,
+    },
+  }));
+  assert.equal(spanning.status, 201, "an empty or short first part: sniffed across parts");
   const bad = [await part(ZIP), await part(PNG)];
   const refused = await h.send(request("POST", "/files", {
     headers: { ...TUS, "Upload-Concat": `final;/files/${bad[0]} /files/${bad[1]}` },
@@ -208,6 +218,13 @@ Deno.test("quota: an owner can't hold more than --quota; other owners are apart"
   assert.equal(streamed.status, 413, "a streamed body stops at the quota");
   assert.equal(streamed.headers.get("upload-offset"), "400");
   assert.equal(store.of("alice"), 1000);
+  const declared = idOf(
+    (await create(bob, { "Upload-Defer-Length": "1" })).headers.get("location"),
+  );
+  const tooLong = await h.send(
+    patchRequest(declared, 0, bytes(0), { ...bob, "Upload-Length": "500" }),
+  );
+  assert.equal(tooLong.status, 413, "declaring a length past the quota");
 });
 
 Deno.test("allow-types: a body silent from its start is 408 and the upload is kept", async () => {
@@ -294,4 +311,37 @@ Deno.test("min rate: a body that drips too slowly is cut like a silent one", asy
   const kept = Number(res.headers.get("upload-offset"));
   assert.ok(kept > 0 && kept < 6000, `kept ${kept} bytes`);
   assert.equal((await h.store.get(id))?.offset, kept);
+});
+
+Deno.test("allow-types: a type check can't be dripped out; a newer request stops it at once", async () => {
+  const h = harness({ config: { allowTypes: ["image/*"], idleTimeoutMs: 200, minRate: 1000 } });
+  const id = await createUpload(h, { length: 10_000 });
+  let drip!: ReturnType<typeof setInterval>;
+  const started = Date.now();
+  const slow = await h.send(request("PATCH", `/files/${id}`, {
+    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
+    body: new ReadableStream({
+      start: (c) => {
+        c.enqueue(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+        drip = setInterval(() => c.enqueue(new Uint8Array([1])), 50); // never 512 bytes in time
+      },
+      cancel: () => clearInterval(drip),
+    }),
+  }));
+  clearInterval(drip);
+  assert.ok(Date.now() - started < 2000, "one deadline for the whole sample");
+  assert.equal(slow.status, 408, "judged on what came in time, then cut for its rate");
+
+  const other = await createUpload(h, { length: 10_000 });
+  let hold!: ReadableStreamDefaultController<Uint8Array>;
+  const held = h.send(request("PATCH", `/files/${other}`, {
+    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
+    body: new ReadableStream({ start: (c) => void (hold = c) }),
+  }));
+  hold.enqueue(new Uint8Array([0x89, 0x50]));
+  const head = await h.send(request("HEAD", `/files/${other}`, { headers: { ...TUS } }));
+  assert.equal(head.status, 200, "the HEAD took over without waiting for the sample");
+  const heldReply = await held;
+  assert.ok([204, 423].includes(heldReply.status), `taken over: ${heldReply.status}`);
+  assert.ok(await h.store.get(other), "the upload was not discarded");
 });

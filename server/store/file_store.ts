@@ -40,6 +40,8 @@ export class FileStore implements UploadStore {
   readonly dir: string;
   /** id → MD5/SHA-256 of the first `length` bytes; used only under the upload's lock. */
   readonly #hashes = new Map<string, RunningDigest>();
+  /** Uploads being appended to now: their running hash is never evicted. */
+  readonly #busy = new Set<string>();
 
   private constructor(dir: string) {
     this.dir = dir.replace(/\/+$/, "") || "/";
@@ -121,6 +123,22 @@ export class FileStore implements UploadStore {
       );
     }
     if (body === null) return { offset, overflow: false, stopped: false };
+    this.#busy.add(id);
+    try {
+      return await this.#appendTo(id, data, file, offset, body, options);
+    } finally {
+      this.#busy.delete(id);
+    }
+  }
+
+  async #appendTo(
+    id: string,
+    data: string,
+    file: Deno.FsFile,
+    offset: number,
+    body: ReadableStream<Uint8Array>,
+    options: AppendOptions,
+  ): Promise<AppendResult> {
     await file.seek(offset, Deno.SeekMode.Start);
     // The running hash is picked up (or rebuilt) only once a byte is about to be written.
     const out = new BufferedWriter(file, offset, () => this.#hashAt(id, file, offset));
@@ -227,7 +245,15 @@ export class FileStore implements UploadStore {
       }
     }
     this.#hashes.set(id, state);
-    if (this.#hashes.size > MAX_HASH_STATES) this.#forgetHash(this.#hashes.keys().next().value!);
+    if (this.#hashes.size > MAX_HASH_STATES) {
+      // Evict the oldest state that no append is using (it is rebuilt if ever needed again).
+      for (const old of this.#hashes.keys()) {
+        if (!this.#busy.has(old) && old !== id) {
+          this.#forgetHash(old);
+          break;
+        }
+      }
+    }
     return state;
   }
 
@@ -249,6 +275,15 @@ export class FileStore implements UploadStore {
   }
 
   async assemble(finalId: string, parts: { id: string; length: number }[]): Promise<number> {
+    this.#busy.add(finalId);
+    try {
+      return await this.#assemble(finalId, parts);
+    } finally {
+      this.#busy.delete(finalId);
+    }
+  }
+
+  async #assemble(finalId: string, parts: { id: string; length: number }[]): Promise<number> {
     const { data } = this.#paths(finalId);
     using file = await Deno.open(data, { read: true, write: true, create: true });
     let offset = (await file.stat()).size;
