@@ -24,7 +24,7 @@ import { rangeSource, type UploadSource } from "./source.ts";
 
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 /** Chunks up to this size are read into memory and sent with a Content-Length; larger ones stream. */
-const BUFFERED_CHUNK_MAX = 64 * 1024 * 1024;
+const BUFFERED_CHUNK_MAX = 16 * 1024 * 1024;
 /** Piece size for streamed chunks and for hashing. */
 const PIECE = 1024 * 1024;
 
