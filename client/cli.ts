@@ -115,7 +115,7 @@ function usage(message: string): never {
 }
 
 function endpointOf(value: string | undefined): string {
-  const endpoint = value ?? Deno.env.get("RESUMABLE_ENDPOINT") ?? DEFAULT_ENDPOINT;
+  const endpoint = value ?? envVar("RESUMABLE_ENDPOINT") ?? DEFAULT_ENDPOINT;
   try {
     const url = new URL(endpoint);
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error();

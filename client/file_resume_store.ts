@@ -1,3 +1,4 @@
+import { envVar } from "../lib/env.ts";
 import type { ResumeRecord, ResumeStore } from "./resume_store.ts";
 
 /**
@@ -60,8 +61,8 @@ export class FileResumeStore implements ResumeStore {
 
 /** `--state-dir` default: $XDG_STATE_HOME/resumable, else ~/.local/state/resumable. */
 export function defaultStateDir(): string {
-  const xdg = Deno.env.get("XDG_STATE_HOME");
+  const xdg = envVar("XDG_STATE_HOME");
   if (xdg) return `${xdg}/resumable`;
-  const home = Deno.env.get("HOME");
+  const home = envVar("HOME");
   return home ? `${home}/.local/state/resumable` : ".resumable-state";
 }

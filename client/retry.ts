@@ -11,7 +11,7 @@ export const DEFAULT_RETRY: RetryPolicy = { retries: 8, baseMs: 500, capMs: 30_0
 
 /**
  * - `resync`: the offset disagrees (409): ask the server (HEAD) and continue from its word;
- * - `retry`: a network error, 5xx, 423, 429 or 460 (checksum): wait with backoff, HEAD, continue;
+ * - `retry`: a network error, 5xx, 408, 423, 429 or 460 (checksum): wait, HEAD, continue;
  * - `restart`: the upload is gone (404/410): create a new one;
  * - `fatal`: any other 4xx: stop with the server's message.
  */
@@ -22,8 +22,9 @@ export function classify(status: number | undefined): Verdict {
   if (status === undefined) return "retry";
   if (status === 409) return "resync";
   if (status === 404 || status === 410) return "restart";
-  // 460: the chunk failed its checksum on the way; send it again.
-  if (status === 423 || status === 429 || status === 460 || status >= 500) return "retry";
+  // 408: the server cut a slow body (keeping its bytes); 460: the chunk failed its checksum on
+  // the way. Both: ask for the offset and send again.
+  if ([408, 423, 429, 460].includes(status) || status >= 500) return "retry";
   return "fatal";
 }
 

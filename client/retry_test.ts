@@ -6,7 +6,7 @@ Deno.test("classify sorts answers into resync, retry, restart and fatal", () => 
   assert.equal(classify(409), "resync");
   assert.equal(classify(404), "restart");
   assert.equal(classify(410), "restart");
-  for (const s of [423, 429, 460, 500, 502, 503, 507]) {
+  for (const s of [408, 423, 429, 460, 500, 502, 503, 507]) {
     assert.equal(classify(s), "retry", String(s));
   }
   for (const s of [400, 401, 403, 413, 415]) assert.equal(classify(s), "fatal", String(s));

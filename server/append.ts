@@ -17,6 +17,7 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
   const at = { [H.uploadOffset]: String(info.offset) };
   if (active.count >= config.maxActive) {
     // Refuse at once rather than queue: a waiting body would hold memory and a connection.
+    ctx.deps.metrics.admissionRejections.add();
     throw new UploadError(
       503,
       "busy",
@@ -62,6 +63,8 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
   } finally {
     active.count--;
   }
+  ctx.meta.bytes += result.offset - info.offset;
+  ctx.deps.metrics.bytesReceived.add(result.offset - info.offset);
   const offset = { [H.uploadOffset]: String(result.offset) };
   if (result.overflow) throw tooLarge(result.offset, result.overBudget);
   if (result.checksumMismatch) {

@@ -1,5 +1,9 @@
 import { AccountedStore } from "./store/accounted_store.ts";
 import { FileStore } from "./store/file_store.ts";
+import { statfs } from "node:fs/promises";
+import type { Readiness } from "./context.ts";
+import { createLogger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
 import type { ServerConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { sweepExpired } from "./expiry.ts";
@@ -14,7 +18,9 @@ const SHUTDOWN_GRACE_MS = 5000;
  * `listening on http://HOST:PORT/files`. Resolves when the server has stopped.
  */
 export async function runServer(config: ServerConfig): Promise<void> {
-  const files = await FileStore.open(config.dir);
+  const metrics = new Metrics();
+  const log = createLogger(config.logFormat, config.logLevel, (line) => console.error(line));
+  const files = await FileStore.open(config.dir, (s) => metrics.fsyncDuration.observe(s));
   // With a quota, every change goes through a wrapper that keeps the bytes per owner.
   const accounted = config.quota === undefined
     ? undefined
@@ -23,7 +29,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
   const locker = new MemoryLocker(config.lockTimeoutMs);
   const stopping = new AbortController();
   const logError = (message: string, error: unknown) =>
-    console.error(JSON.stringify({ level: "error", message, error: String(error) }));
+    log("error", message, { error: error instanceof Error ? error.message : String(error) });
   const handler = createHandler({
     config,
     store,
@@ -32,6 +38,9 @@ export async function runServer(config: ServerConfig): Promise<void> {
     logError,
     trailers: requestTrailers,
     ...(accounted ? { usage: accounted } : {}),
+    metrics,
+    log,
+    readiness: readinessOf(config, metrics),
   });
   const server = await serveHttp(
     { hostname: config.host, port: config.port, headersTimeoutMs: config.idleTimeoutMs },
@@ -46,7 +55,8 @@ export async function runServer(config: ServerConfig): Promise<void> {
     if (sweeping) return;
     sweeping = true;
     try {
-      await sweepExpired({ store, locker, config, now: Date.now });
+      const expired = await sweepExpired({ store, locker, config, now: Date.now });
+      if (expired > 0) metrics.uploads.add(expired, { event: "expired" });
     } catch (error) {
       logError("expiry sweep failed", error);
     } finally {
@@ -62,4 +72,42 @@ export async function runServer(config: ServerConfig): Promise<void> {
   for (const s of signals) Deno.removeSignalListener(s, stop);
   // In-flight bodies saw the abort: they fsync what arrived and answer 503; then we close.
   await server.shutdown(SHUTDOWN_GRACE_MS);
+}
+
+/**
+ * Readiness of the data directory: writable (a probe file is written and removed) and with at
+ * least `--min-free` bytes free. Checked at most once a second; the free space feeds a gauge.
+ */
+function readinessOf(config: ServerConfig, metrics: Metrics): () => Promise<Readiness> {
+  let last: { at: number; state: Promise<Readiness> } | undefined;
+  const check = async (): Promise<Readiness> => {
+    let freeBytes: number | undefined;
+    try {
+      const fs = await statfs(config.dir);
+      freeBytes = Number(fs.bavail) * Number(fs.bsize);
+      metrics.diskFree.set(freeBytes);
+    } catch {
+      // Without --allow-sys=statfs the free space is unknown: don't refuse uploads for that.
+    }
+    try {
+      const probe = `${config.dir}/.ready-probe-${crypto.randomUUID().slice(0, 8)}`;
+      await Deno.writeFile(probe, new Uint8Array(1));
+      await Deno.remove(probe);
+    } catch (error) {
+      return { ready: false, reason: `${config.dir} is not writable: ${(error as Error).message}` };
+    }
+    if (freeBytes !== undefined && freeBytes < config.minFree) {
+      return {
+        ready: false,
+        reason: `${freeBytes} bytes free in ${config.dir}, below --min-free ${config.minFree}`,
+        freeBytes,
+      };
+    }
+    return { ready: true, ...(freeBytes === undefined ? {} : { freeBytes }) };
+  };
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at > 1000) last = { at: now, state: check() };
+    return last.state;
+  };
 }

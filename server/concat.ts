@@ -6,7 +6,7 @@ import { UploadError } from "../lib/errors.ts";
 import { SNIFF_BYTES } from "../lib/sniff.ts";
 import { assertAllowedType } from "./append.ts";
 import { isUploadId } from "../lib/ids.ts";
-import { type Context, findUpload, loadUpload, uploadUrl } from "./context.ts";
+import { type Context, countUpload, findUpload, loadUpload, uploadUrl } from "./context.ts";
 import { isComplete, type UploadInfo } from "./store/types.ts";
 
 export type ConcatRequest = { kind: "partial" } | { kind: "final"; parts: string[] };
@@ -148,6 +148,7 @@ export async function assembleIfReady(ctx: Context, info: UploadInfo): Promise<U
   const offset = await ctx.deps.store.assemble(info.id, parts);
   const assembled = { ...info, offset, updatedAt: ctx.deps.now() };
   assembled.digests = await ctx.deps.store.finish(info.id);
+  countUpload(ctx.deps, "completed");
   return assembled;
 }
 

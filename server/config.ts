@@ -34,6 +34,10 @@ export interface ServerConfig {
   quota?: number;
   /** HS256 secret: requests need a bearer JWT whose `sub` owns what it creates. */
   authSecret?: string;
+  /** Below this many free bytes in --dir the server is not ready and refuses new uploads. */
+  minFree: number;
+  logFormat: "json" | "text";
+  logLevel: "debug" | "info" | "warn" | "error";
 }
 
 export const DEFAULTS = {
@@ -46,6 +50,7 @@ export const DEFAULTS = {
   maxActive: 10,
   idleTimeout: "30s",
   minRate: "1KiB",
+  minFree: "1GiB",
 } as const;
 
 export const SERVER_USAGE = `Usage: resumable server [options]
@@ -72,6 +77,10 @@ Options:
   --quota SIZE          most bytes one owner may hold (default: no limit)
   --auth-secret SECRET  require Authorization: Bearer <HS256 JWT>; its sub owns what
                         it creates (or set RESUMABLE_AUTH_SECRET)
+  --min-free SIZE       below this free space in --dir, /readyz says 503 and new
+                        uploads get 507 (default ${DEFAULTS.minFree})
+  --log-format FORMAT   json (one object per line on stderr) or text (default json)
+  --log-level LEVEL     debug, info, warn or error (default info)
   -h, --help            show this help
 
 Sizes take B, KB, MB, GB, KiB, MiB, GiB; durations s, m, h, d.
@@ -104,6 +113,9 @@ export function parseServerArgs(
       "allow-types": { type: "string" },
       quota: { type: "string" },
       "auth-secret": { type: "string" },
+      "min-free": { type: "string", default: DEFAULTS.minFree },
+      "log-format": { type: "string", default: "json" },
+      "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -131,10 +143,18 @@ export function parseServerArgs(
     behindProxy: values["behind-proxy"],
     corsOrigins: cors === "none" ? [] : cors.split(",").map((o) => o.trim()).filter(Boolean),
     lockTimeoutMs: 10_000,
-    sweepIntervalMs: Math.min(Math.max(expireMs / 4, 1000), 10 * 60_000),
+    // Every --expire/4 (1 s to 10 min); without expiry, hourly, for leftovers only.
+    sweepIntervalMs: expireMs > 0 ? Math.min(Math.max(expireMs / 4, 1000), 10 * 60_000) : 3_600_000,
     maxActive: positive("--max-active", values["max-active"]),
     idleTimeoutMs: parseDuration(values["idle-timeout"]),
     minRate: parseSize(values["min-rate"]),
+    minFree: parseSize(values["min-free"]),
+    logFormat: oneOf("--log-format", values["log-format"], ["json", "text"] as const),
+    logLevel: oneOf(
+      "--log-level",
+      values["log-level"],
+      ["debug", "info", "warn", "error"] as const,
+    ),
   };
   if (config.idleTimeoutMs <= 0) throw new RangeError("--idle-timeout must be more than 0");
   if (values["max-size"] !== undefined) config.maxSize = parseSize(values["max-size"]);
@@ -173,4 +193,13 @@ function positive(flag: string, value: string): number {
     throw new RangeError(`Invalid ${flag} ${JSON.stringify(value)}: expected a whole number ≥ 1`);
   }
   return n;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new RangeError(
+      `Invalid ${flag} ${JSON.stringify(value)}: expected ${allowed.join(", ")}`,
+    );
+  }
+  return value as T;
 }

@@ -3,6 +3,8 @@ import { UploadError } from "../lib/errors.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Lock, Locker } from "./lock/locker.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
 import { isComplete, type UploadInfo, type UploadStore } from "./store/types.ts";
 
 /** What the handlers share: the parts of the server, injected so tests can swap them. */
@@ -22,6 +24,17 @@ export interface Deps {
   active: { count: number };
   /** Bytes each owner holds, when a quota is set. */
   usage?: { of(owner: string): number };
+  metrics: Metrics;
+  /** Structured log lines (per request, and failures). */
+  log: Logger;
+  /** Whether the data directory is writable with `--min-free` bytes free (cached by the edge). */
+  readiness?: () => Promise<Readiness>;
+}
+
+export interface Readiness {
+  ready: boolean;
+  reason?: string;
+  freeBytes?: number;
 }
 
 /**
@@ -41,6 +54,13 @@ export interface Context {
   /** The authenticated `sub` (auth on); uploads of other owners don't exist for this request. */
   owner?: string;
   deps: Deps;
+  /** What the request log line reports: the upload concerned and the body bytes it stored. */
+  meta: RequestMeta;
+}
+
+export interface RequestMeta {
+  uploadId?: string;
+  bytes: number;
 }
 
 /** A header parsed as a strict integer, or undefined when absent. */
@@ -149,4 +169,9 @@ export async function digestHeaders(
   const digests = info.digests ?? await ctx.deps.store.finish(info.id);
   info.digests = digests;
   return { [H.reprDigest]: formatReprDigest(digests) };
+}
+
+/** Counts an upload event for the metrics (created, completed, terminated, expired). */
+export function countUpload(deps: Pick<Deps, "metrics">, event: string): void {
+  deps.metrics.uploads.add(1, { event });
 }

@@ -11,8 +11,10 @@ export async function sweepExpired(
   deps: Pick<Deps, "store" | "locker" | "config" | "now">,
 ): Promise<number> {
   const { store, locker, now } = deps;
-  if (deps.config.expireMs <= 0) return 0;
   let removed = 0;
+  // Leftovers of interrupted operations are collected even when uploads never expire.
+  await store.collectGarbage?.(now() - GARBAGE_AGE_MS);
+  if (deps.config.expireMs <= 0) return 0;
   for await (const id of store.list()) {
     const lock = locker.tryAcquire(id);
     if (!lock) continue;
@@ -21,6 +23,5 @@ export async function sweepExpired(
     const at = info && expiresAt(deps, info);
     if (at !== undefined && at <= now() && await store.remove(id)) removed++;
   }
-  await store.collectGarbage?.(now() - GARBAGE_AGE_MS);
   return removed;
 }

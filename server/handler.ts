@@ -2,7 +2,10 @@ import { toUploadError, UploadError } from "../lib/errors.ts";
 import { isUploadId } from "../lib/ids.ts";
 import { H, TUS_VERSION } from "../lib/protocol.ts";
 import type { ServerConfig } from "./config.ts";
-import type { Context, Deps, Dialect } from "./context.ts";
+import type { Context, Deps, Dialect, Readiness, RequestMeta } from "./context.ts";
+import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { OPERATIONS } from "./operations.ts";
 import { INTEROP_HEADER, INTEROP_VERSION, problem } from "./ietf.ts";
 import { authenticate } from "./auth.ts";
 import { corsHeaders, preflight } from "./cors.ts";
@@ -39,6 +42,9 @@ export interface HandlerOptions {
   trailers?: (req: Request) => Promise<Headers>;
   /** Bytes per owner, for --quota (see AccountedStore). */
   usage?: { of(owner: string): number };
+  metrics?: Metrics;
+  log?: Logger;
+  readiness?: () => Promise<Readiness>;
 }
 
 /** The whole server as one function: Request → Response. No `Deno.*` here or below. */
@@ -53,8 +59,17 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     ...(options.trailers ? { trailers: options.trailers } : {}),
     active: { count: 0 },
     ...(options.usage ? { usage: options.usage } : {}),
+    metrics: options.metrics ?? new Metrics(),
+    log: options.log ?? (() => {}),
+    ...(options.readiness ? { readiness: options.readiness } : {}),
   };
   return async (req) => {
+    const started = performance.now();
+    const incoming = req.headers.get("x-request-id");
+    const requestId = incoming && /^[A-Za-z0-9._:-]{1,128}$/.test(incoming)
+      ? incoming
+      : crypto.randomUUID();
+    const meta: RequestMeta = { bytes: 0 };
     const dialect: Dialect = req.headers.has(H.tusResumable)
       ? "tus"
       : req.headers.has(INTEROP_HEADER)
@@ -64,12 +79,26 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     let response: Response;
     try {
       method = methodOf(req);
-      response = await route(req, method, dialect, deps);
+      response = await route(req, method, dialect, deps, meta);
     } catch (error) {
       response = errorResponse(error, method, dialect, req, deps);
     }
     const headers = response.headers;
     headers.set(H.tusResumable, TUS_VERSION);
+    headers.set("X-Request-ID", requestId);
+    const seconds = (performance.now() - started) / 1000;
+    deps.metrics.requests.add(1, { method, status: String(response.status) });
+    deps.metrics.requestDuration.observe(seconds);
+    // Path and ids only: no header values (tokens) and no metadata (it may hold secrets).
+    deps.log("info", "request", {
+      method,
+      path: new URL(req.url).pathname,
+      status: response.status,
+      bytes: meta.bytes,
+      duration_ms: Math.round(seconds * 1000),
+      ...(meta.uploadId ? { upload_id: meta.uploadId } : {}),
+      request_id: requestId,
+    });
     for (
       const [k, v] of Object.entries(
         corsHeaders(deps.config.corsOrigins, req.headers.get("origin")),
@@ -104,10 +133,13 @@ async function route(
   method: string,
   dialect: Dialect,
   deps: Deps,
+  meta: RequestMeta,
 ): Promise<Response> {
   const url = new URL(req.url);
   const base = deps.config.basePath;
   const path = url.pathname;
+  const operations = OPERATIONS[path];
+  if (operations && (method === "GET" || method === "HEAD")) return await operations(deps);
   let routes: Record<string, Route>;
   let id: string | undefined;
   if (path === base || path === base + "/" || (base === "" && path === "/")) {
@@ -119,6 +151,7 @@ async function route(
       throw new UploadError(404, "not-found", "No such upload");
     }
     routes = sub === "status" ? STATUS : UPLOAD;
+    meta.uploadId = id;
   } else {
     throw new UploadError(
       404,
@@ -171,6 +204,7 @@ async function route(
     ...(id === undefined ? {} : { id }),
     ...(owner === undefined ? {} : { owner }),
     deps,
+    meta,
   });
 }
 

@@ -1,6 +1,6 @@
 import { UploadError } from "../../lib/errors.ts";
 import { assertDeletable } from "../concat.ts";
-import { type Context, findUpload, lockUpload } from "../context.ts";
+import { type Context, countUpload, findUpload, lockUpload } from "../context.ts";
 
 /**
  * DELETE /files/{id}: termination. Stops an older request still writing this upload; refuses a
@@ -14,5 +14,6 @@ export async function del(ctx: Context): Promise<Response> {
   if (!info || !(await ctx.deps.store.remove(id))) {
     throw new UploadError(404, "not-found", `Upload ${id} not found`);
   }
+  countUpload(ctx.deps, "terminated");
   return new Response(null, { status: 204 });
 }

@@ -5,6 +5,7 @@ import { ietfHeaders, PARTIAL_UPLOAD_TYPE, uploadComplete } from "../ietf.ts";
 import { isComplete, type UploadInfo } from "../store/types.ts";
 import {
   type Context,
+  countUpload,
   digestHeaders,
   expiryHeaders,
   integerHeader,
@@ -91,6 +92,7 @@ export async function patch(ctx: Context): Promise<Response> {
     updatedAt: committed > info.offset ? deps.now() : info.updatedAt,
   };
   if (completes) await completeIetf(ctx, info);
+  if (committed > offset && isComplete(info)) countUpload(deps, "completed");
   return new Response(null, {
     status: 204,
     headers: {

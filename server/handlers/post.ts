@@ -8,6 +8,7 @@ import { ietfHeaders, uploadComplete } from "../ietf.ts";
 import { isComplete } from "../store/types.ts";
 import {
   type Context,
+  countUpload,
   digestHeaders,
   expiryHeaders,
   integerHeader,
@@ -19,6 +20,7 @@ import {
 /** POST /files: creation, creation-defer-length and creation-with-upload. */
 export async function post(ctx: Context): Promise<Response> {
   const { req, deps } = ctx;
+  await assertReady(ctx); // first: nothing may await between the quota check and the creation
   const concatValue = req.headers.get(H.uploadConcat);
   const concat = concatValue === null ? undefined : parseConcat(ctx, concatValue);
   if (concat?.kind === "final") return await postFinal(ctx, concat.parts);
@@ -73,6 +75,8 @@ export async function post(ctx: Context): Promise<Response> {
   }
 
   const id = newUploadId();
+  ctx.meta.uploadId = id;
+  // No await between the quota check above and this reservation (see AccountedStore.create).
   let info = await deps.store.create({
     id,
     ...(length === undefined ? {} : { length }),
@@ -95,6 +99,8 @@ export async function post(ctx: Context): Promise<Response> {
       throw error;
     }
   }
+  countUpload(deps, "created");
+  if (isComplete(info)) countUpload(deps, "completed");
   const url = uploadUrl(ctx, id);
   const headers = new Headers({
     Location: url,
@@ -142,6 +148,7 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
   }
   assertQuota(ctx, length);
   const id = newUploadId();
+  ctx.meta.uploadId = id;
   let info = await deps.store.create({
     id,
     length,
@@ -151,6 +158,7 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
     ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
   });
   for (const part of new Set(parts)) await deps.store.addFinal(part, id);
+  countUpload(deps, "created");
   {
     await using _lock = await deps.locker.acquire(id);
     info = await assembleIfReady(ctx, info);
@@ -168,5 +176,13 @@ function assertQuota(ctx: Context, length: number | undefined): void {
   const used = ctx.deps.usage?.of(ctx.owner ?? "");
   if (quota !== undefined && used !== undefined && length !== undefined && used + length > quota) {
     throw overQuota(ctx);
+  }
+}
+
+/** New uploads are refused (507) while the data directory is not ready (low on space). */
+async function assertReady(ctx: Context): Promise<void> {
+  const state = await ctx.deps.readiness?.();
+  if (state && !state.ready) {
+    throw new UploadError(507, "not-ready", `Not accepting new uploads: ${state.reason}`);
   }
 }

@@ -43,14 +43,17 @@ export class FileStore implements UploadStore {
   /** Uploads being appended to now: their running hash is never evicted. */
   readonly #busy = new Set<string>();
 
-  private constructor(dir: string) {
+  readonly #onSync: ((seconds: number) => void) | undefined;
+
+  private constructor(dir: string, onSync?: (seconds: number) => void) {
     this.dir = dir.replace(/\/+$/, "") || "/";
+    this.#onSync = onSync;
   }
 
-  /** Opens (creating if needed) a store rooted at `dir`. */
-  static async open(dir: string): Promise<FileStore> {
+  /** Opens (creating if needed) a store rooted at `dir`; `onSync` hears how long data fsyncs take. */
+  static async open(dir: string, onSync?: (seconds: number) => void): Promise<FileStore> {
     await Deno.mkdir(dir, { recursive: true });
-    return new FileStore(dir);
+    return new FileStore(dir, onSync);
   }
 
   #paths(id: string) {
@@ -145,7 +148,10 @@ export class FileStore implements UploadStore {
     let syncing = false;
     const durable = async () => {
       syncing = true;
-      if (out.written > 0) await file.syncData();
+      if (out.written === 0) return;
+      const started = performance.now();
+      await file.syncData();
+      this.#onSync?.((performance.now() - started) / 1000);
     };
     try {
       const { checksum } = options;

@@ -14,7 +14,7 @@ import { withDeadline } from "./wait.ts";
 const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
 /** The permissions the `server` task grants: network, and the file system for --dir. */
-const SERVER_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
+const SERVER_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-sys=statfs"];
 const LISTENING = /^listening on (http:\/\/\S+)$/;
 
 export interface ServerOptions {

@@ -1,0 +1,128 @@
+/**
+ * Prometheus metrics, in process: counters that never go backwards, gauges, and histograms with
+ * fixed buckets, rendered in the text exposition format for `GET /metrics`.
+ */
+type Labels = Record<string, string>;
+
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60];
+
+class Family {
+  readonly values = new Map<string, number>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: "counter" | "gauge",
+  ) {}
+
+  add(n = 1, labels: Labels = {}): void {
+    const key = labelText(labels);
+    this.values.set(key, (this.values.get(key) ?? 0) + n);
+  }
+
+  set(n: number, labels: Labels = {}): void {
+    this.values.set(labelText(labels), n);
+  }
+
+  render(): string[] {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+    if (this.values.size === 0) lines.push(`${this.name} 0`);
+    for (const [labels, value] of this.values) lines.push(`${this.name}${labels} ${value}`);
+    return lines;
+  }
+}
+
+class Histogram {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: number[] = DURATION_BUCKETS,
+  ) {
+    this.counts = buckets.map(() => 0);
+  }
+
+  observe(value: number): void {
+    this.sum += value;
+    this.count++;
+    this.buckets.forEach((b, i) => {
+      if (value <= b) this.counts[i]!++;
+    });
+  }
+
+  render(): string[] {
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} histogram`,
+      ...this.buckets.map((b, i) => `${this.name}_bucket{le="${b}"} ${this.counts[i]}`),
+      `${this.name}_bucket{le="+Inf"} ${this.count}`,
+      `${this.name}_sum ${this.sum}`,
+      `${this.name}_count ${this.count}`,
+    ];
+  }
+}
+
+function labelText(labels: Labels): string {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return "";
+  const escaped = entries.map(([k, v]) =>
+    `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`
+  );
+  return `{${escaped.join(",")}}`;
+}
+
+/** The server's metrics. Everything is per process; counters start at zero on each start. */
+export class Metrics {
+  readonly requests = new Family(
+    "resumable_requests_total",
+    "HTTP requests by method and status.",
+    "counter",
+  );
+  readonly bytesReceived = new Family(
+    "resumable_bytes_received_total",
+    "Upload bytes stored.",
+    "counter",
+  );
+  readonly uploads = new Family(
+    "resumable_uploads_total",
+    "Uploads by event: created, completed, terminated, expired.",
+    "counter",
+  );
+  readonly admissionRejections = new Family(
+    "resumable_admission_rejections_total",
+    "Request bodies refused with 503 because --max-active bodies were being written.",
+    "counter",
+  );
+  readonly activeBodies = new Family(
+    "resumable_active_request_bodies",
+    "Request bodies being written now.",
+    "gauge",
+  );
+  readonly diskFree = new Family(
+    "resumable_disk_free_bytes",
+    "Free bytes on the filesystem of --dir, as of the last readiness check.",
+    "gauge",
+  );
+  readonly requestDuration = new Histogram(
+    "resumable_request_duration_seconds",
+    "Time from request to response end.",
+  );
+  readonly fsyncDuration = new Histogram(
+    "resumable_fsync_duration_seconds",
+    "Time each data fsync took.",
+  );
+
+  render(): string {
+    return [
+      this.requests,
+      this.bytesReceived,
+      this.uploads,
+      this.admissionRejections,
+      this.activeBodies,
+      this.diskFree,
+      this.requestDuration,
+      this.fsyncDuration,
+    ].flatMap((m) => m.render()).join("\n") + "\n";
+  }
+}
