@@ -83,7 +83,7 @@ Options:
   --log-level LEVEL     debug, info, warn or error (default info)
   -h, --help            show this help
 
-Sizes take B, KB, MB, GB, KiB, MiB, GiB; durations s, m, h, d.
+Sizes take B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; durations ms, s, m, h, d.
 Once ready it prints one line: listening on http://HOST:PORT/files`;
 
 /**
