@@ -16,7 +16,7 @@ export interface ResumeStore {
   delete(fingerprint: string): Promise<void>;
 }
 
-/** A store that lasts as long as the process (or page); the browser page uses localStorage. */
+/** A store that lasts as long as the process: for tests and embedding. */
 export class MemoryResumeStore implements ResumeStore {
   readonly #records = new Map<string, ResumeRecord>();
   get(fingerprint: string) {

@@ -1,7 +1,8 @@
 /**
  * The upload core: create or resume, PATCH chunk by chunk from the server's offset, retry with
  * backoff, optionally in N parallel parts (tus concatenation), and verify the whole file against
- * the server's digests. Uses only `fetch` and range reads, so it runs in Deno and in a browser.
+ * the server's digests. The transfer uses only `fetch` and range reads; hashing runs on a worker
+ * (`lib/digest_pool.ts`, node:crypto), the one part a browser build would swap.
  */
 import type { ChecksumAlgorithm } from "../lib/checksum.ts";
 import { checksumOf } from "../lib/checksum.ts";

@@ -6,7 +6,7 @@
  * would still be read to the end, and a half-dead client would hold its connection forever.
  * Here the socket is ours: after a response sent before its request body was consumed, the rest
  * is discarded only within a bound (see LINGER_*), then the connection is destroyed. node:http
- * also exposes request trailers and connection limits, which later features need.
+ * also exposes request trailers (checksum-trailer) and the connection, for its limits.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";

@@ -2,7 +2,7 @@ import { CHECKSUM_ALGORITHMS } from "../../lib/checksum.ts";
 import { H, TUS_VERSION } from "../../lib/protocol.ts";
 import type { Context, Deps } from "../context.ts";
 
-/** The tus extensions this server can actually serve, derived from its config and store. */
+/** The tus extensions this server can actually serve, derived from its config and the edge. */
 export function extensions(deps: Deps): string[] {
   const list = [
     "creation",

@@ -95,7 +95,7 @@ export function harness(options: HarnessOptions<UploadStore> = {}): Harness<Uplo
         }`,
       );
       assert.equal(res.headers.get("tus-resumable"), "1.0.0", `${label}: Tus-Resumable`);
-      // (A HEAD overridden to GET may carry a body at this level; Deno.serve drops it on the wire.)
+      // (A HEAD overridden to GET may carry a body at this level; the HTTP edge never sends a body to a HEAD.)
       if (req.method === "HEAD" && !req.headers.has("x-http-method-override")) {
         assert.ok(noBody && bytes.length === 0, `${label}: a HEAD response must have no body`);
       }

@@ -163,7 +163,7 @@ export class FileStore implements UploadStore {
       }
       // Checksummed: stage the body, verify it, and only then append it, so the data file never
       // holds an unverified byte (a crash mid-check leaves it as it was). Up to one write buffer
-      // stays in memory (the usual chunk); a larger body spills to a temp file beside the data.
+      // (1 MiB) stays in memory; a larger body spills to a temp file beside the data.
       const staged = `${data}.${crypto.randomUUID().slice(0, 8)}.chunk${TMP_SUFFIX}`;
       let tmp: Deno.FsFile | undefined;
       try {

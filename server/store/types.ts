@@ -103,7 +103,8 @@ export interface UploadStore {
     options: AppendOptions,
   ): Promise<AppendResult>;
   /**
-   * Records the digests of a complete upload, durably, and returns them. Computed from the running
+   * Records the digests of a complete upload and returns them (atomically; they are derivable, so
+   * a crash may lose the record, never tear it). Computed from the running
    * hash kept while appending, or by reading the bytes once if that state was lost (a restart).
    */
   finish(id: string): Promise<Digests>;
