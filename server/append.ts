@@ -1,9 +1,8 @@
 import { parseChecksum } from "../lib/checksum.ts";
 import { toUploadError, UploadError } from "../lib/errors.ts";
-import { decodeMetadata } from "../lib/metadata.ts";
 import { H } from "../lib/protocol.ts";
 import { declaredMatches, SNIFF_BYTES, sniffType, typeAllowed } from "../lib/sniff.ts";
-import { type Context, integerHeader, sizeLimit } from "./context.ts";
+import { type Context, integerHeader, sizeLimit, storedMetadata } from "./context.ts";
 import type { Lock } from "./lock/locker.ts";
 import type { AppendResult, ChecksumCheck, UploadInfo } from "./store/types.ts";
 
@@ -161,10 +160,7 @@ export async function assertAllowedType(
 ): Promise<void> {
   const allowed = ctx.deps.config.allowTypes ?? [];
   const type = sniffType(head, complete);
-  let declared: string | null | undefined;
-  try {
-    declared = decodeMetadata(info.metadata).filetype;
-  } catch { /* validated at creation */ }
+  const declared = storedMetadata(info).filetype;
   const refuse = (message: string) => new UploadError(415, "type-not-allowed", message);
   if (!type || !typeAllowed(type, allowed)) {
     await ctx.deps.store.remove(info.id);
@@ -264,6 +260,25 @@ function pastLength(info: UploadInfo, offset: number, declared: boolean): Upload
   return new UploadError(413, "too-large", `Request body for upload ${info.id} ${why}`, {
     headers: { [H.uploadOffset]: String(offset) },
   });
+}
+
+/**
+ * 413 when an upload length is over `--max-size`, or would take its owner past `--quota` (`held`
+ * of its bytes are counted already). Synchronous: a creation reserves right after it, unawaited.
+ */
+export function assertLengthAllowed(ctx: Context, length: number, held = 0): void {
+  if (length > sizeLimit(ctx.deps)) {
+    throw new UploadError(
+      413,
+      "too-large",
+      `Upload-Length ${length} exceeds the server's maximum of ${ctx.deps.config.maxSize} bytes`,
+    );
+  }
+  const { quota } = ctx.deps.config;
+  const used = ctx.deps.usage?.of(ctx.owner ?? "");
+  if (quota !== undefined && used !== undefined && used + length - held > quota) {
+    throw overQuota(ctx);
+  }
 }
 
 /** 413 naming the quota, for a creation or a write that would take an owner past it. */

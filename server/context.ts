@@ -1,5 +1,6 @@
 import { formatReprDigest } from "../lib/digest.ts";
 import { UploadError } from "../lib/errors.ts";
+import { decodeMetadata, type Metadata } from "../lib/metadata.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Lock, Locker } from "./lock/locker.ts";
@@ -174,4 +175,13 @@ export async function digestHeaders(
 /** Counts an upload event for the metrics (created, completed, terminated, expired). */
 export function countUpload(deps: Pick<Deps, "metrics">, event: string): void {
   deps.metrics.uploads.add(1, { event });
+}
+
+/** An upload's metadata, decoded (validated at creation, so this never fails; {} if it did). */
+export function storedMetadata(info: UploadInfo): Metadata {
+  try {
+    return decodeMetadata(info.metadata);
+  } catch {
+    return {};
+  }
 }

@@ -1,7 +1,6 @@
 import { UploadError } from "../../lib/errors.ts";
-import { decodeMetadata } from "../../lib/metadata.ts";
 import { loadForReading } from "../concat.ts";
-import { type Context, digestHeaders } from "../context.ts";
+import { type Context, digestHeaders, storedMetadata } from "../context.ts";
 import { isComplete } from "../store/types.ts";
 
 /**
@@ -35,7 +34,7 @@ export async function get(ctx: Context): Promise<Response> {
     digest = await digestHeaders(ctx, info);
   }
   const etag = `"${info.digests!.sha256}"`;
-  const metadata = safeMetadata(info.metadata);
+  const metadata = storedMetadata(info);
   const headers = new Headers({
     ...digest,
     "Accept-Ranges": "bytes",
@@ -86,14 +85,6 @@ export function parseRange(
   if (m[2] !== "" && Number(m[2]) < start) return null;
   if (start >= size) return "unsatisfiable";
   return [start, last + 1];
-}
-
-function safeMetadata(header: string): Record<string, string | null> {
-  try {
-    return decodeMetadata(header);
-  } catch {
-    return {};
-  }
 }
 
 const ACTIVE_TYPES = /html|xml|javascript|ecmascript|svg|xhtml|multipart/i;

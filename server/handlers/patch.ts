@@ -1,6 +1,6 @@
 import { UploadError } from "../../lib/errors.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
-import { appendBody, overQuota } from "../append.ts";
+import { appendBody, assertLengthAllowed } from "../append.ts";
 import { ietfHeaders, PARTIAL_UPLOAD_TYPE, uploadComplete } from "../ietf.ts";
 import { isComplete, type UploadInfo } from "../store/types.ts";
 import {
@@ -12,7 +12,6 @@ import {
   loadUpload,
   lockUpload,
   mediaType,
-  sizeLimit,
 } from "../context.ts";
 
 /** PATCH /files/{id}: append at exactly the committed offset; 204 only once the bytes are durable. */
@@ -49,18 +48,7 @@ export async function patch(ctx: Context): Promise<Response> {
         `Upload-Length of upload ${id} is already ${info.length} and cannot change`,
       );
     }
-    if (newLength > sizeLimit(deps)) {
-      throw new UploadError(
-        413,
-        "too-large",
-        `Upload-Length ${newLength} exceeds the server's maximum of ${deps.config.maxSize} bytes`,
-      );
-    }
-    const { quota } = deps.config;
-    const used = deps.usage?.of(info.owner ?? "");
-    if (quota !== undefined && used !== undefined && used + newLength - info.offset > quota) {
-      throw overQuota(ctx);
-    }
+    assertLengthAllowed(ctx, newLength, info.offset);
     if (newLength < info.offset) {
       throw new UploadError(
         400,

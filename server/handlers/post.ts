@@ -2,7 +2,7 @@ import { UploadError } from "../../lib/errors.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import { parseMetadataHeader } from "../../lib/metadata.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
-import { appendBody, overQuota } from "../append.ts";
+import { appendBody, assertLengthAllowed } from "../append.ts";
 import { assembleIfReady, finalLength, parseConcat } from "../concat.ts";
 import { ietfHeaders, uploadComplete } from "../ietf.ts";
 import { isComplete } from "../store/types.ts";
@@ -49,14 +49,7 @@ export async function post(ctx: Context): Promise<Response> {
       "Upload-Length or Upload-Defer-Length: 1 is required",
     );
   }
-  if (length !== undefined && length > sizeLimit(deps)) {
-    throw new UploadError(
-      413,
-      "too-large",
-      `Upload-Length ${length} exceeds the server's maximum of ${deps.config.maxSize} bytes`,
-    );
-  }
-  assertQuota(ctx, length);
+  if (length !== undefined) assertLengthAllowed(ctx, length);
   // Validated, then kept exactly as the client sent it: HEAD echoes it unchanged.
   const metadata = (req.headers.get(H.uploadMetadata) ?? "").trim();
   parseMetadataHeader(metadata);
@@ -146,7 +139,7 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
       `The parts add up to ${length} bytes, more than the server's maximum of ${deps.config.maxSize}`,
     );
   }
-  assertQuota(ctx, length);
+  assertLengthAllowed(ctx, length);
   const id = newUploadId();
   ctx.meta.uploadId = id;
   let info = await deps.store.create({
@@ -168,15 +161,6 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
   if (isComplete(info)) headers.set(H.uploadOffset, String(info.offset));
   if (ctx.dialect !== "plain") return new Response(null, { status: 201, headers });
   return Response.json({ id, url, length, complete: isComplete(info) }, { status: 201, headers });
-}
-
-/** 413 when a new upload of `length` bytes would take its owner past `--quota`. */
-function assertQuota(ctx: Context, length: number | undefined): void {
-  const { quota } = ctx.deps.config;
-  const used = ctx.deps.usage?.of(ctx.owner ?? "");
-  if (quota !== undefined && used !== undefined && length !== undefined && used + length > quota) {
-    throw overQuota(ctx);
-  }
 }
 
 /** New uploads are refused (507) while the data directory is not ready (low on space). */

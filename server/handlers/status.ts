@@ -1,7 +1,6 @@
 import { base64ToHex } from "../../lib/digest.ts";
-import { decodeMetadata } from "../../lib/metadata.ts";
 import { loadForReading, missingRanges, partsOf } from "../concat.ts";
-import { type Context, expiresAt, uploadUrl } from "../context.ts";
+import { type Context, expiresAt, storedMetadata, uploadUrl } from "../context.ts";
 import { isComplete } from "../store/types.ts";
 
 /**
@@ -14,10 +13,7 @@ export async function status(ctx: Context): Promise<Response> {
   const parts = isComplete(info) ? [] : await partsOf(ctx, info);
   const received = parts.length > 0 ? parts.reduce((n, p) => n + p.offset, 0) : info.offset;
   const expires = expiresAt(ctx.deps, info);
-  let metadata: Record<string, string | null> = {};
-  try {
-    metadata = decodeMetadata(info.metadata);
-  } catch { /* validated at creation; never fails */ }
+  const metadata = storedMetadata(info);
   const body = {
     id,
     url: uploadUrl(ctx, id),

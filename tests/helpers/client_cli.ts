@@ -9,10 +9,8 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { withDeadline } from "./wait.ts";
+import { runMainWith } from "./server.ts";
 
-const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);
-const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
 /** The permissions the `client` task grants. */
 const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 
@@ -26,30 +24,7 @@ export interface ClientRun {
 
 /** Runs `main.ts client …args` to its end (SIGKILL after the deadline) and collects its output. */
 export async function runClient(args: string[], timeoutMs = 30_000): Promise<ClientRun> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...CLIENT_PERMISSIONS, MAIN, "client", ...args],
-    cwd: REPO,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const output = child.output();
-  try {
-    const { code, signal, stdout, stderr } = await withDeadline(
-      output,
-      timeoutMs,
-      `client ${args.join(" ")}`,
-    );
-    const decoder = new TextDecoder();
-    return { args, code, signal, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
-  } catch (error) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await output.catch(() => {});
-    throw error;
-  }
+  return { args, ...await runMainWith(CLIENT_PERMISSIONS, ["client", ...args], timeoutMs) };
 }
 
 /** What a run printed, for assertion messages. */

@@ -224,14 +224,24 @@ class ServerProcess {
 
 export interface CliResult {
   code: number;
+  signal: Deno.Signal | null;
   stdout: string;
   stderr: string;
 }
 
 /** Runs `main.ts` with `args` (server permissions), killing it if it outlives `timeoutMs`. */
-export async function runMain(args: string[], timeoutMs = 15_000): Promise<CliResult> {
+export function runMain(args: string[], timeoutMs = 15_000): Promise<CliResult> {
+  return runMainWith(SERVER_PERMISSIONS, args, timeoutMs);
+}
+
+/** Runs `main.ts` with `permissions` and `args` to its end (SIGKILL after the deadline). */
+export async function runMainWith(
+  permissions: string[],
+  args: string[],
+  timeoutMs: number,
+): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...SERVER_PERMISSIONS, MAIN, ...args],
+    args: ["run", ...permissions, MAIN, ...args],
     cwd: REPO,
     stdin: "null",
     stdout: "piped",
@@ -240,9 +250,13 @@ export async function runMain(args: string[], timeoutMs = 15_000): Promise<CliRe
   }).spawn();
   const output = child.output();
   try {
-    const { code, stdout, stderr } = await withDeadline(output, timeoutMs, `main.ts ${args}`);
+    const { code, signal, stdout, stderr } = await withDeadline(
+      output,
+      timeoutMs,
+      `main.ts ${args.join(" ")}`,
+    );
     const decoder = new TextDecoder();
-    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+    return { code, signal, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
   } catch (error) {
     try {
       child.kill("SIGKILL");
