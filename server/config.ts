@@ -38,6 +38,25 @@ export interface ServerConfig {
   minFree: number;
   logFormat: "json" | "text";
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Serve the upload page at `/` (off with --no-ui). */
+  ui: boolean;
+  /** Webhook receivers for upload events (post-create, post-finish, …, and pre-create). */
+  hookUrls: string[];
+  /** A command run with each post-finish event as JSON on stdin. */
+  onFinish?: string;
+  /** How long one hook delivery (or --on-finish run) may take. */
+  hookTimeoutMs: number;
+  /** Most undelivered hook events queued on disk; past it the oldest are dropped (and counted). */
+  hookQueueMax: number;
+  /** Where bytes live: the local filesystem, or an S3-compatible object store. */
+  store: "file" | "s3";
+  s3Endpoint?: string;
+  s3Bucket?: string;
+  s3Region: string;
+  /** S3 multipart part size in bytes (≥ 5 MiB). */
+  s3PartSize: number;
+  /** PostgreSQL URL for shared upload info and locks (several instances); undefined = embedded. */
+  db?: string;
 }
 
 export const DEFAULTS = {
@@ -51,6 +70,11 @@ export const DEFAULTS = {
   idleTimeout: "30s",
   minRate: "1KiB",
   minFree: "1GiB",
+  hookTimeout: "10s",
+  hookQueueMax: 10_000,
+  store: "file",
+  s3Region: "us-east-1",
+  s3PartSize: "8MiB",
 } as const;
 
 export const SERVER_USAGE = `Usage: resumable server [options]
@@ -81,6 +105,20 @@ Options:
                         uploads get 507 (default ${DEFAULTS.minFree})
   --log-format FORMAT   json (one object per line on stderr) or text (default json)
   --log-level LEVEL     debug, info, warn or error (default info)
+  --no-ui               don't serve the upload page at /
+  --hook-url URL        POST upload events (pre-create, post-create, post-finish,
+                        post-terminate, post-expire) as JSON to URL; repeatable
+  --on-finish CMD       run CMD (no shell) with each finished upload's event as
+                        JSON on stdin
+  --hook-timeout DUR    time one hook delivery or --on-finish run may take
+                        (default ${DEFAULTS.hookTimeout})
+  --hook-queue-max N    most undelivered events kept on disk (default ${DEFAULTS.hookQueueMax})
+  --store KIND          file or s3 (default ${DEFAULTS.store})
+  --s3-endpoint URL     S3-compatible endpoint (with --store s3)
+  --s3-bucket NAME      bucket (with --store s3)
+  --s3-region REGION    region (default ${DEFAULTS.s3Region})
+  --s3-part-size SIZE   multipart part size, at least 5MiB (default ${DEFAULTS.s3PartSize})
+  --db URL              postgres://… for shared upload info and locks across instances
   -h, --help            show this help
 
 Sizes take B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; durations ms, s, m, h, d.
@@ -116,6 +154,17 @@ export function parseServerArgs(
       "min-free": { type: "string", default: DEFAULTS.minFree },
       "log-format": { type: "string", default: "json" },
       "log-level": { type: "string", default: "info" },
+      "no-ui": { type: "boolean", default: false },
+      "hook-url": { type: "string", multiple: true, default: [] },
+      "on-finish": { type: "string" },
+      "hook-timeout": { type: "string", default: DEFAULTS.hookTimeout },
+      "hook-queue-max": { type: "string", default: String(DEFAULTS.hookQueueMax) },
+      store: { type: "string", default: DEFAULTS.store },
+      "s3-endpoint": { type: "string" },
+      "s3-bucket": { type: "string" },
+      "s3-region": { type: "string", default: DEFAULTS.s3Region },
+      "s3-part-size": { type: "string", default: DEFAULTS.s3PartSize },
+      db: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -155,7 +204,35 @@ export function parseServerArgs(
       values["log-level"],
       ["debug", "info", "warn", "error"] as const,
     ),
+    ui: !values["no-ui"],
+    hookUrls: values["hook-url"].map((u) => httpUrl("--hook-url", u)),
+    hookTimeoutMs: parseDuration(values["hook-timeout"]),
+    hookQueueMax: positive("--hook-queue-max", values["hook-queue-max"]),
+    store: oneOf("--store", values.store, ["file", "s3"] as const),
+    s3Region: values["s3-region"],
+    s3PartSize: parseSize(values["s3-part-size"]),
   };
+  if (config.hookTimeoutMs <= 0) throw new RangeError("--hook-timeout must be more than 0");
+  if (values["on-finish"] !== undefined) {
+    if (values["on-finish"].trim() === "") throw new RangeError("Invalid --on-finish: empty");
+    config.onFinish = values["on-finish"];
+  }
+  if (config.s3PartSize < 5 * 1024 * 1024) {
+    throw new RangeError("--s3-part-size must be at least 5MiB (the S3 minimum part size)");
+  }
+  if (values["s3-endpoint"] !== undefined) {
+    config.s3Endpoint = httpUrl("--s3-endpoint", values["s3-endpoint"]);
+  }
+  if (values["s3-bucket"] !== undefined) config.s3Bucket = values["s3-bucket"];
+  if (config.store === "s3" && (!config.s3Endpoint || !config.s3Bucket)) {
+    throw new RangeError("--store s3 needs --s3-endpoint and --s3-bucket");
+  }
+  if (values.db !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(values.db)) {
+      throw new RangeError("Invalid --db: expected a postgres:// URL");
+    }
+    config.db = values.db;
+  }
   if (config.idleTimeoutMs <= 0) throw new RangeError("--idle-timeout must be more than 0");
   if (values["max-size"] !== undefined) config.maxSize = parseSize(values["max-size"]);
   if (values.quota !== undefined) config.quota = parseSize(values.quota);
@@ -185,6 +262,19 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
   const config = parseServerArgs([]);
   if (config === "help") throw new Error("unreachable");
   return { ...config, ...overrides };
+}
+
+function httpUrl(flag: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new RangeError(`Invalid ${flag} ${JSON.stringify(value)}: not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new RangeError(`Invalid ${flag} ${JSON.stringify(value)}: expected http(s)://`);
+  }
+  return value;
 }
 
 function positive(flag: string, value: string): number {

@@ -20,6 +20,11 @@ export interface UploadInfo {
   concat?: Concat;
   /** The `sub` of the token that created it (auth on). */
   owner?: string;
+  /**
+   * Set on a tombstone: the upload was terminated or expired at `at`; its bytes are gone (offset
+   * 0) and only this record is left, so status and listing can still tell what became of it.
+   */
+  ended?: { state: "terminated" | "expired"; at: number };
 }
 
 export type Concat =
@@ -117,8 +122,12 @@ export interface UploadStore {
    * assembly cut short by a crash continues where it stopped. Durable on return; returns the offset.
    */
   assemble(finalId: string, parts: { id: string; length: number }[]): Promise<number>;
-  /** Deletes bytes and info; false if the upload was unknown. */
-  remove(id: string): Promise<boolean>;
+  /**
+   * Deletes the bytes, and the info too — unless `ended` is given: then the info stays as a
+   * tombstone (with `ended` set, offset 0) until `collectGarbage` drops it after its cutoff.
+   * False if the upload was unknown (or already a tombstone).
+   */
+  remove(id: string, ended?: { state: "terminated" | "expired"; at: number }): Promise<boolean>;
   /** Streams bytes [start, end) of the stored data. */
   read(id: string, start: number, end: number): Promise<ReadableStream<Uint8Array>>;
   /** Every upload id held, in no particular order. */
