@@ -1,5 +1,6 @@
 import denoJson from "./deno.json" with { type: "json" };
-import { parseServerArgs, SERVER_USAGE } from "./server/config.ts";
+import { resolveServerCommand, SERVER_ENV_VARS, SERVER_USAGE } from "./server/config.ts";
+import { redactConfig } from "./server/config_redact.ts";
 import { runServer } from "./server/cli.ts";
 import { runClient } from "./client/cli.ts";
 import { envVar } from "./lib/env.ts";
@@ -30,17 +31,26 @@ export async function main(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     case "server": {
-      let config;
+      let command;
       try {
-        config = parseServerArgs(rest, { RESUMABLE_AUTH_SECRET: envVar("RESUMABLE_AUTH_SECRET") });
+        command = resolveServerCommand(
+          rest,
+          Object.fromEntries(SERVER_ENV_VARS.map((name) => [name, envVar(name)])),
+          (path) => Deno.readTextFileSync(path),
+        );
       } catch (error) {
-        return usageError(error, SERVER_USAGE);
+        return configError(error);
       }
-      if (config === "help") {
+      if (command.action === "help") {
         console.log(SERVER_USAGE);
         return 0;
       }
-      await runServer(config);
+      if (command.action === "print") {
+        const { config, sources } = command;
+        console.log(JSON.stringify({ config: redactConfig(config), sources }, null, 2));
+        return 0;
+      }
+      await runServer(command.config);
       return 0;
     }
     case "client":
@@ -64,6 +74,17 @@ export async function main(args: string[]): Promise<number> {
     default:
       return usageError(new Error(`Unknown command ${JSON.stringify(command)}`), USAGE);
   }
+}
+
+/** A bad server setting: one line (a bad flag points at --help), exit 2. */
+function configError(error: unknown): number {
+  const message = (error instanceof Error ? error.message : String(error)).replace(
+    /\s*\n\s*/g,
+    " ",
+  );
+  const hint = error instanceof TypeError ? " (see resumable server --help)" : "";
+  console.error(`error: ${message}${hint}`);
+  return 2;
 }
 
 function usageError(error: unknown, usage: string): number {

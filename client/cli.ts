@@ -371,18 +371,29 @@ async function statusCommand(args: string[]): Promise<number> {
   }
   let offset = 0;
   let length: number | undefined = 0;
+  let rate: number | undefined;
+  const states = new Set<string>();
   for (const url of urls) {
     const part = await progressOf(url, headers);
     offset += part.offset;
     length = length === undefined || part.length === undefined ? undefined : length + part.length;
+    if (part.state) states.add(part.state);
+    if (part.bytesPerSecond !== undefined) rate = (rate ?? 0) + part.bytesPerSecond;
   }
   const url = urls.length === 1 ? urls[0]! : `${urls.length} parts`;
   const percent = length ? (offset / length) * 100 : length === 0 ? 100 : undefined;
-  if (values.json) console.log(JSON.stringify({ url, offset, length, percent }));
-  else {
+  // Parts in different states: the upload as a whole is still uploading.
+  const state = states.size === 1 ? [...states][0] : states.size > 1 ? "uploading" : undefined;
+  const eta = length !== undefined && rate ? Math.ceil((length - offset) / rate) : undefined;
+  if (values.json) {
+    console.log(JSON.stringify({ url, offset, length, percent, state, bytesPerSecond: rate, eta }));
+  } else {
     console.log(
       `${url}: ${offset} of ${length ?? "?"} bytes` +
-        (percent === undefined ? "" : ` (${percent.toFixed(1)}%)`),
+        (percent === undefined ? "" : ` (${percent.toFixed(1)}%)`) +
+        (state ? `, ${state}` : "") +
+        (rate ? `, ${formatRate(rate)}` : "") +
+        (eta !== undefined && state !== "complete" ? `, about ${eta} s left` : ""),
     );
   }
   return 0;
@@ -392,17 +403,43 @@ async function statusCommand(args: string[]): Promise<number> {
  * Bytes received and length of an upload: from `GET URL/status` where the server has it (it
  * takes no lock, so a live upload goes on undisturbed), else from a tus HEAD.
  */
-async function progressOf(
-  url: string,
-  headers: Record<string, string>,
-): Promise<{ offset: number; length?: number }> {
+interface Progress {
+  offset: number;
+  length?: number;
+  /** From the status endpoint, when the server has one. */
+  state?: string;
+  bytesPerSecond?: number;
+}
+
+function formatRate(bytesPerSecond: number): string {
+  const units = ["B/s", "KiB/s", "MiB/s", "GiB/s"];
+  let value = bytesPerSecond;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+async function progressOf(url: string, headers: Record<string, string>): Promise<Progress> {
   const failed = (error: Error) => {
     throw new UploadError(0, "network", `${url} can't be reached: ${error.message}`);
   };
   const res = await fetch(`${url}/status`, { headers }).catch(failed);
   if (res.ok && res.headers.get("content-type")?.includes("json")) {
-    const body = await res.json() as { received: number; length: number | null };
-    return { offset: body.received, ...(body.length === null ? {} : { length: body.length }) };
+    const body = await res.json() as {
+      received: number;
+      length: number | null;
+      state?: string;
+      bytesPerSecond?: number | null;
+    };
+    return {
+      offset: body.received,
+      ...(body.length === null ? {} : { length: body.length }),
+      ...(typeof body.state === "string" ? { state: body.state } : {}),
+      ...(typeof body.bytesPerSecond === "number" ? { bytesPerSecond: body.bytesPerSecond } : {}),
+    };
   }
   await res.body?.cancel();
   const head = await fetch(url, {

@@ -1,5 +1,5 @@
 /** The three dialects the client speaks, and what it learns from a tus server's OPTIONS. */
-import { type ChecksumAlgorithm, isAlgorithm } from "../lib/checksum.ts";
+import { type ChecksumAlgorithm, isAlgorithm } from "../lib/checksum_header.ts";
 import { H, OFFSET_CONTENT_TYPE, TUS_VERSION } from "../lib/protocol.ts";
 
 export type ProtocolName = "tus" | "ietf" | "plain";

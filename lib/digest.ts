@@ -1,10 +1,8 @@
+/** MD5 + SHA-256 with node:crypto; the digest fields and their formats are `digest_header.ts`. */
 import { createHash, type Hash } from "node:crypto";
+import type { Digests } from "./digest_header.ts";
 
-/** The whole-upload digests both sides compute: MD5 and SHA-256, base64. */
-export interface Digests {
-  md5: string;
-  sha256: string;
-}
+export { base64ToHex, type Digests, formatReprDigest, parseReprDigest } from "./digest_header.ts";
 
 /** MD5 and SHA-256 fed in one pass. */
 export class DigestState {
@@ -23,29 +21,4 @@ export class DigestState {
   digest(): Digests {
     return { md5: this.#md5.digest("base64"), sha256: this.#sha256.digest("base64") };
   }
-}
-
-/** RFC 9530 `Repr-Digest` value: `sha-256=:…:, md5=:…:`. */
-export function formatReprDigest(d: Digests): string {
-  return `sha-256=:${d.sha256}:, md5=:${d.md5}:`;
-}
-
-/**
- * Reads the algorithms this project uses from a `Repr-Digest` (or `Content-Digest`) value; other
- * algorithms are ignored. Returns undefined for a field that can't be parsed.
- */
-export function parseReprDigest(value: string): Partial<Digests> | undefined {
-  const out: Partial<Digests> = {};
-  for (const member of value.split(",")) {
-    const m = /^\s*([a-z0-9-]+)=:([A-Za-z0-9+/]*={0,2}):\s*$/.exec(member);
-    if (!m) return undefined;
-    if (m[1] === "sha-256") out.sha256 = m[2]!;
-    if (m[1] === "md5") out.md5 = m[2]!;
-  }
-  return out;
-}
-
-/** Hex form of a base64 digest, as md5sum and sha256sum print it. */
-export function base64ToHex(b64: string): string {
-  return Array.from(atob(b64), (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
 }

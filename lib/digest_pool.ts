@@ -3,7 +3,7 @@
  * the main thread (on this 2-core machine, hashing inline halved upload throughput). One shared
  * worker holds every running state; bytes in flight are bounded per state, so memory stays flat.
  */
-import type { Digests } from "./digest.ts";
+import { type Digests, DigestState } from "./digest.ts";
 
 /** A running MD5 + SHA-256; `update` resolves once the bytes in flight are back under the bound. */
 export interface RunningDigest {
@@ -18,11 +18,11 @@ export interface RunningDigest {
 }
 
 /** Bytes one state may have in flight to the worker before `update` waits. */
-const IN_FLIGHT = 8 * 1024 * 1024;
+const IN_FLIGHT = 4 * 1024 * 1024;
 /** Bytes travel in buffers of this size, which the worker hands back for reuse. */
 const PIECE = 1024 * 1024;
 /** Most idle buffers kept for reuse. */
-const POOL = 32;
+const POOL = 16;
 const free: Uint8Array[] = [];
 
 interface Waiter {
@@ -81,6 +81,25 @@ function settle(): void {
 function send(message: unknown, transfer: Transferable[] = []): void {
   pending++;
   shared().postMessage(message, transfer);
+}
+
+/**
+ * A running digest computed right here, for bodies so small (a few KiB to 1 MiB, all at hand)
+ * that a round trip to the worker costs more than the hashing.
+ */
+export function inlineDigest(): RunningDigest {
+  const state = new DigestState();
+  return {
+    get length() {
+      return state.length;
+    },
+    update(bytes) {
+      state.update(bytes);
+      return Promise.resolve();
+    },
+    digest: () => Promise.resolve(state.digest()),
+    drop() {},
+  };
 }
 
 export function offThreadDigest(): RunningDigest {

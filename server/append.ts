@@ -2,7 +2,14 @@ import { parseChecksum } from "../lib/checksum.ts";
 import { toUploadError, UploadError } from "../lib/errors.ts";
 import { H } from "../lib/protocol.ts";
 import { declaredMatches, SNIFF_BYTES, sniffType, typeAllowed } from "../lib/sniff.ts";
-import { type Context, integerHeader, sizeLimit, storedMetadata } from "./context.ts";
+import {
+  type Context,
+  integerHeader,
+  sizeLimit,
+  storedMetadata,
+  uploadEvent,
+  uploadUrl,
+} from "./context.ts";
 import type { Lock } from "./lock/locker.ts";
 import type { AppendResult, ChecksumCheck, UploadInfo } from "./store/types.ts";
 
@@ -12,7 +19,7 @@ import type { AppendResult, ChecksumCheck, UploadInfo } from "./store/types.ts";
  * other outcome is an UploadError carrying the committed `Upload-Offset`.
  */
 export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Promise<number> {
-  const { store, shutdown, config, active } = ctx.deps;
+  const { store, shutdown, config, active, progress } = ctx.deps;
   const at = { [H.uploadOffset]: String(info.offset) };
   if (active.count >= config.maxActive) {
     // Refuse at once rather than queue: a waiting body would hold memory and a connection.
@@ -39,6 +46,7 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
   const checksum = checksumCheck(ctx);
 
   active.count++;
+  progress.record(info.id, info.offset);
   let result: AppendResult;
   const signal = AbortSignal.any([lock.signal, shutdown]);
   try {
@@ -48,6 +56,7 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
       signal,
       idleMs: config.idleTimeoutMs,
       minRate: config.minRate,
+      onProgress: (bytes) => progress.record(info.id, info.offset + bytes),
       ...(checksum ? { checksum } : {}),
     });
   } catch (error) {
@@ -163,17 +172,33 @@ export async function assertAllowedType(
   const declared = storedMetadata(info).filetype;
   const refuse = (message: string) => new UploadError(415, "type-not-allowed", message);
   if (!type || !typeAllowed(type, allowed)) {
-    await ctx.deps.store.remove(info.id);
+    await discard(ctx, info);
     throw refuse(
       `Upload ${info.id} is ${type ?? "of an unrecognised type"}; this server accepts only ` +
         `${allowed.join(", ")}. The upload was discarded`,
     );
   }
   if (declared && !declaredMatches(declared, type)) {
-    await ctx.deps.store.remove(info.id);
+    await discard(ctx, info);
     throw refuse(
       `Upload ${info.id} is declared as ${declared} but its bytes are ${type}. The upload was discarded`,
     );
+  }
+}
+
+/**
+ * Deletes an upload the server refuses. One this very POST is creating was never announced: it
+ * just goes. One that exists already ends as terminated, like a DELETE (tombstone, event).
+ */
+async function discard(ctx: Context, info: UploadInfo): Promise<void> {
+  const creating = ctx.method === "POST" && ctx.meta.uploadId === info.id;
+  if (creating) {
+    await ctx.deps.store.remove(info.id);
+    return;
+  }
+  if (await ctx.deps.store.remove(info.id, { state: "terminated", at: ctx.deps.now() })) {
+    ctx.deps.progress.forget(info.id);
+    await uploadEvent(ctx.deps, "terminated", info, uploadUrl(ctx, info.id));
   }
 }
 

@@ -2,18 +2,25 @@ import { UploadError } from "../lib/errors.ts";
 import { verifyJwt } from "../lib/jwt.ts";
 import type { Deps } from "./context.ts";
 
+/** Who is asking: the token's `sub`, and whether it carries `"admin": true`. */
+export interface Principal {
+  owner: string;
+  admin: boolean;
+}
+
 /**
- * The `sub` of the request's bearer token when auth is on (undefined when off). A missing or
- * invalid token is 401 with a `WWW-Authenticate` challenge saying why.
+ * Who sent the request's bearer token when auth is on (undefined when off). A missing or invalid
+ * token is 401 with a `WWW-Authenticate` challenge saying why.
  */
-export async function authenticate(req: Request, deps: Deps): Promise<string | undefined> {
+export async function authenticate(req: Request, deps: Deps): Promise<Principal | undefined> {
   const secret = deps.config.authSecret;
   if (secret === undefined) return undefined;
   const header = req.headers.get("authorization") ?? "";
   const token = /^Bearer +([A-Za-z0-9_\-.=]+)$/i.exec(header.trim())?.[1];
   if (!token) throw unauthorized("Authorization: Bearer <token> is required", undefined);
   try {
-    return (await verifyJwt(token, secret, Math.floor(deps.now() / 1000))).sub;
+    const claims = await verifyJwt(token, secret, Math.floor(deps.now() / 1000));
+    return { owner: claims.sub, admin: claims.admin === true };
   } catch (error) {
     throw unauthorized((error as Error).message, "invalid_token");
   }

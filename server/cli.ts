@@ -1,5 +1,6 @@
 import { AccountedStore } from "./store/accounted_store.ts";
 import { FileStore } from "./store/file_store.ts";
+import { openGroupSync } from "./store/group_sync.ts";
 import { statfs } from "node:fs/promises";
 import type { Readiness } from "./context.ts";
 import { createLogger } from "./log.ts";
@@ -7,8 +8,10 @@ import { Metrics } from "./metrics.ts";
 import type { ServerConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { sweepExpired } from "./expiry.ts";
-import { MemoryLocker } from "./lock/locker.ts";
+import { openBackends } from "./backends.ts";
 import { requestTrailers, serveHttp } from "./http_node.ts";
+import { Hooks } from "./hooks/hooks.ts";
+import { envVar } from "../lib/env.ts";
 
 /** How long shutdown waits for in-flight requests (already told to stop) before giving up. */
 const SHUTDOWN_GRACE_MS = 5000;
@@ -20,16 +23,35 @@ const SHUTDOWN_GRACE_MS = 5000;
 export async function runServer(config: ServerConfig): Promise<void> {
   const metrics = new Metrics();
   const log = createLogger(config.logFormat, config.logLevel, (line) => console.error(line));
-  const files = await FileStore.open(config.dir, (s) => metrics.fsyncDuration.observe(s));
+  await Deno.mkdir(config.dir, { recursive: true });
+  // Local files and in-process locks, or (--store s3, --db) a bucket and PostgreSQL.
+  const backends = await openBackends(config, () =>
+    // With --allow-ffi, concurrent requests share one syncfs (group commit); else fsync per file.
+    FileStore.open(
+      config.dir,
+      (s) => metrics.fsyncDuration.observe(s),
+      openGroupSync(config.dir),
+    ));
+  const files = backends.store;
   // With a quota, every change goes through a wrapper that keeps the bytes per owner.
   const accounted = config.quota === undefined
     ? undefined
     : await AccountedStore.open(files, config.quota);
   const store = accounted ?? files;
-  const locker = new MemoryLocker(config.lockTimeoutMs);
+  const locker = backends.locker;
   const stopping = new AbortController();
   const logError = (message: string, error: unknown) =>
     log("error", message, { error: error instanceof Error ? error.message : String(error) });
+  // Undelivered events of an earlier run are picked up here and delivered from now on.
+  const hooks = config.hookUrls.length > 0 || config.onFinish !== undefined
+    ? await Hooks.open({
+      config,
+      metrics,
+      log,
+      shutdown: stopping.signal,
+      ...hookRetryBase(),
+    })
+    : undefined;
   const handler = createHandler({
     config,
     store,
@@ -41,6 +63,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
     metrics,
     log,
     readiness: readinessOf(config, metrics),
+    ...(hooks ? { events: hooks } : {}),
   });
   const server = await serveHttp(
     { hostname: config.host, port: config.port, headersTimeoutMs: config.idleTimeoutMs },
@@ -51,18 +74,33 @@ export async function runServer(config: ServerConfig): Promise<void> {
   console.log(`listening on http://${host}:${server.port}${config.basePath}`);
 
   let sweeping = false;
-  const sweep = setInterval(async () => {
+  const runSweep = async () => {
     if (sweeping) return;
     sweeping = true;
     try {
-      const expired = await sweepExpired({ store, locker, config, now: Date.now });
-      if (expired > 0) metrics.uploads.add(expired, { event: "expired" });
+      const started = performance.now();
+      const expired = await sweepExpired({
+        store,
+        locker,
+        config,
+        now: Date.now,
+        metrics,
+        ...(hooks ? { events: hooks } : {}),
+      });
+      log("debug", "sweep", {
+        expired,
+        unfinished: metrics.activeUploads.value(),
+        duration_ms: Math.round(performance.now() - started),
+      });
     } catch (error) {
       logError("expiry sweep failed", error);
     } finally {
       sweeping = false;
     }
-  }, config.sweepIntervalMs);
+  };
+  // Once at start (leftovers of a crash; the unfinished-uploads gauge), then periodically.
+  void runSweep();
+  const sweep = setInterval(runSweep, config.sweepIntervalMs);
 
   const stop = () => stopping.abort();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -72,6 +110,20 @@ export async function runServer(config: ServerConfig): Promise<void> {
   for (const s of signals) Deno.removeSignalListener(s, stop);
   // In-flight bodies saw the abort: they fsync what arrived and answer 503; then we close.
   await server.shutdown(SHUTDOWN_GRACE_MS);
+  // Undelivered hook events stay on disk for the next run; --on-finish runs get a grace period.
+  await hooks?.stop(SHUTDOWN_GRACE_MS);
+  await backends.close();
+}
+
+/**
+ * The first hook retry's wait, from `RESUMABLE_HOOK_RETRY_BASE_MS` — for tests, which shorten it;
+ * read only where the process was granted `--allow-env` for it, so it is no operator setting.
+ */
+function hookRetryBase(): { retryBaseMs?: number } {
+  const value = envVar("RESUMABLE_HOOK_RETRY_BASE_MS");
+  return value !== undefined && /^\d{1,7}$/.test(value) && Number(value) > 0
+    ? { retryBaseMs: Number(value) }
+    : {};
 }
 
 /**

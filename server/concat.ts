@@ -6,7 +6,7 @@ import { UploadError } from "../lib/errors.ts";
 import { SNIFF_BYTES } from "../lib/sniff.ts";
 import { assertAllowedType } from "./append.ts";
 import { isUploadId } from "../lib/ids.ts";
-import { type Context, countUpload, findUpload, loadUpload, uploadUrl } from "./context.ts";
+import { type Context, findUpload, loadUpload, uploadEvent, uploadUrl } from "./context.ts";
 import { isComplete, type UploadInfo } from "./store/types.ts";
 
 export type ConcatRequest = { kind: "partial" } | { kind: "final"; parts: string[] };
@@ -148,7 +148,7 @@ export async function assembleIfReady(ctx: Context, info: UploadInfo): Promise<U
   const offset = await ctx.deps.store.assemble(info.id, parts);
   const assembled = { ...info, offset, updatedAt: ctx.deps.now() };
   assembled.digests = await ctx.deps.store.finish(info.id);
-  countUpload(ctx.deps, "completed");
+  await uploadEvent(ctx.deps, "completed", assembled, uploadUrl(ctx, info.id));
   return assembled;
 }
 
@@ -177,7 +177,7 @@ export async function assertDeletable(ctx: Context, info: UploadInfo): Promise<v
   if (info.concat?.kind !== "partial") return;
   for (const finalId of info.concat.finals ?? []) {
     const final = await ctx.deps.store.get(finalId);
-    if (final && !isComplete(final)) {
+    if (final && !final.ended && !isComplete(final)) {
       throw new UploadError(
         409,
         "part-in-use",

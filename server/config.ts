@@ -1,5 +1,15 @@
 import { parseArgs } from "node:util";
 import { parseDuration, parseSize } from "../lib/units.ts";
+import { splitCommand } from "./hooks/command_line.ts";
+import {
+  checkSetting,
+  type ConfigFile,
+  envName,
+  layerSettings,
+  type OptionSpec,
+  parseConfigFile,
+  type Setting,
+} from "./config_sources.ts";
 
 /** Everything the server is told at start. Pure data; `parseServerArgs` builds it from flags. */
 export interface ServerConfig {
@@ -119,69 +129,160 @@ Options:
   --s3-region REGION    region (default ${DEFAULTS.s3Region})
   --s3-part-size SIZE   multipart part size, at least 5MiB (default ${DEFAULTS.s3PartSize})
   --db URL              postgres://… for shared upload info and locks across instances
+  --config FILE         read settings from a JSON file: {"max-size": "10GiB", "port": 8080}
+  --print-config        print the effective settings as JSON (secrets redacted) and exit
   -h, --help            show this help
 
+Every flag can also be set by an environment variable, RESUMABLE_ and the flag in upper
+snake case (RESUMABLE_MAX_SIZE=10GiB, RESUMABLE_NO_UI=true, RESUMABLE_HOOK_URL="URL URL").
+Precedence: flag, then environment, then --config file, then default.
 Sizes take B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; durations ms, s, m, h, d.
 Once ready it prints one line: listening on http://HOST:PORT/files`;
 
 /**
- * Parses `server` flags (and `RESUMABLE_AUTH_SECRET` from `env`). Throws TypeError (unknown flag)
- * or RangeError (bad value).
+ * Every server flag: its parseArgs shape and default, and what the environment
+ * (`RESUMABLE_<FLAG>`) and a `--config` file may give for it (see config_sources.ts).
+ */
+const SERVER_OPTIONS = {
+  host: { type: "string", default: DEFAULTS.host },
+  port: { type: "string", default: String(DEFAULTS.port), numeric: true },
+  dir: { type: "string", default: DEFAULTS.dir },
+  "base-path": { type: "string", default: DEFAULTS.basePath },
+  "max-size": { type: "string", numeric: true },
+  expire: { type: "string", default: DEFAULTS.expire, numeric: true },
+  "behind-proxy": { type: "boolean", default: false },
+  "cors-origins": { type: "string", default: DEFAULTS.corsOrigins, list: true },
+  "max-active": { type: "string", default: String(DEFAULTS.maxActive), numeric: true },
+  "idle-timeout": { type: "string", default: DEFAULTS.idleTimeout, numeric: true },
+  "min-rate": { type: "string", default: DEFAULTS.minRate, numeric: true },
+  "allow-types": { type: "string", list: true },
+  quota: { type: "string", numeric: true },
+  "auth-secret": { type: "string", secret: true },
+  "min-free": { type: "string", default: DEFAULTS.minFree, numeric: true },
+  "log-format": { type: "string", default: "json" },
+  "log-level": { type: "string", default: "info" },
+  "no-ui": { type: "boolean", default: false },
+  "hook-url": { type: "string", multiple: true, default: [] },
+  "on-finish": { type: "string" },
+  "hook-timeout": { type: "string", default: DEFAULTS.hookTimeout, numeric: true },
+  "hook-queue-max": { type: "string", default: String(DEFAULTS.hookQueueMax), numeric: true },
+  store: { type: "string", default: DEFAULTS.store },
+  "s3-endpoint": { type: "string" },
+  "s3-bucket": { type: "string" },
+  "s3-region": { type: "string", default: DEFAULTS.s3Region },
+  "s3-part-size": { type: "string", default: DEFAULTS.s3PartSize, numeric: true },
+  db: { type: "string", secret: true },
+} as const satisfies Record<string, OptionSpec>;
+
+type ServerOptions = typeof SERVER_OPTIONS;
+type OptionName = keyof ServerOptions;
+/** A flag's value after layering: a switch, a list, a string, or (no default) maybe absent. */
+type OptionValue<O> = O extends { type: "boolean" } ? boolean
+  : O extends { multiple: true } ? string[]
+  : O extends { default: string } ? string
+  : string | undefined;
+type OptionValues = { -readonly [K in OptionName]: OptionValue<ServerOptions[K]> };
+
+/** The environment variables the server reads, one per flag (`RESUMABLE_MAX_SIZE`, …). */
+export const SERVER_ENV_VARS: readonly string[] = Object.keys(SERVER_OPTIONS).map(envName);
+
+/** What `resumable server …` asks for: help, or a config to run with or to print. */
+export type ServerCommand =
+  | { action: "help" }
+  | {
+    action: "run" | "print";
+    config: ServerConfig;
+    /** Per flag, where its value came from: `flag --port`, `env RESUMABLE_PORT`, `file c.json`… */
+    sources: Record<string, string>;
+  };
+
+/** Reads a `--config` file's text (main.ts: Deno.readTextFileSync). */
+export type ReadConfigFile = (path: string) => string;
+
+/**
+ * Parses `server` flags, with `RESUMABLE_<FLAG>` variables from `env` and a `--config` file read
+ * through `readFile` under them (flag > env > file > default). Throws TypeError (unknown flag) or
+ * RangeError (bad value, naming where it came from).
  */
 export function parseServerArgs(
   args: string[],
   env: Record<string, string | undefined> = {},
+  readFile?: ReadConfigFile,
 ): ServerConfig | "help" {
-  const { values, positionals } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      host: { type: "string", default: DEFAULTS.host },
-      port: { type: "string", default: String(DEFAULTS.port) },
-      dir: { type: "string", default: DEFAULTS.dir },
-      "base-path": { type: "string", default: DEFAULTS.basePath },
-      "max-size": { type: "string" },
-      expire: { type: "string", default: DEFAULTS.expire },
-      "behind-proxy": { type: "boolean", default: false },
-      "cors-origins": { type: "string", default: DEFAULTS.corsOrigins },
-      "max-active": { type: "string", default: String(DEFAULTS.maxActive) },
-      "idle-timeout": { type: "string", default: DEFAULTS.idleTimeout },
-      "min-rate": { type: "string", default: DEFAULTS.minRate },
-      "allow-types": { type: "string" },
-      quota: { type: "string" },
-      "auth-secret": { type: "string" },
-      "min-free": { type: "string", default: DEFAULTS.minFree },
-      "log-format": { type: "string", default: "json" },
-      "log-level": { type: "string", default: "info" },
-      "no-ui": { type: "boolean", default: false },
-      "hook-url": { type: "string", multiple: true, default: [] },
-      "on-finish": { type: "string" },
-      "hook-timeout": { type: "string", default: DEFAULTS.hookTimeout },
-      "hook-queue-max": { type: "string", default: String(DEFAULTS.hookQueueMax) },
-      store: { type: "string", default: DEFAULTS.store },
-      "s3-endpoint": { type: "string" },
-      "s3-bucket": { type: "string" },
-      "s3-region": { type: "string", default: DEFAULTS.s3Region },
-      "s3-part-size": { type: "string", default: DEFAULTS.s3PartSize },
-      db: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help) return "help";
+  const command = resolveServerCommand(args, env, readFile);
+  return command.action === "help" ? "help" : command.config;
+}
+
+/** Like `parseServerArgs`; also says whether to print the config and where each value came from. */
+export function resolveServerCommand(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  readFile: ReadConfigFile = () => {
+    throw new Error("no file reader given");
+  },
+): ServerCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        ...flagShapes(SERVER_OPTIONS),
+        config: { type: "string" },
+        "print-config": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    // node's own advice about "--" after an unknown option is noise here.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new TypeError(message.replace(/\. To specify a positional argument.*$/s, ""));
+  }
+  const { values: flags, positionals } = parsed;
+  if (flags.help) return { action: "help" };
   if (positionals.length > 0) {
     throw new TypeError(`Unexpected argument ${JSON.stringify(positionals[0])}`);
   }
-  const port = Number(values.port);
-  if (!/^\d{1,5}$/.test(values.port) || port > 65535) {
-    throw new RangeError(`Invalid --port ${JSON.stringify(values.port)}: expected 0 to 65535`);
+  let file: ConfigFile | undefined;
+  const path = flags.config;
+  if (typeof path === "string") {
+    let text: string;
+    try {
+      text = readFile(path);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new RangeError(`Cannot read --config ${JSON.stringify(path)}: ${message}`);
+    }
+    file = parseConfigFile(path, text, SERVER_OPTIONS);
   }
-  const basePath = "/" + values["base-path"].replace(/^\/+|\/+$/g, "");
-  if (!/^\/[A-Za-z0-9._~\-\/]*$/.test(basePath) || basePath.includes("//")) {
-    throw new RangeError(`Invalid --base-path ${JSON.stringify(values["base-path"])}`);
-  }
-  if (values.dir.trim() === "") throw new RangeError("Invalid --dir: empty");
-  const expireMs = parseDuration(values.expire);
+  const settings = layerSettings(SERVER_OPTIONS, flags, env, file);
+  const values = Object.fromEntries(
+    Object.entries<Setting>(settings).map(([name, s]) => [name, s.value]),
+  ) as OptionValues;
+  /** Validates one flag's (present) value; an error names where the value came from. */
+  const at = <K extends OptionName, T>(
+    name: K,
+    parse: (value: NonNullable<OptionValues[K]>) => T,
+  ): T => checkSetting(settings[name], () => parse(values[name] as NonNullable<OptionValues[K]>));
+
+  const port = at("port", (v) => {
+    if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) {
+      throw new RangeError(`Invalid port ${JSON.stringify(v)}: expected 0 to 65535`);
+    }
+    return Number(v);
+  });
+  const basePath = at("base-path", (v) => {
+    const path = "/" + v.replace(/^\/+|\/+$/g, "");
+    if (!/^\/[A-Za-z0-9._~\-\/]*$/.test(path) || path.includes("//")) {
+      throw new RangeError(`Invalid path ${JSON.stringify(v)}`);
+    }
+    return path;
+  });
+  at("dir", (v) => {
+    if (v.trim() === "") throw new RangeError("Invalid directory: empty");
+  });
+  const expireMs = at("expire", parseDuration);
   const cors = values["cors-origins"].trim();
   const config: ServerConfig = {
     host: values.host,
@@ -194,67 +295,76 @@ export function parseServerArgs(
     lockTimeoutMs: 10_000,
     // Every --expire/4 (1 s to 10 min); without expiry, hourly, for leftovers only.
     sweepIntervalMs: expireMs > 0 ? Math.min(Math.max(expireMs / 4, 1000), 10 * 60_000) : 3_600_000,
-    maxActive: positive("--max-active", values["max-active"]),
-    idleTimeoutMs: parseDuration(values["idle-timeout"]),
-    minRate: parseSize(values["min-rate"]),
-    minFree: parseSize(values["min-free"]),
-    logFormat: oneOf("--log-format", values["log-format"], ["json", "text"] as const),
-    logLevel: oneOf(
-      "--log-level",
-      values["log-level"],
-      ["debug", "info", "warn", "error"] as const,
-    ),
+    maxActive: at("max-active", positive),
+    idleTimeoutMs: at("idle-timeout", (v) => moreThanZero(parseDuration(v))),
+    minRate: at("min-rate", parseSize),
+    minFree: at("min-free", parseSize),
+    logFormat: at("log-format", (v) => oneOf(v, ["json", "text"] as const)),
+    logLevel: at("log-level", (v) => oneOf(v, ["debug", "info", "warn", "error"] as const)),
     ui: !values["no-ui"],
-    hookUrls: values["hook-url"].map((u) => httpUrl("--hook-url", u)),
-    hookTimeoutMs: parseDuration(values["hook-timeout"]),
-    hookQueueMax: positive("--hook-queue-max", values["hook-queue-max"]),
-    store: oneOf("--store", values.store, ["file", "s3"] as const),
+    hookUrls: at("hook-url", (urls) => urls.map(httpUrl)),
+    hookTimeoutMs: at("hook-timeout", (v) => moreThanZero(parseDuration(v))),
+    hookQueueMax: at("hook-queue-max", positive),
+    store: at("store", (v) => oneOf(v, ["file", "s3"] as const)),
     s3Region: values["s3-region"],
-    s3PartSize: parseSize(values["s3-part-size"]),
+    s3PartSize: at("s3-part-size", (v) => {
+      const size = parseSize(v);
+      if (size < 5 * 1024 * 1024) {
+        throw new RangeError("Part size must be at least 5MiB (the S3 minimum part size)");
+      }
+      return size;
+    }),
   };
-  if (config.hookTimeoutMs <= 0) throw new RangeError("--hook-timeout must be more than 0");
   if (values["on-finish"] !== undefined) {
-    if (values["on-finish"].trim() === "") throw new RangeError("Invalid --on-finish: empty");
-    config.onFinish = values["on-finish"];
+    config.onFinish = at("on-finish", (v) => {
+      if (v.trim() === "") throw new RangeError("Invalid command: empty");
+      splitCommand(v); // unbalanced quotes are refused now, not at the first finished upload
+      return v;
+    });
   }
-  if (config.s3PartSize < 5 * 1024 * 1024) {
-    throw new RangeError("--s3-part-size must be at least 5MiB (the S3 minimum part size)");
-  }
-  if (values["s3-endpoint"] !== undefined) {
-    config.s3Endpoint = httpUrl("--s3-endpoint", values["s3-endpoint"]);
-  }
+  if (values["s3-endpoint"] !== undefined) config.s3Endpoint = at("s3-endpoint", httpUrl);
   if (values["s3-bucket"] !== undefined) config.s3Bucket = values["s3-bucket"];
   if (config.store === "s3" && (!config.s3Endpoint || !config.s3Bucket)) {
-    throw new RangeError("--store s3 needs --s3-endpoint and --s3-bucket");
+    throw new RangeError(
+      `store s3 (${settings.store.from}) needs --s3-endpoint and --s3-bucket (or their ` +
+        `RESUMABLE_ variables or config keys)`,
+    );
   }
   if (values.db !== undefined) {
-    if (!/^postgres(ql)?:\/\//.test(values.db)) {
-      throw new RangeError("Invalid --db: expected a postgres:// URL");
-    }
-    config.db = values.db;
+    config.db = at("db", (v) => {
+      if (!/^postgres(ql)?:\/\//.test(v)) throw new RangeError("Expected a postgres:// URL");
+      return v;
+    });
   }
-  if (config.idleTimeoutMs <= 0) throw new RangeError("--idle-timeout must be more than 0");
-  if (values["max-size"] !== undefined) config.maxSize = parseSize(values["max-size"]);
-  if (values.quota !== undefined) config.quota = parseSize(values.quota);
-  if (values["allow-types"] !== undefined) {
-    const types = values["allow-types"].split(",").map((t) => t.trim().toLowerCase()).filter(
-      Boolean,
+  // Upload info lives beside the bytes for the file store; in object storage it lives in the db.
+  if (config.store === "s3" && config.db === undefined) {
+    throw new RangeError(
+      `store s3 (${settings.store.from}) needs --db postgres://… for upload info and locks`,
     );
-    for (const t of types) {
-      if (!/^[a-z0-9.+-]+\/(\*|[a-z0-9.+-]+)$/.test(t)) {
-        throw new RangeError(
-          `Invalid --allow-types entry ${JSON.stringify(t)}: expected type/subtype`,
-        );
+  }
+  if (values["max-size"] !== undefined) config.maxSize = at("max-size", parseSize);
+  if (values.quota !== undefined) config.quota = at("quota", parseSize);
+  if (values["allow-types"] !== undefined) {
+    config.allowTypes = at("allow-types", (v) => {
+      const types = v.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
+      for (const t of types) {
+        if (!/^[a-z0-9.+-]+\/(\*|[a-z0-9.+-]+)$/.test(t)) {
+          throw new RangeError(`Invalid entry ${JSON.stringify(t)}: expected type/subtype`);
+        }
       }
-    }
-    config.allowTypes = types;
+      return types;
+    });
   }
-  const secret = values["auth-secret"] ?? env["RESUMABLE_AUTH_SECRET"];
-  if (secret !== undefined) {
-    if (secret.length < 16) throw new RangeError("The auth secret must be at least 16 characters");
-    config.authSecret = secret;
+  if (values["auth-secret"] !== undefined) {
+    config.authSecret = at("auth-secret", (v) => {
+      if (v.length < 16) throw new RangeError("The auth secret must be at least 16 characters");
+      return v;
+    });
   }
-  return config;
+  const sources = Object.fromEntries(
+    Object.entries<Setting>(settings).map(([name, s]) => [name, s.from]),
+  );
+  return { action: flags["print-config"] ? "print" : "run", config, sources };
 }
 
 /** A config with defaults, for tests and embedding. */
@@ -264,32 +374,46 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
   return { ...config, ...overrides };
 }
 
-function httpUrl(flag: string, value: string): string {
+/** parseArgs options for the flags: type (and repeatable), nothing else; defaults come last. */
+function flagShapes(
+  specs: Readonly<Record<string, OptionSpec>>,
+): Record<string, { type: "string" | "boolean"; multiple?: boolean }> {
+  return Object.fromEntries(
+    Object.entries(specs).map((
+      [name, spec],
+    ) => [name, spec.multiple ? { type: spec.type, multiple: true } : { type: spec.type }]),
+  );
+}
+
+function httpUrl(value: string): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new RangeError(`Invalid ${flag} ${JSON.stringify(value)}: not a URL`);
+    throw new RangeError(`Invalid URL ${JSON.stringify(value)}`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new RangeError(`Invalid ${flag} ${JSON.stringify(value)}: expected http(s)://`);
+    throw new RangeError(`Invalid URL ${JSON.stringify(value)}: expected http(s)://`);
   }
   return value;
 }
 
-function positive(flag: string, value: string): number {
+function positive(value: string): number {
   const n = Number(value);
   if (!/^\d{1,6}$/.test(value) || n < 1) {
-    throw new RangeError(`Invalid ${flag} ${JSON.stringify(value)}: expected a whole number ≥ 1`);
+    throw new RangeError(`Invalid number ${JSON.stringify(value)}: expected a whole number ≥ 1`);
   }
   return n;
 }
 
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+function moreThanZero(ms: number): number {
+  if (ms <= 0) throw new RangeError("Must be more than 0");
+  return ms;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new RangeError(
-      `Invalid ${flag} ${JSON.stringify(value)}: expected ${allowed.join(", ")}`,
-    );
+    throw new RangeError(`Invalid value ${JSON.stringify(value)}: expected ${allowed.join(", ")}`);
   }
   return value as T;
 }

@@ -6,7 +6,9 @@ import type { ServerConfig } from "./config.ts";
 import type { Lock, Locker } from "./lock/locker.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { isComplete, type UploadInfo, type UploadStore } from "./store/types.ts";
+import type { Progress } from "./progress.ts";
+import { HOOK_TYPE, hookEvent, type UploadEventName, type UploadEvents } from "./hooks/events.ts";
+import { isComplete, type NewUpload, type UploadInfo, type UploadStore } from "./store/types.ts";
 
 /** What the handlers share: the parts of the server, injected so tests can swap them. */
 export interface Deps {
@@ -30,6 +32,10 @@ export interface Deps {
   log: Logger;
   /** Whether the data directory is writable with `--min-free` bytes free (cached by the edge). */
   readiness?: () => Promise<Readiness>;
+  /** Transfer rates per upload (status endpoint, listing). */
+  progress: Progress;
+  /** Hooks (`--hook-url`, `--on-finish`); absent when none are configured. */
+  events?: UploadEvents;
 }
 
 export interface Readiness {
@@ -54,6 +60,8 @@ export interface Context {
   id?: string;
   /** The authenticated `sub` (auth on); uploads of other owners don't exist for this request. */
   owner?: string;
+  /** The token says `"admin": true`: status and listing show every owner's uploads. */
+  admin?: boolean;
   deps: Deps;
   /** What the request log line reports: the upload concerned and the body bytes it stored. */
   meta: RequestMeta;
@@ -72,17 +80,28 @@ export function integerHeader(req: Request, name: string): number | undefined {
 
 /** When an unfinished upload expires, or undefined if it never does. */
 export function expiresAt(deps: Pick<Deps, "config">, info: UploadInfo): number | undefined {
-  // A final upload waits for its parts, which expire on their own.
-  if (deps.config.expireMs <= 0 || isComplete(info) || info.concat?.kind === "final") {
+  // A final upload waits for its parts, which expire on their own; a tombstone has ended.
+  if (
+    deps.config.expireMs <= 0 || isComplete(info) || info.concat?.kind === "final" || info.ended
+  ) {
     return undefined;
   }
   return info.updatedAt + deps.config.expireMs;
 }
 
-/** The upload as this request may see it: undefined if unknown or someone else's. */
-export async function findUpload(ctx: Context, id: string): Promise<UploadInfo | undefined> {
+/**
+ * The upload's record as this request may see it, tombstones included: undefined if unknown or
+ * someone else's.
+ */
+export async function findRecord(ctx: Context, id: string): Promise<UploadInfo | undefined> {
   const info = await ctx.deps.store.get(id);
   return info && (ctx.owner === undefined || info.owner === ctx.owner) ? info : undefined;
+}
+
+/** The live upload as this request may see it: undefined if unknown, ended or someone else's. */
+export async function findUpload(ctx: Context, id: string): Promise<UploadInfo | undefined> {
+  const info = await findRecord(ctx, id);
+  return info?.ended ? undefined : info;
 }
 
 /**
@@ -90,7 +109,7 @@ export async function findUpload(ctx: Context, id: string): Promise<UploadInfo |
  * that may see the upload: a stranger's HEAD must not cut its owner's PATCH short (404 first).
  */
 export async function lockUpload(ctx: Context, id: string): Promise<Lock> {
-  if (ctx.owner !== undefined && !(await findUpload(ctx, id))) {
+  if (ctx.owner !== undefined && !(await findRecord(ctx, id))) {
     throw new UploadError(404, "not-found", `Upload ${id} not found`);
   }
   return await ctx.deps.locker.acquire(id);
@@ -101,8 +120,12 @@ export async function lockUpload(ctx: Context, id: string): Promise<Lock> {
  * (expired, not yet swept).
  */
 export async function loadUpload(ctx: Context, id: string): Promise<UploadInfo> {
-  const info = await findUpload(ctx, id);
+  const info = await findRecord(ctx, id);
   if (!info) throw new UploadError(404, "not-found", `Upload ${id} not found`);
+  if (info.ended) {
+    const when = new Date(info.ended.at).toISOString();
+    throw new UploadError(410, info.ended.state, `Upload ${id} was ${info.ended.state} at ${when}`);
+  }
   const expires = expiresAt(ctx.deps, info);
   if (expires !== undefined && expires <= ctx.deps.now()) {
     throw new UploadError(
@@ -132,7 +155,12 @@ export function sizeLimit(deps: Deps): number {
 
 /** The URL of an upload as clients should see it (absolute; proxy-aware when configured). */
 export function uploadUrl(ctx: Context, id: string): string {
-  return `${publicOrigin(ctx)}${ctx.deps.config.basePath}/${id}`;
+  return `${collectionUrl(ctx)}/${id}`;
+}
+
+/** The URL of the upload collection (`/files`) as clients should see it. */
+export function collectionUrl(ctx: Context): string {
+  return `${publicOrigin(ctx)}${ctx.deps.config.basePath}`;
 }
 
 const HOST = /^[A-Za-z0-9.\-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
@@ -172,9 +200,42 @@ export async function digestHeaders(
   return { [H.reprDigest]: formatReprDigest(digests) };
 }
 
-/** Counts an upload event for the metrics (created, completed, terminated, expired). */
-export function countUpload(deps: Pick<Deps, "metrics">, event: string): void {
+/**
+ * An upload was created, completed, terminated or expired: counted in the metrics and, with hooks
+ * on, handed to them (resolving once the event is queued on disk). The one call at each such place,
+ * so metrics and hooks can't disagree. Never rejects: the upload has already changed.
+ */
+export async function uploadEvent(
+  deps: Pick<Deps, "metrics" | "events" | "store" | "now">,
+  event: UploadEventName,
+  info: UploadInfo,
+  url?: string,
+): Promise<void> {
   deps.metrics.uploads.add(1, { event });
+  // Unfinished uploads: every created one ends at most once (completed, terminated unfinished,
+  // or expired), so these steps keep the gauge exact between sweeps, which recount it.
+  if (event === "created") deps.metrics.activeUploads.add(1);
+  else if (event !== "terminated" || !isComplete(info)) deps.metrics.activeUploads.add(-1);
+  if (!deps.events) return;
+  const storage = deps.store.location?.(info.id);
+  await deps.events.emit(hookEvent(HOOK_TYPE[event], info, {
+    now: deps.now(),
+    ...(url === undefined ? {} : { url }),
+    ...(storage === undefined ? {} : { storage }),
+  }));
+}
+
+/**
+ * The `pre-create` hook, with hooks on: the upload about to be created is shown to the receivers,
+ * and a refusal is thrown as the `UploadError` the client gets.
+ */
+export async function preCreateHook(ctx: Context, upload: NewUpload): Promise<void> {
+  const { events, now } = ctx.deps;
+  if (!events) return;
+  const info: UploadInfo = { ...upload, offset: 0, updatedAt: upload.createdAt };
+  await events.preCreate(
+    hookEvent("pre-create", info, { now: now(), url: uploadUrl(ctx, upload.id) }),
+  );
 }
 
 /** An upload's metadata, decoded (validated at creation, so this never fails; {} if it did). */

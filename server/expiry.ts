@@ -1,27 +1,52 @@
-import { type Deps, expiresAt } from "./context.ts";
+import { type Deps, expiresAt, uploadEvent } from "./context.ts";
+import { isComplete } from "./store/types.ts";
 
 /** Garbage from interrupted operations is collected once it is this old. */
 const GARBAGE_AGE_MS = 3_600_000;
+/** Tombstones of terminated and expired uploads are kept this long (status and listing). */
+export const TOMBSTONE_AGE_MS = 7 * 24 * 3_600_000;
 
 /**
  * Deletes unfinished uploads whose expiry has passed. Uploads with a request in flight are skipped
- * (their lock is busy, and a write would renew them anyway). Returns how many were deleted.
+ * (their lock is busy, and a write would renew them anyway). Each is counted and announced to
+ * the hooks (`post-expire`). Recounts the unfinished uploads for the metrics, even without
+ * expiry. Returns how many were deleted.
  */
 export async function sweepExpired(
-  deps: Pick<Deps, "store" | "locker" | "config" | "now">,
+  deps: Pick<Deps, "store" | "locker" | "config" | "now" | "metrics" | "events">,
 ): Promise<number> {
   const { store, locker, now } = deps;
   let removed = 0;
   // Leftovers of interrupted operations are collected even when uploads never expire.
-  await store.collectGarbage?.(now() - GARBAGE_AGE_MS);
-  if (deps.config.expireMs <= 0) return 0;
+  await store.collectGarbage?.(now() - GARBAGE_AGE_MS, now() - TOMBSTONE_AGE_MS);
+  let unfinished = 0;
   for await (const id of store.list()) {
-    const lock = locker.tryAcquire(id);
-    if (!lock) continue;
+    const seen = await store.get(id).catch(() => undefined);
+    if (!seen || seen.ended || isComplete(seen)) continue;
+    const at = expiresAt(deps, seen);
+    if (at === undefined || at > now()) {
+      unfinished++;
+      continue;
+    }
+    const lock = await locker.tryAcquire(id);
+    if (!lock) {
+      unfinished++; // busy: a request is writing it, so it isn't abandoned
+      continue;
+    }
     await using _lock = lock;
-    const info = await store.get(id);
-    const at = info && expiresAt(deps, info);
-    if (at !== undefined && at <= now() && await store.remove(id)) removed++;
+    const info = await store.get(id); // again, under the lock
+    const due = info && expiresAt(deps, info);
+    if (
+      info && due !== undefined && due <= now() &&
+      await store.remove(id, { state: "expired", at: now() })
+    ) {
+      removed++;
+      await uploadEvent(deps, "expired", info);
+    } else if (info && !info.ended && !isComplete(info)) {
+      unfinished++;
+    }
   }
+  // The gauge kept by the upload events, recounted (it can drift by races with the walk).
+  deps.metrics.activeUploads.set(unfinished);
   return removed;
 }

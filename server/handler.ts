@@ -6,22 +6,26 @@ import type { Context, Deps, Dialect, Readiness, RequestMeta } from "./context.t
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { OPERATIONS } from "./operations.ts";
+import { Progress } from "./progress.ts";
 import { INTEROP_HEADER, INTEROP_VERSION, problem } from "./ietf.ts";
 import { authenticate } from "./auth.ts";
 import { corsHeaders, preflight } from "./cors.ts";
 import { del } from "./handlers/delete.ts";
 import { get } from "./handlers/get.ts";
 import { head } from "./handlers/head.ts";
+import { list } from "./handlers/list.ts";
 import { options } from "./handlers/options.ts";
 import { patch } from "./handlers/patch.ts";
 import { post } from "./handlers/post.ts";
 import { status } from "./handlers/status.ts";
+import { ui } from "./handlers/ui.ts";
 import { type Locker, MemoryLocker } from "./lock/locker.ts";
 import type { UploadStore } from "./store/types.ts";
+import type { UploadEvents } from "./hooks/events.ts";
 
 type Route = (ctx: Context) => Response | Promise<Response>;
 
-const COLLECTION: Record<string, Route> = { OPTIONS: options, POST: post };
+const COLLECTION: Record<string, Route> = { OPTIONS: options, POST: post, GET: list };
 const UPLOAD: Record<string, Route> = {
   OPTIONS: options,
   HEAD: head,
@@ -45,6 +49,9 @@ export interface HandlerOptions {
   metrics?: Metrics;
   log?: Logger;
   readiness?: () => Promise<Readiness>;
+  progress?: Progress;
+  /** Hooks (`--hook-url`, `--on-finish`): pre-create checks and post-* events. */
+  events?: UploadEvents;
 }
 
 /** The whole server as one function: Request → Response. No `Deno.*` here or below. */
@@ -62,6 +69,8 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     metrics: options.metrics ?? new Metrics(),
     log: options.log ?? (() => {}),
     ...(options.readiness ? { readiness: options.readiness } : {}),
+    progress: options.progress ?? new Progress(),
+    ...(options.events ? { events: options.events } : {}),
   };
   return async (req) => {
     const started = performance.now();
@@ -140,6 +149,8 @@ async function route(
   const path = url.pathname;
   const operations = OPERATIONS[path];
   if (operations && (method === "GET" || method === "HEAD")) return await operations(deps);
+  const page = ui(method, path, deps.config);
+  if (page) return page;
   let routes: Record<string, Route>;
   let id: string | undefined;
   if (path === base || path === base + "/" || (base === "" && path === "/")) {
@@ -195,14 +206,14 @@ async function route(
     });
   }
   // OPTIONS (discovery, CORS) stays open; everything else needs a valid token when auth is on.
-  const owner = method === "OPTIONS" ? undefined : await authenticate(req, deps);
+  const principal = method === "OPTIONS" ? undefined : await authenticate(req, deps);
   return await handler({
     req,
     url,
     method,
     dialect,
     ...(id === undefined ? {} : { id }),
-    ...(owner === undefined ? {} : { owner }),
+    ...(principal === undefined ? {} : { owner: principal.owner, admin: principal.admin }),
     deps,
     meta,
   });

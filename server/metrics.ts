@@ -23,6 +23,10 @@ class Family {
     this.values.set(labelText(labels), n);
   }
 
+  value(labels: Labels = {}): number {
+    return this.values.get(labelText(labels)) ?? 0;
+  }
+
   render(): string[] {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     if (this.values.size === 0) lines.push(`${this.name} 0`);
@@ -94,6 +98,11 @@ export class Metrics {
     "Request bodies refused with 503 because --max-active bodies were being written.",
     "counter",
   );
+  readonly activeUploads = new Family(
+    "resumable_uploads_active",
+    "Unfinished uploads (created, uploading or assembling); recounted by each expiry sweep.",
+    "gauge",
+  );
   readonly activeBodies = new Family(
     "resumable_active_request_bodies",
     "Request bodies being written now.",
@@ -112,17 +121,48 @@ export class Metrics {
     "resumable_fsync_duration_seconds",
     "Time each data fsync took.",
   );
+  readonly hookBacklog = new Family(
+    "resumable_hook_backlog",
+    "Hook events queued on disk and not yet delivered to every --hook-url.",
+    "gauge",
+  );
+  readonly hookDelivered = new Family(
+    "resumable_hook_deliveries_total",
+    "Hook events delivered (a 2xx answer), per receiver.",
+    "counter",
+  );
+  readonly hookFailures = new Family(
+    "resumable_hook_delivery_failures_total",
+    "Hook delivery attempts that failed (and will be retried).",
+    "counter",
+  );
+  readonly hookDropped = new Family(
+    "resumable_hook_events_dropped_total",
+    "Hook events dropped undelivered: queue past --hook-queue-max, receiver removed, unwritable.",
+    "counter",
+  );
+  readonly onFinishRuns = new Family(
+    "resumable_on_finish_runs_total",
+    "--on-finish runs by result: ok, failed, timeout, dropped.",
+    "counter",
+  );
 
   render(): string {
     return [
       this.requests,
       this.bytesReceived,
       this.uploads,
+      this.activeUploads,
       this.admissionRejections,
       this.activeBodies,
       this.diskFree,
       this.requestDuration,
       this.fsyncDuration,
+      this.hookBacklog,
+      this.hookDelivered,
+      this.hookFailures,
+      this.hookDropped,
+      this.onFinishRuns,
     ].flatMap((m) => m.render()).join("\n") + "\n";
   }
 }

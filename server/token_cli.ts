@@ -2,10 +2,11 @@ import { parseArgs } from "node:util";
 import { signJwt } from "../lib/jwt.ts";
 import { parseDuration } from "../lib/units.ts";
 
-export const TOKEN_USAGE = `Usage: resumable token --sub NAME [--secret SECRET] [--ttl 1h]
+export const TOKEN_USAGE = `Usage: resumable token --sub NAME [--secret SECRET] [--ttl 1h] [--admin]
 
 Prints an HS256 bearer token for a server started with the same --auth-secret
-(or RESUMABLE_AUTH_SECRET). --ttl 0 makes a token that never expires.`;
+(or RESUMABLE_AUTH_SECRET). --ttl 0 makes a token that never expires. --admin
+adds "admin": true, which lets the token list and see every owner's uploads.`;
 
 /** `token …`: the token for `sub`, signed with the secret. Throws TypeError/RangeError on bad use. */
 export async function mintToken(
@@ -21,6 +22,7 @@ export async function mintToken(
       secret: { type: "string" },
       sub: { type: "string" },
       ttl: { type: "string", default: "1h" },
+      admin: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -39,5 +41,6 @@ export async function mintToken(
     sub: values.sub,
     iat,
     ...(ttl > 0 ? { exp: iat + Math.round(ttl / 1000) } : {}),
+    ...(values.admin ? { admin: true } : {}),
   }, secret);
 }

@@ -34,11 +34,13 @@ Deno.test("an unknown or missing subcommand prints usage to stderr and exits 2",
   }
 });
 
-Deno.test("an unknown or invalid server flag prints usage to stderr and exits 2", async () => {
+Deno.test("an unknown or invalid server flag prints one error line to stderr and exits 2", async () => {
   for (const args of [["--frobnicate"], ["--port", "99999"], ["--expire", "soon"], ["extra"]]) {
     const { code, stdout, stderr } = await runMain(["server", ...args]);
     assert.equal(code, 2, `server ${args.join(" ")}: ${stderr}`);
     assert.equal(stdout, "", `server ${args.join(" ")} must not start listening`);
-    assert.match(stderr, /Usage: resumable server/);
+    assert.match(stderr, /^error: [^\n]+\n$/, `server ${args.join(" ")}: one line`);
   }
+  const unknown = await runMain(["server", "--frobnicate"]);
+  assert.match(unknown.stderr, /\(see resumable server --help\)$/m);
 });

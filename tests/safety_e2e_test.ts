@@ -174,9 +174,11 @@ function elfBytes(size: number, seed: number): Uint8Array<ArrayBuffer> {
 }
 
 /** Data and info files of the upload are both gone. */
+/** The upload's bytes are gone and only a tombstone says it was terminated. */
 async function assertGone(server: TestServer, id: string, what: string): Promise<void> {
   assert.equal(await exists(server.dataPath(id)), false, `${what}: data file left behind`);
-  assert.equal(await exists(server.infoPath(id)), false, `${what}: info file left behind`);
+  const info = JSON.parse(await Deno.readTextFile(server.infoPath(id)));
+  assert.equal(info.ended?.state, "terminated", `${what}: not a tombstone`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -740,7 +742,7 @@ Deno.test(
       const res = await patchAt(server, upload.path, 0, bytes);
       assert.equal(res.status, 415, `${what}: ${res.text}`);
       assert.match(messageOf(res), says, what);
-      assert.equal((await call(server, "HEAD", upload.path)).status, 404, `${what}: still there`);
+      assert.equal((await call(server, "HEAD", upload.path)).status, 410, `${what}: still there`);
       await assertGone(server, upload.id, what);
     }
 
@@ -828,7 +830,12 @@ Deno.test(
       );
       assert.doesNotMatch(refused.stderr, /retry/i, "a 415 is final, not retried");
       const left = (await listFiles(server.dir)).filter((f) => !f.endsWith("/"));
-      assert.deepEqual(left, [], "the refused upload was discarded on the server");
+      for (const file of left) {
+        // Created, then refused at its first PATCH: only a tombstone (no byte) may stay.
+        assert.ok(file.endsWith(".info"), `the refused upload's bytes stayed: ${file}`);
+        const info = JSON.parse(await Deno.readTextFile(`${server.dir}/${file}`));
+        assert.equal(info.ended?.state, "terminated", `${file} is not a tombstone`);
+      }
     }
     {
       await using run = ClientProcess.spawn([...args(png), "--json"]);

@@ -115,7 +115,7 @@ for (const client of ["closes its connection", "stays silent"] as const) {
 }
 
 Deno.test(
-  "the expiry sweep deletes an unfinished upload from disk and keeps a completed one",
+  "the expiry sweep deletes an unfinished upload's bytes, leaving a tombstone, and keeps a completed one",
   async () => {
     await using server = await startServer({ expire: "2s" });
     const done = await createUpload(server, 10);
@@ -129,19 +129,23 @@ Deno.test(
       intervalMs: 100,
       message: "the abandoned upload to answer 404 or 410",
     });
-    await waitFor(
-      async () =>
-        !(await exists(server.dataPath(abandoned.id))) &&
-        !(await exists(server.infoPath(abandoned.id))),
-      { timeoutMs: 10_000, intervalMs: 50, message: "the sweep to delete the abandoned upload" },
-    );
+    const swept = async (id: string) =>
+      !(await exists(server.dataPath(id))) &&
+      JSON.parse(await Deno.readTextFile(server.infoPath(id))).ended?.state === "expired";
+    await waitFor(() => swept(abandoned.id), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      message: "the sweep to delete the abandoned upload's bytes and mark it expired",
+    });
+    const status = await (await fetch(`${server.origin}${abandoned.path}/status`)).json();
+    assert.equal(status.state, "expired");
     const late = await patch(server, abandoned.path, 10, randomBytes(10, 24));
     assert.ok([404, 410].includes(late.status), `PATCH after expiry answered ${late.status}`);
 
     // One more upload expiring proves a whole later sweep ran (sweeps never overlap), so the
     // sweep that deleted the first had finished looking at the completed upload too.
     const marker = await createUpload(server, 5);
-    await waitFor(async () => !(await exists(server.infoPath(marker.id))), {
+    await waitFor(() => swept(marker.id), {
       timeoutMs: 10_000,
       intervalMs: 50,
       message: "a later sweep to delete another abandoned upload",

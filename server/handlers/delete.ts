@@ -1,6 +1,6 @@
 import { UploadError } from "../../lib/errors.ts";
 import { assertDeletable } from "../concat.ts";
-import { type Context, countUpload, findUpload, lockUpload } from "../context.ts";
+import { type Context, findUpload, lockUpload, uploadEvent, uploadUrl } from "../context.ts";
 
 /**
  * DELETE /files/{id}: termination. Stops an older request still writing this upload; refuses a
@@ -11,9 +11,11 @@ export async function del(ctx: Context): Promise<Response> {
   await using _lock = await lockUpload(ctx, id);
   const info = await findUpload(ctx, id);
   if (info) await assertDeletable(ctx, info);
-  if (!info || !(await ctx.deps.store.remove(id))) {
+  const ended = { state: "terminated" as const, at: ctx.deps.now() };
+  if (!info || !(await ctx.deps.store.remove(id, ended))) {
     throw new UploadError(404, "not-found", `Upload ${id} not found`);
   }
-  countUpload(ctx.deps, "terminated");
+  ctx.deps.progress.forget(id);
+  await uploadEvent(ctx.deps, "terminated", info, uploadUrl(ctx, id));
   return new Response(null, { status: 204 });
 }

@@ -5,13 +5,14 @@ import { ietfHeaders, PARTIAL_UPLOAD_TYPE, uploadComplete } from "../ietf.ts";
 import { isComplete, type UploadInfo } from "../store/types.ts";
 import {
   type Context,
-  countUpload,
   digestHeaders,
   expiryHeaders,
   integerHeader,
   loadUpload,
   lockUpload,
   mediaType,
+  uploadEvent,
+  uploadUrl,
 } from "../context.ts";
 
 /** PATCH /files/{id}: append at exactly the committed offset; 204 only once the bytes are durable. */
@@ -80,13 +81,16 @@ export async function patch(ctx: Context): Promise<Response> {
     updatedAt: committed > info.offset ? deps.now() : info.updatedAt,
   };
   if (completes) await completeIetf(ctx, info);
-  if (committed > offset && isComplete(info)) countUpload(deps, "completed");
+  const digests = await digestHeaders(ctx, info); // records info.digests for the event
+  if (committed > offset && isComplete(info)) {
+    await uploadEvent(deps, "completed", info, uploadUrl(ctx, id));
+  }
   return new Response(null, {
     status: 204,
     headers: {
       [H.uploadOffset]: String(committed),
       ...expiryHeaders(deps, info),
-      ...(await digestHeaders(ctx, info)),
+      ...digests,
       ...(ctx.dialect === "ietf" ? ietfHeaders(deps, info) : {}),
     },
   });

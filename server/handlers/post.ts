@@ -5,15 +5,16 @@ import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
 import { appendBody, assertLengthAllowed } from "../append.ts";
 import { assembleIfReady, finalLength, parseConcat } from "../concat.ts";
 import { ietfHeaders, uploadComplete } from "../ietf.ts";
-import { isComplete } from "../store/types.ts";
+import { isComplete, type NewUpload } from "../store/types.ts";
 import {
   type Context,
-  countUpload,
   digestHeaders,
   expiryHeaders,
   integerHeader,
   mediaType,
+  preCreateHook,
   sizeLimit,
+  uploadEvent,
   uploadUrl,
 } from "../context.ts";
 
@@ -67,17 +68,21 @@ export async function post(ctx: Context): Promise<Response> {
     throw new UploadError(413, "too-large", "The POST body is longer than the upload");
   }
 
-  const id = newUploadId();
-  ctx.meta.uploadId = id;
-  // No await between the quota check above and this reservation (see AccountedStore.create).
-  let info = await deps.store.create({
-    id,
+  const upload: NewUpload = {
+    id: newUploadId(),
     ...(length === undefined ? {} : { length }),
     metadata,
     createdAt: deps.now(),
     ...(concat ? { concat: { kind: "partial" } } : {}),
     ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
-  });
+  };
+  await preCreateHook(ctx, upload);
+  // Checked again after the hook's await, with no await between it and the reservation (see
+  // AccountedStore.create): concurrent creations can't all slip under the quota.
+  if (length !== undefined) assertLengthAllowed(ctx, length);
+  const id = upload.id;
+  ctx.meta.uploadId = id;
+  let info = await deps.store.create(upload);
   if (hasBody) {
     await using lock = await deps.locker.acquire(id);
     try {
@@ -92,14 +97,15 @@ export async function post(ctx: Context): Promise<Response> {
       throw error;
     }
   }
-  countUpload(deps, "created");
-  if (isComplete(info)) countUpload(deps, "completed");
   const url = uploadUrl(ctx, id);
+  await uploadEvent(deps, "created", info, url);
+  const digests = await digestHeaders(ctx, info); // records info.digests for the event
+  if (isComplete(info)) await uploadEvent(deps, "completed", info, url);
   const headers = new Headers({
     Location: url,
     [H.uploadOffset]: String(info.offset),
     ...expiryHeaders(deps, info),
-    ...(await digestHeaders(ctx, info)),
+    ...digests,
     ...(ctx.dialect === "ietf" ? ietfHeaders(deps, info) : {}),
   });
   if (ctx.dialect !== "plain") return new Response(null, { status: 201, headers });
@@ -140,23 +146,26 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
     );
   }
   assertLengthAllowed(ctx, length);
-  const id = newUploadId();
-  ctx.meta.uploadId = id;
-  let info = await deps.store.create({
-    id,
+  const upload: NewUpload = {
+    id: newUploadId(),
     length,
     metadata,
     createdAt: deps.now(),
     concat: { kind: "final", parts },
     ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
-  });
+  };
+  await preCreateHook(ctx, upload);
+  assertLengthAllowed(ctx, length); // again after the hook's await, right before the reservation
+  const id = upload.id;
+  ctx.meta.uploadId = id;
+  let info = await deps.store.create(upload);
   for (const part of new Set(parts)) await deps.store.addFinal(part, id);
-  countUpload(deps, "created");
+  const url = uploadUrl(ctx, id);
+  await uploadEvent(deps, "created", info, url);
   {
     await using _lock = await deps.locker.acquire(id);
     info = await assembleIfReady(ctx, info);
   }
-  const url = uploadUrl(ctx, id);
   const headers = new Headers({ Location: url, ...(await digestHeaders(ctx, info)) });
   if (isComplete(info)) headers.set(H.uploadOffset, String(info.offset));
   if (ctx.dialect !== "plain") return new Response(null, { status: 201, headers });

@@ -139,7 +139,9 @@ Deno.test("allow-types: allowed types pass, others and disguises are 415 and dis
   const refused = await h.send(patchRequest(zip, 0, ZIP));
   assert.equal(refused.status, 415);
   assert.match(refused.text, /application\/zip/);
-  assert.equal(await h.store.get(zip), undefined, "the upload is discarded");
+  const tomb = await h.store.get(zip);
+  assert.equal(tomb?.ended?.state, "terminated", "the upload is discarded (a tombstone is left)");
+  assert.equal(tomb?.offset, 0, "no byte of it is kept");
 
   const disguised = await createUpload(h, {
     length: PNG.length,

@@ -1,37 +1,68 @@
 import { base64ToHex } from "../../lib/digest.ts";
+import { UploadError } from "../../lib/errors.ts";
 import { loadForReading, missingRanges, partsOf } from "../concat.ts";
-import { type Context, expiresAt, storedMetadata, uploadUrl } from "../context.ts";
-import { isComplete } from "../store/types.ts";
+import { type Context, expiresAt, findRecord, storedMetadata, uploadUrl } from "../context.ts";
+import { etaSeconds } from "../progress.ts";
+import { stateOf } from "../state.ts";
+import { isComplete, type UploadInfo } from "../store/types.ts";
 
 /**
- * GET /files/{id}/status: where an upload stands, as JSON. For a final upload: its parts, which
- * are complete, and the byte ranges still missing (the out-of-order view of what is left).
+ * GET /files/{id}/status: where an upload stands, as JSON — its state, progress, transfer rate
+ * over the last minute and ETA. For a final upload: its parts, which are complete, and the byte
+ * ranges still missing. Takes no lock, so it never disturbs a transfer. A terminated or expired
+ * upload answers too, while its tombstone is kept.
  */
-export async function status(ctx: Context): Promise<Response> {
-  const id = ctx.id!;
-  const info = await loadForReading(ctx, id);
-  const parts = isComplete(info) ? [] : await partsOf(ctx, info);
-  const received = parts.length > 0 ? parts.reduce((n, p) => n + p.offset, 0) : info.offset;
+export async function status(asked: Context): Promise<Response> {
+  const id = asked.id!;
+  // An admin token sees every owner's uploads (read-only: here and in the listing).
+  const { owner: _owner, ...anyOwner } = asked;
+  const ctx: Context = asked.admin ? anyOwner : asked;
+  const record = await findRecord(ctx, id);
+  if (!record) throw new UploadError(404, "not-found", `Upload ${id} not found`);
+  const now = ctx.deps.now();
+  const live = stateOf(record, now, expiresAt(ctx.deps, record));
+  const info = live === "terminated" || live === "expired" ? record : await loadForReading(ctx, id);
+  return Response.json(await describe(ctx, info), { headers: { "Cache-Control": "no-store" } });
+}
+
+/** The JSON view of one upload (status endpoint and listing). */
+export async function describe(
+  ctx: Context,
+  info: UploadInfo,
+  options: { parts?: boolean } = { parts: true },
+): Promise<Record<string, unknown>> {
+  const now = ctx.deps.now();
   const expires = expiresAt(ctx.deps, info);
-  const metadata = storedMetadata(info);
-  const body = {
-    id,
-    url: uploadUrl(ctx, id),
+  const state = stateOf(info, now, expires);
+  const parts = options.parts && !isComplete(info) && !info.ended ? await partsOf(ctx, info) : [];
+  const received = parts.length > 0 ? parts.reduce((n, p) => n + p.offset, 0) : info.offset;
+  const live = state === "created" || state === "uploading" || state === "assembling";
+  const rate = live ? ctx.deps.progress.rate(info.id) : undefined;
+  const eta = live
+    ? etaSeconds(info.length === undefined ? undefined : info.length - received, rate)
+    : undefined;
+  return {
+    id: info.id,
+    url: uploadUrl(ctx, info.id),
+    state,
     length: info.length ?? null,
     offset: info.offset,
     received,
     complete: isComplete(info),
     percent: info.length ? Math.floor((received / info.length) * 10_000) / 100 : null,
+    bytesPerSecond: rate === undefined ? null : Math.round(rate),
+    etaSeconds: eta ?? null,
     concat: info.concat?.kind ?? null,
     ...(info.concat?.kind === "final" ? { parts } : {}),
-    missing: missingRanges(info, parts),
+    ...(options.parts ? { missing: info.ended ? [] : missingRanges(info, parts) } : {}),
     createdAt: new Date(info.createdAt).toISOString(),
     updatedAt: new Date(info.updatedAt).toISOString(),
     expiresAt: expires === undefined ? null : new Date(expires).toISOString(),
-    metadata,
+    ...(info.ended ? { endedAt: new Date(info.ended.at).toISOString() } : {}),
+    ...(info.owner === undefined ? {} : { owner: info.owner }),
+    metadata: storedMetadata(info),
     digests: info.digests
       ? { md5: base64ToHex(info.digests.md5), sha256: base64ToHex(info.digests.sha256) }
       : null,
   };
-  return Response.json(body, { headers: { "Cache-Control": "no-store" } });
 }

@@ -5,10 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { defaultConfig, type ServerConfig } from "../config.ts";
+import { Progress } from "../progress.ts";
 import { createHandler } from "../handler.ts";
 import type { Locker } from "../lock/locker.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import type { UploadStore } from "../store/types.ts";
+import type { UploadEvents } from "../hooks/events.ts";
+import type { Metrics } from "../metrics.ts";
 
 export const ORIGIN = "http://up.test";
 export const OCTET = "application/offset+octet-stream";
@@ -56,6 +59,9 @@ export interface HarnessOptions<S extends UploadStore> {
   locker?: Locker;
   shutdown?: AbortSignal;
   usage?: { of(owner: string): number };
+  /** Hooks (pre-create checks, post-* events). */
+  events?: UploadEvents;
+  metrics?: Metrics;
 }
 
 /** A handler with defaults: `/files`, 24h expiry, CORS for any origin, a MemoryStore on a fake clock. */
@@ -72,9 +78,12 @@ export function harness(options: HarnessOptions<UploadStore> = {}): Harness<Uplo
     config,
     store,
     now: clock.now,
+    progress: new Progress(clock.now),
     ...(options.locker ? { locker: options.locker } : {}),
     ...(options.shutdown ? { shutdown: options.shutdown } : {}),
     ...(options.usage ? { usage: options.usage } : {}),
+    ...(options.events ? { events: options.events } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     logError: (_message, error) => void logged.push(error),
   });
   return {

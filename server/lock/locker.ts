@@ -11,8 +11,8 @@ export interface Locker {
    * stops reading its body and keeps what arrived); if it doesn't within `timeoutMs`, 423.
    */
   acquire(id: string, timeoutMs?: number): Promise<Lock>;
-  /** Takes the lock only if free, without disturbing a holder. */
-  tryAcquire(id: string): Lock | undefined;
+  /** Takes the lock only if free, without disturbing a holder (async: a shared lock asks a db). */
+  tryAcquire(id: string): Promise<Lock | undefined>;
 }
 
 interface Holder {
@@ -50,8 +50,8 @@ export class MemoryLocker implements Locker {
     }
   }
 
-  tryAcquire(id: string): Lock | undefined {
-    return this.#holders.has(id) ? undefined : this.#take(id);
+  tryAcquire(id: string): Promise<Lock | undefined> {
+    return Promise.resolve(this.#holders.has(id) ? undefined : this.#take(id));
   }
 
   #take(id: string): Lock {

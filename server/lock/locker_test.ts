@@ -26,9 +26,9 @@ Deno.test("a holder that never lets go makes the newcomer fail with 423", async 
 Deno.test("tryAcquire never disturbs a holder", async () => {
   const locker = new MemoryLocker();
   const held = await locker.acquire("a");
-  assert.equal(locker.tryAcquire("a"), undefined);
+  assert.equal(await locker.tryAcquire("a"), undefined);
   assert.equal(held.signal.aborted, false);
-  const other = locker.tryAcquire("b");
+  const other = await locker.tryAcquire("b");
   assert.ok(other);
   await other[Symbol.asyncDispose]();
   await held[Symbol.asyncDispose]();

@@ -1,5 +1,13 @@
 import type { Digests } from "../../lib/digest.ts";
-import type { AppendOptions, AppendResult, NewUpload, UploadInfo, UploadStore } from "./types.ts";
+import type {
+  AppendOptions,
+  AppendResult,
+  Ended,
+  NewUpload,
+  StorageLocation,
+  UploadInfo,
+  UploadStore,
+} from "./types.ts";
 
 /**
  * A store wrapper that keeps, in memory, how many bytes each owner holds (for `--quota`). An
@@ -23,7 +31,7 @@ export class AccountedStore implements UploadStore {
     const store = new AccountedStore(inner, quota);
     for await (const id of inner.list()) {
       const info = await inner.get(id);
-      if (info) store.#account(id, info);
+      if (info && !info.ended) store.#account(id, info);
     }
     return store;
   }
@@ -90,8 +98,8 @@ export class AccountedStore implements UploadStore {
     if (info) this.#account(id, info);
   }
 
-  async remove(id: string): Promise<boolean> {
-    const removed = await this.#inner.remove(id);
+  async remove(id: string, ended?: Ended): Promise<boolean> {
+    const removed = await this.#inner.remove(id, ended);
     this.#forget(id);
     return removed;
   }
@@ -121,7 +129,10 @@ export class AccountedStore implements UploadStore {
   list(): AsyncIterable<string> {
     return this.#inner.list();
   }
-  collectGarbage(cutoff: number): Promise<number> {
-    return this.#inner.collectGarbage?.(cutoff) ?? Promise.resolve(0);
+  collectGarbage(cutoff: number, endedBefore?: number): Promise<number> {
+    return this.#inner.collectGarbage?.(cutoff, endedBefore) ?? Promise.resolve(0);
+  }
+  location(id: string): StorageLocation | undefined {
+    return this.#inner.location?.(id);
   }
 }

@@ -24,6 +24,8 @@ export interface PumpLimits {
   /** Bytes per second a body must keep up, on average over each `idleMs` window. */
   minRate?: number | undefined;
   budget?: Budget | undefined;
+  /** Hears the bytes handed over so far, after each chunk (for transfer rates). */
+  onProgress?: ((bytes: number) => void) | undefined;
 }
 
 /** The parts of an AppendResult a pump decides. */
@@ -45,7 +47,7 @@ export function outcomeOf(pumped: PumpResult): {
 
 export async function pumpBody(
   body: ReadableStream<Uint8Array>,
-  { maxBytes, signal, idleMs = Infinity, minRate = 0, budget }: PumpLimits,
+  { maxBytes, signal, idleMs = Infinity, minRate = 0, budget, onProgress }: PumpLimits,
   sink: (chunk: Uint8Array) => Promise<void> | void,
 ): Promise<PumpResult> {
   const result: PumpResult = { bytes: 0, overflow: false, stopped: false };
@@ -95,6 +97,7 @@ export async function pumpBody(
       sinking = true;
       await sink(chunk);
       sinking = false;
+      onProgress?.(result.bytes);
       if (result.overflow) {
         stop();
         break;

@@ -255,6 +255,29 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     assert.equal(await store.remove(id), false);
   });
 
+  test("remove with an ending leaves a tombstone, dropped later by collectGarbage", async (store) => {
+    const id = newUploadId();
+    await store.create({ id, length: 10, metadata: "", createdAt: 0, owner: "ann" });
+    await store.append(id, 0, streamOf(bytes(4)), { maxBytes: 10, signal: never });
+    const at = Date.now();
+    assert.equal(await store.remove(id, { state: "terminated", at }), true);
+    const tomb = await store.get(id);
+    assert.deepEqual(tomb?.ended, { state: "terminated", at });
+    assert.equal(tomb?.offset, 0, "the bytes are gone");
+    assert.equal(tomb?.owner, "ann");
+    assert.equal(await store.remove(id, { state: "expired", at }), false, "ends only once");
+    assert.deepEqual((await store.get(id))?.ended?.state, "terminated");
+    const listed: string[] = [];
+    for await (const each of store.list()) listed.push(each);
+    assert.ok(listed.includes(id), "a tombstone is listed");
+    if (store.collectGarbage) {
+      await store.collectGarbage(0, at); // ended at `at`, not before: kept
+      assert.ok(await store.get(id));
+      assert.ok((await store.collectGarbage(0, at + 1)) >= 1);
+      assert.equal(await store.get(id), undefined);
+    }
+  });
+
   test("list yields every upload", async (store) => {
     const ids = [newUploadId(), newUploadId(), newUploadId()];
     for (const id of ids) await store.create({ id, metadata: "", createdAt: 0 });

@@ -1,16 +1,19 @@
 import { checksumHashes } from "../../lib/checksum.ts";
 import type { Digests } from "../../lib/digest.ts";
-import { offThreadDigest, type RunningDigest } from "../../lib/digest_pool.ts";
+import { inlineDigest, offThreadDigest, type RunningDigest } from "../../lib/digest_pool.ts";
 import { UploadError } from "../../lib/errors.ts";
 import type {
   AppendOptions,
   AppendResult,
   Concat,
+  Ended,
   NewUpload,
+  StorageLocation,
   UploadInfo,
   UploadStore,
 } from "./types.ts";
 import { outcomeOf, pumpBody } from "./body.ts";
+import type { GroupSync } from "./group_sync.ts";
 
 /** Bytes gathered before one write(2); bounds memory per request. */
 const WRITE_BUFFER = 1024 * 1024;
@@ -28,6 +31,7 @@ interface InfoRecord {
   digests?: Digests;
   concat?: Concat;
   owner?: string;
+  ended?: Ended;
 }
 
 /**
@@ -44,16 +48,30 @@ export class FileStore implements UploadStore {
   readonly #busy = new Set<string>();
 
   readonly #onSync: ((seconds: number) => void) | undefined;
+  /** Durability: one shared syncfs per group of requests, or (undefined) an fsync per file. */
+  readonly #sync: Syncer;
+  /** Fan-out directories known to exist (at most 65,536 + 256 entries). */
+  readonly #dirs = new Set<string>();
 
-  private constructor(dir: string, onSync?: (seconds: number) => void) {
+  private constructor(dir: string, onSync?: (seconds: number) => void, group?: GroupSync) {
     this.dir = dir.replace(/\/+$/, "") || "/";
     this.#onSync = onSync;
+    this.#sync = new Syncer(group);
   }
 
   /** Opens (creating if needed) a store rooted at `dir`; `onSync` hears how long data fsyncs take. */
-  static async open(dir: string, onSync?: (seconds: number) => void): Promise<FileStore> {
+  static async open(
+    dir: string,
+    onSync?: (seconds: number) => void,
+    group?: GroupSync,
+  ): Promise<FileStore> {
     await Deno.mkdir(dir, { recursive: true });
-    return new FileStore(dir, onSync);
+    return new FileStore(dir, onSync, group);
+  }
+
+  /** Group commit in use (a syncfs shared by concurrent requests) rather than per-file fsyncs. */
+  get groupCommit(): boolean {
+    return this.#sync.group !== undefined;
   }
 
   #paths(id: string) {
@@ -63,14 +81,22 @@ export class FileStore implements UploadStore {
 
   async create(upload: NewUpload): Promise<UploadInfo> {
     const { sub, data, info } = this.#paths(upload.id);
-    await ensureDir(sub);
-    const file = await Deno.open(data, { createNew: true, write: true });
-    const mtime = (await file.stat()).mtime?.getTime() ?? upload.createdAt;
+    await this.#ensureDir(sub);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(data, { createNew: true, write: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      // A fan-out directory removed behind our back: forget what we knew and make it again.
+      this.#dirs.clear();
+      await this.#ensureDir(sub);
+      file = await Deno.open(data, { createNew: true, write: true });
+    }
     file.close();
     // The info's rename makes the upload exist; the directory fsync makes both entries durable.
-    await writeAtomic(info, toRecord(upload));
-    await syncDir(sub);
-    return { ...upload, offset: 0, updatedAt: mtime };
+    await this.#sync.replace(info, toRecord(upload));
+    await this.#sync.dir(sub);
+    return { ...upload, offset: 0, updatedAt: Date.now() };
   }
 
   async get(id: string): Promise<UploadInfo | undefined> {
@@ -82,6 +108,7 @@ export class FileStore implements UploadStore {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw new Error(`Upload info ${info} is unreadable`, { cause: error });
     }
+    if (record.ended) return { ...infoOf(record, 0, record.ended.at), ended: record.ended };
     let offset = 0;
     let updatedAt = record.createdAt;
     try {
@@ -92,18 +119,7 @@ export class FileStore implements UploadStore {
       // Data removed behind our back: like a truncation to zero; the next append recreates it.
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    return {
-      id: record.id,
-      ...(record.length === undefined ? {} : { length: record.length }),
-      offset,
-      metadata: record.metadata,
-      createdAt: record.createdAt,
-      updatedAt,
-      // Digests describe the complete bytes; after an external truncation they are stale.
-      ...(record.digests && offset === record.length ? { digests: record.digests } : {}),
-      ...(record.concat ? { concat: record.concat } : {}),
-      ...(record.owner === undefined ? {} : { owner: record.owner }),
-    };
+    return infoOf(record, offset, updatedAt);
   }
 
   async append(
@@ -142,15 +158,15 @@ export class FileStore implements UploadStore {
     body: ReadableStream<Uint8Array>,
     options: AppendOptions,
   ): Promise<AppendResult> {
-    await file.seek(offset, Deno.SeekMode.Start);
+    if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
     // The running hash is picked up (or rebuilt) only once a byte is about to be written.
-    const out = new BufferedWriter(file, offset, () => this.#hashAt(id, file, offset));
+    const out = new BufferedWriter(file, offset, (whole) => this.#hashAt(id, file, offset, whole));
     let syncing = false;
     const durable = async () => {
       syncing = true;
       if (out.written === 0) return;
       const started = performance.now();
-      await file.syncData();
+      await this.#sync.data(file, out.written);
       this.#onSync?.((performance.now() - started) / 1000);
     };
     try {
@@ -224,23 +240,38 @@ export class FileStore implements UploadStore {
     const { data, info } = this.#paths(id);
     const record: InfoRecord = JSON.parse(await Deno.readTextFile(info));
     // A running hash means bytes were appended since any recorded digests: recompute.
-    if (record.digests && !this.#hashes.has(id)) return record.digests;
-    using file = await Deno.open(data, { read: true });
-    const digests = await (await this.#hashAt(id, file, (await file.stat()).size)).digest();
+    const kept = this.#hashes.get(id);
+    if (record.digests && !kept) return record.digests;
+    let digests: Digests;
+    if (kept && kept.length === record.length) {
+      // Complete under our lock just now: the running hash covers exactly the stored bytes.
+      digests = await kept.digest();
+    } else {
+      using file = await Deno.open(data, { read: true });
+      digests = await (await this.#hashAt(id, file, (await file.stat()).size)).digest();
+    }
     this.#hashes.delete(id);
     // Digests are derived from the data: the info is replaced atomically (its temp file fsynced,
     // so it is never torn) but the directory is not fsynced — a crash may undo the rename, and
     // the digests are then computed again from the bytes. One fsync less per completed upload.
-    await writeAtomic(info, { ...record, digests });
+    await this.#sync.replace(info, { ...record, digests });
     return digests;
   }
 
-  /** The running hash of the first `offset` bytes, rehashing them from the file if it was lost. */
-  async #hashAt(id: string, file: Deno.FsFile, offset: number): Promise<RunningDigest> {
+  /**
+   * The running hash of the first `offset` bytes, rehashing them from the file if it was lost.
+   * `small`: a new upload's whole first body, already at hand (≤ 1 MiB): hashed right here.
+   */
+  async #hashAt(
+    id: string,
+    file: Deno.FsFile,
+    offset: number,
+    small = false,
+  ): Promise<RunningDigest> {
     const kept = this.#hashes.get(id);
     if (kept?.length === offset) return kept;
     this.#forgetHash(id);
-    const state = offThreadDigest();
+    const state = small && offset === 0 ? inlineDigest() : offThreadDigest();
     if (offset > 0) {
       await file.seek(0, Deno.SeekMode.Start);
       const buffer = new Uint8Array(WRITE_BUFFER);
@@ -331,23 +362,28 @@ export class FileStore implements UploadStore {
   async #update(id: string, change: (record: InfoRecord) => InfoRecord): Promise<void> {
     const { sub, info } = this.#paths(id);
     const record: InfoRecord = JSON.parse(await Deno.readTextFile(info));
-    await writeAtomic(info, change(record));
-    await syncDir(sub);
+    await this.#sync.replace(info, change(record));
+    await this.#sync.dir(sub);
   }
 
-  async remove(id: string): Promise<boolean> {
+  async remove(id: string, ended?: Ended): Promise<boolean> {
     const { sub, data, info } = this.#paths(id);
     this.#forgetHash(id);
+    let record: InfoRecord;
     try {
-      await Deno.remove(info); // first the info: the upload stops existing at once
+      record = JSON.parse(await Deno.readTextFile(info));
+      // First the info: the upload stops existing (or becomes a tombstone) at once.
+      if (ended && !record.ended) await this.#sync.replace(info, { ...record, ended });
+      else if (!ended) await Deno.remove(info);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return false;
       throw error;
     }
+    if (record.ended) return false;
     await Deno.remove(data).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     });
-    await syncDir(sub);
+    await this.#sync.dir(sub);
     return true;
   }
 
@@ -375,16 +411,48 @@ export class FileStore implements UploadStore {
     });
   }
 
+  /** The data file: `<dir>/<id[0:2]>/<id[2:4]>/<id>`. */
+  location(id: string): StorageLocation {
+    return { type: "file", path: this.#paths(id).data };
+  }
+
+  /** Creates the fan-out directories, making each parent's new entry durable. */
+  async #ensureDir(path: string): Promise<void> {
+    if (this.#dirs.has(path)) return;
+    if (!(await exists(path))) {
+      const parent = path.slice(0, path.lastIndexOf("/")) || "/";
+      if (parent.length > this.dir.length) await this.#ensureDir(parent);
+      try {
+        await Deno.mkdir(path);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+      await this.#sync.dir(parent);
+    }
+    this.#dirs.add(path);
+  }
+
   async *list(): AsyncIterable<string> {
     for await (const path of this.#walk()) {
       if (path.endsWith(INFO_SUFFIX)) yield basename(path).slice(0, -INFO_SUFFIX.length);
     }
   }
 
-  async collectGarbage(cutoff: number): Promise<number> {
+  async collectGarbage(cutoff: number, endedBefore = cutoff): Promise<number> {
     let removed = 0;
     for await (const path of this.#walk()) {
       const name = basename(path);
+      if (name.endsWith(INFO_SUFFIX)) {
+        const record: InfoRecord | undefined = await Deno.readTextFile(path).then(
+          (text) => JSON.parse(text),
+          () => undefined,
+        );
+        if (record?.ended && record.ended.at < endedBefore) {
+          await Deno.remove(path).catch(() => {});
+          removed++;
+        }
+        continue;
+      }
       const orphan = name.endsWith(TMP_SUFFIX) ||
         (!name.includes(".") && !(await exists(path + INFO_SUFFIX)));
       if (!orphan) continue;
@@ -419,13 +487,20 @@ class BufferedWriter {
   written = 0;
   readonly #file: Deno.FsFile;
   readonly #start: number;
-  readonly #startHash: (() => Promise<RunningDigest>) | undefined;
+  readonly #startHash: ((whole: boolean) => Promise<RunningDigest>) | undefined;
   #hash: RunningDigest | undefined;
   readonly #buffer = new Uint8Array(WRITE_BUFFER);
   #buffered = 0;
 
-  /** Writes from `start` on; `startHash` gives the running hash of what precedes it, if kept. */
-  constructor(file: Deno.FsFile, start: number, startHash?: () => Promise<RunningDigest>) {
+  /**
+   * Writes from `start` on; `startHash` gives the running hash of what precedes it, told whether
+   * the first write is the whole body (a small body, all buffered).
+   */
+  constructor(
+    file: Deno.FsFile,
+    start: number,
+    startHash?: (whole: boolean) => Promise<RunningDigest>,
+  ) {
     this.#file = file;
     this.#start = start;
     this.#startHash = startHash;
@@ -437,32 +512,51 @@ class BufferedWriter {
   }
 
   async push(chunk: Uint8Array): Promise<void> {
-    if (this.#buffered === 0 && chunk.length >= this.#buffer.length) return this.#write(chunk);
+    if (this.#buffered === 0 && chunk.length >= this.#buffer.length) {
+      return this.#write(chunk, false);
+    }
     while (chunk.length > 0) {
       const n = Math.min(chunk.length, this.#buffer.length - this.#buffered);
       this.#buffer.set(chunk.subarray(0, n), this.#buffered);
       this.#buffered += n;
       chunk = chunk.subarray(n);
-      if (this.#buffered === this.#buffer.length) await this.flush();
+      if (this.#buffered === this.#buffer.length) await this.flush(false);
     }
   }
 
-  async flush(): Promise<void> {
+  /** Writes what is buffered; `last`: the body has ended (the default). */
+  async flush(last = true): Promise<void> {
     if (this.#buffered === 0) return;
     const n = this.#buffered;
     this.#buffered = 0;
-    await this.#write(this.#buffer.subarray(0, n));
+    await this.#write(this.#buffer.subarray(0, n), last);
   }
 
-  async #write(bytes: Uint8Array): Promise<void> {
+  async #write(bytes: Uint8Array, last: boolean): Promise<void> {
     if (this.#startHash && !this.#hash) {
-      this.#hash = await this.#startHash(); // may read the file: put the position back
-      await this.#file.seek(this.#start + this.written, Deno.SeekMode.Start);
+      this.#hash = await this.#startHash(last && this.written === 0);
+      // Rebuilding the hash of a prefix reads the file: put the position back.
+      if (this.#start > 0) await this.#file.seek(this.#start + this.written, Deno.SeekMode.Start);
     }
     await writeAll(this.#file, bytes);
     await this.#hash?.update(bytes);
     this.written += bytes.length;
   }
+}
+
+function infoOf(record: InfoRecord, offset: number, updatedAt: number): UploadInfo {
+  return {
+    id: record.id,
+    ...(record.length === undefined ? {} : { length: record.length }),
+    offset,
+    metadata: record.metadata,
+    createdAt: record.createdAt,
+    updatedAt,
+    // Digests describe the complete bytes; after an external truncation they are stale.
+    ...(record.digests && offset === record.length ? { digests: record.digests } : {}),
+    ...(record.concat ? { concat: record.concat } : {}),
+    ...(record.owner === undefined ? {} : { owner: record.owner }),
+  };
 }
 
 function toRecord(upload: NewUpload): InfoRecord {
@@ -481,36 +575,51 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
 }
 
-/** Replaces `path` atomically: write a temp file, fsync it, rename over. Caller fsyncs the dir. */
-async function writeAtomic(path: string, record: InfoRecord): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}${TMP_SUFFIX}`;
-  try {
-    using file = await Deno.open(tmp, { createNew: true, write: true });
-    await writeAll(file, new TextEncoder().encode(JSON.stringify(record)));
-    await file.sync();
-  } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
-    throw error;
-  }
-  await Deno.rename(tmp, path);
-}
+/** Small bodies (and all metadata) use the group commit; a bigger append fsyncs its own file. */
+const GROUP_DATA_MAX = WRITE_BUFFER;
 
-async function syncDir(path: string): Promise<void> {
-  using dir = await Deno.open(path, { read: true });
-  await dir.sync();
-}
+/**
+ * How writes are made durable: with a GroupSync, by a shared syncfs of the filesystem (each
+ * caller waits for one that starts after its writes); without, by fsyncing each file and
+ * directory. The order of durable steps is the same either way.
+ */
+class Syncer {
+  readonly group: GroupSync | undefined;
 
-/** Creates the fan-out directories, fsyncing each parent whose entries changed. */
-async function ensureDir(path: string): Promise<void> {
-  if (await exists(path)) return;
-  const parent = path.slice(0, path.lastIndexOf("/")) || "/";
-  await ensureDir(parent);
-  try {
-    await Deno.mkdir(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  constructor(group: GroupSync | undefined) {
+    this.group = group;
   }
-  await syncDir(parent);
+
+  /** The data appended to `file` (`bytes` of it) is durable on return. */
+  async data(file: Deno.FsFile, bytes: number): Promise<void> {
+    if (this.group && bytes <= GROUP_DATA_MAX) await this.group.sync();
+    else await file.syncData();
+  }
+
+  /** `path`'s entries (created, renamed, removed files) are durable on return. */
+  async dir(path: string): Promise<void> {
+    if (this.group) return await this.group.sync();
+    using dir = await Deno.open(path, { read: true });
+    await dir.sync();
+  }
+
+  /**
+   * Replaces `path` atomically: writes a temp file, makes it durable, renames it over. Never
+   * torn, even across a crash; the caller makes the rename durable (`dir`) when it must be.
+   */
+  async replace(path: string, record: InfoRecord): Promise<void> {
+    const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}${TMP_SUFFIX}`;
+    try {
+      using file = await Deno.open(tmp, { createNew: true, write: true });
+      await writeAll(file, new TextEncoder().encode(JSON.stringify(record)));
+      if (this.group) await this.group.sync();
+      else await file.sync();
+    } catch (error) {
+      await Deno.remove(tmp).catch(() => {});
+      throw error;
+    }
+    await Deno.rename(tmp, path);
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -3,6 +3,7 @@ import { DigestState } from "../../lib/digest.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import { storeConformance } from "./conformance.ts";
 import { FileStore } from "./file_store.ts";
+import { GroupSync, openGroupSync } from "./group_sync.ts";
 
 storeConformance("FileStore", {
   async make() {
@@ -12,6 +13,39 @@ storeConformance("FileStore", {
       cleanup: () => Deno.remove(dir, { recursive: true }),
     };
   },
+});
+
+storeConformance("FileStore with group commit", {
+  async make() {
+    const dir = await Deno.makeTempDir({ prefix: "resumable-store-" });
+    const group = openGroupSync(dir);
+    assert.ok(group, "the test task grants --allow-ffi: group commit must be available");
+    const store = await FileStore.open(dir, undefined, group);
+    assert.ok(store.groupCommit);
+    return { store, cleanup: () => Deno.remove(dir, { recursive: true }) };
+  },
+});
+
+Deno.test("FileStore with group commit: concurrent small creations share syncs", async () => {
+  await withDir(async (dir) => {
+    let syncs = 0;
+    const inner = openGroupSync(dir)!;
+    const group = new GroupSync(async () => {
+      syncs++;
+      await inner.sync();
+    });
+    const store = await FileStore.open(dir, undefined, group);
+    const n = 32;
+    await Promise.all(Array.from({ length: n }, async () => {
+      const id = newUploadId();
+      await store.create({ id, length: 8, metadata: "", createdAt: 0 });
+      await store.append(id, 0, body(8), { maxBytes: 8, signal: never });
+      await store.finish(id);
+      assert.equal((await store.get(id))?.offset, 8);
+    }));
+    // Per-file fsyncs would be ≥ 4 per upload (info, directory, data, digests).
+    assert.ok(syncs < n * 2, `${syncs} syncs for ${n} uploads`);
+  });
 });
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {

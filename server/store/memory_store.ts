@@ -1,7 +1,14 @@
 import { checksumHashes } from "../../lib/checksum.ts";
 import { type Digests, DigestState } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
-import type { AppendOptions, AppendResult, NewUpload, UploadInfo, UploadStore } from "./types.ts";
+import type {
+  AppendOptions,
+  AppendResult,
+  Ended,
+  NewUpload,
+  UploadInfo,
+  UploadStore,
+} from "./types.ts";
 import { outcomeOf, pumpBody } from "./body.ts";
 
 interface Entry {
@@ -10,6 +17,7 @@ interface Entry {
   size: number;
   updatedAt: number;
   digests?: Digests;
+  ended?: Ended;
 }
 
 /**
@@ -123,8 +131,30 @@ export class MemoryStore implements UploadStore {
     return Promise.resolve();
   }
 
-  remove(id: string): Promise<boolean> {
-    return Promise.resolve(this.#entries.delete(id));
+  remove(id: string, ended?: Ended): Promise<boolean> {
+    const entry = this.#entries.get(id);
+    if (!entry) return Promise.resolve(false);
+    const live = entry.ended === undefined;
+    if (ended && live) {
+      entry.chunks = [];
+      entry.size = 0;
+      delete entry.digests;
+      entry.ended = { ...ended };
+    } else if (!ended) {
+      this.#entries.delete(id);
+    }
+    return Promise.resolve(live);
+  }
+
+  collectGarbage(cutoff: number, endedBefore = cutoff): Promise<number> {
+    let removed = 0;
+    for (const [id, entry] of this.#entries) {
+      if (entry.ended && entry.ended.at < endedBefore) {
+        this.#entries.delete(id);
+        removed++;
+      }
+    }
+    return Promise.resolve(removed);
   }
 
   read(id: string, start: number, end: number): Promise<ReadableStream<Uint8Array>> {
@@ -163,7 +193,8 @@ function toInfo(entry: Entry): UploadInfo {
   return {
     ...entry.upload,
     offset: entry.size,
-    updatedAt: entry.updatedAt,
+    updatedAt: entry.ended?.at ?? entry.updatedAt,
     ...(entry.digests ? { digests: entry.digests } : {}),
+    ...(entry.ended ? { ended: entry.ended } : {}),
   };
 }

@@ -24,7 +24,13 @@ export interface UploadInfo {
    * Set on a tombstone: the upload was terminated or expired at `at`; its bytes are gone (offset
    * 0) and only this record is left, so status and listing can still tell what became of it.
    */
-  ended?: { state: "terminated" | "expired"; at: number };
+  ended?: Ended;
+}
+
+/** How an upload ended: terminated by its client, or expired by the sweep. */
+export interface Ended {
+  state: "terminated" | "expired";
+  at: number;
 }
 
 export type Concat =
@@ -53,6 +59,8 @@ export interface AppendOptions {
   minRate?: number;
   /** A shared allowance (a quota) each chunk is taken from; running out is an overflow. */
   budget?: Budget;
+  /** Hears how many bytes of the body were taken so far (not yet durable), after each chunk. */
+  onProgress?: (bytes: number) => void;
   /**
    * Verify the whole body before any of it is stored (tus checksum): a body that doesn't match,
    * or doesn't arrive whole, leaves the upload exactly as it was — even across a crash.
@@ -127,13 +135,24 @@ export interface UploadStore {
    * tombstone (with `ended` set, offset 0) until `collectGarbage` drops it after its cutoff.
    * False if the upload was unknown (or already a tombstone).
    */
-  remove(id: string, ended?: { state: "terminated" | "expired"; at: number }): Promise<boolean>;
+  remove(id: string, ended?: Ended): Promise<boolean>;
   /** Streams bytes [start, end) of the stored data. */
   read(id: string, start: number, end: number): Promise<ReadableStream<Uint8Array>>;
   /** Every upload id held, in no particular order. */
   list(): AsyncIterable<string>;
-  /** Removes leftovers of interrupted operations (orphaned data, temp files) older than `cutoff`. */
-  collectGarbage?(cutoff: number): Promise<number>;
+  /**
+   * Removes leftovers of interrupted operations (orphaned data, temp files) older than `cutoff`,
+   * and tombstones of uploads that ended before `endedBefore` (default: `cutoff`).
+   */
+  collectGarbage?(cutoff: number, endedBefore?: number): Promise<number>;
+  /** Where the upload's bytes are kept, for hooks; undefined (or absent) if the store can't say. */
+  location?(id: string): StorageLocation | undefined;
+}
+
+/** Where bytes live: `{ type: "file", path }` for the file store; other stores name their own. */
+export interface StorageLocation {
+  type: string;
+  [field: string]: string;
 }
 
 /** True when every byte of a known length has arrived. */

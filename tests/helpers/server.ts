@@ -13,8 +13,15 @@ import { withDeadline } from "./wait.ts";
 
 const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
-/** The permissions the `server` task grants: network, and the file system for --dir. */
-const SERVER_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-sys=statfs"];
+/** The permissions the `server` task grants: network, the file system for --dir, RESUMABLE_* env. */
+const SERVER_PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env=RESUMABLE_*,AWS_*,PG*",
+  "--allow-sys=statfs",
+  "--allow-ffi",
+];
 const LISTENING = /^listening on (http:\/\/\S+)$/;
 
 export interface ServerOptions {
@@ -26,6 +33,10 @@ export interface ServerOptions {
   args?: string[];
   /** How long to wait for the `listening on` line (default 15 s). */
   startTimeoutMs?: number;
+  /** Environment variables for the server process (e.g. `RESUMABLE_MAX_SIZE`), over the test's own. */
+  env?: Record<string, string>;
+  /** Permissions beyond the `server` task's, e.g. `--allow-run=sh` for `--on-finish`. */
+  permissions?: string[];
 }
 
 export interface TestServer extends AsyncDisposable {
@@ -68,10 +79,12 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   if (options.maxSize !== undefined) args.push("--max-size", String(options.maxSize));
   args.push(...(options.args ?? []));
   const timeoutMs = options.startTimeoutMs ?? 15_000;
+  const env = options.env ?? {};
+  const permissions = options.permissions ?? [];
   let previousStderr = "";
   let child: ServerProcess;
   try {
-    child = await ServerProcess.start(args, timeoutMs);
+    child = await ServerProcess.start(args, env, timeoutMs, permissions);
   } catch (error) {
     await Deno.remove(root, { recursive: true }).catch(() => {});
     throw error;
@@ -110,7 +123,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       if (!child.exited) await child.kill("SIGTERM");
       await child.status();
       previousStderr += child.stderr;
-      child = await ServerProcess.start(args, timeoutMs);
+      child = await ServerProcess.start(args, env, timeoutMs, permissions);
     },
     dataPath(id) {
       return `${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
@@ -141,14 +154,14 @@ class ServerProcess {
   readonly #pumps: Promise<unknown>;
   readonly #listening = Promise.withResolvers<string>();
 
-  private constructor(args: string[]) {
+  private constructor(args: string[], env: Record<string, string>, permissions: string[]) {
     this.process = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...SERVER_PERMISSIONS, MAIN, "server", ...args],
+      args: ["run", ...SERVER_PERMISSIONS, ...permissions, MAIN, "server", ...args],
       cwd: REPO,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
     }).spawn();
     this.#listening.promise.catch(() => {}); // observed in start(); never unhandled
     const status = this.process.status.then((s) => {
@@ -160,8 +173,13 @@ class ServerProcess {
     this.#status = Promise.all([status, this.#pumps]).then(([s]) => s);
   }
 
-  static async start(args: string[], timeoutMs: number): Promise<ServerProcess> {
-    const child = new ServerProcess(args);
+  static async start(
+    args: string[],
+    env: Record<string, string>,
+    timeoutMs: number,
+    permissions: string[] = [],
+  ): Promise<ServerProcess> {
+    const child = new ServerProcess(args, env, permissions);
     try {
       child.url = await withDeadline(
         child.#listening.promise,
@@ -229,9 +247,16 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `main.ts` with `args` (server permissions), killing it if it outlives `timeoutMs`. */
-export function runMain(args: string[], timeoutMs = 15_000): Promise<CliResult> {
-  return runMainWith(SERVER_PERMISSIONS, args, timeoutMs);
+/**
+ * Runs `main.ts` with `args` (server permissions) and `env` over the test's environment, killing it
+ * if it outlives `timeoutMs`.
+ */
+export function runMain(
+  args: string[],
+  timeoutMs = 15_000,
+  env: Record<string, string> = {},
+): Promise<CliResult> {
+  return runMainWith(SERVER_PERMISSIONS, args, timeoutMs, env);
 }
 
 /** Runs `main.ts` with `permissions` and `args` to its end (SIGKILL after the deadline). */
@@ -239,6 +264,7 @@ export async function runMainWith(
   permissions: string[],
   args: string[],
   timeoutMs: number,
+  env: Record<string, string> = {},
 ): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...permissions, MAIN, ...args],
@@ -246,7 +272,7 @@ export async function runMainWith(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).spawn();
   const output = child.output();
   try {

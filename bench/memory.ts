@@ -1,0 +1,236 @@
+/**
+ * Memory flatness (issue 6): peak RSS (VmHWM) of our server for one 1 GiB and one 4 GiB upload
+ * (curl, one streaming PATCH), of our client uploading the same two sizes, and of the server under
+ * 10 concurrent 256 MiB uploads. Bodies are sparse files (zeros, read without disk I/O): memory
+ * doesn't depend on the bytes, and the disk stays free for the writes being measured. Every row
+ * checks the stored size and the server's SHA-256 against one computed here.
+ *
+ *     deno run --allow-all bench/memory.ts [--big 4GiB] [--small 1GiB] [--each 256MiB] [--n 10]
+ */
+import { createHash } from "node:crypto";
+import { parseArgs } from "node:util";
+import { parseSize } from "../lib/units.ts";
+
+const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const MiB = 1024 * 1024;
+
+function vmHwm(pid: number): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Peak RSS in MiB of a process, polled every 25 ms until stopped. */
+function watch(pid: number) {
+  let peak = 0;
+  const timer = setInterval(() => peak = Math.max(peak, vmHwm(pid)), 25);
+  return {
+    read: () => (peak = Math.max(peak, vmHwm(pid))),
+    stop: () => (clearInterval(timer), peak),
+  };
+}
+
+/** A deno.json task as argv, with `deno` replaced by this Deno. */
+function taskArgv(name: string): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`));
+  const task: string = config.tasks[name];
+  const [first, ...rest] = task.trim().split(/\s+/).map((a) => a.replace(/^'(.*)'$/, "$1"));
+  return [first === "deno" ? Deno.execPath() : first!, ...rest];
+}
+
+async function startServer(dir: string) {
+  // The server as `deno task server` runs it (its flags, permissions and V8 options).
+  const [cmd, ...taskArgs] = taskArgv("server");
+  const child = new Deno.Command(cmd!, {
+    args: [
+      ...taskArgs,
+      "--port",
+      "0",
+      "--dir",
+      dir,
+      "--min-free",
+      "0",
+      "--max-active",
+      "32",
+      "--log-level",
+      "warn",
+    ],
+    cwd: REPO,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/listening on (\S+)/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("server exited before listening");
+    text += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  const url = /listening on (\S+)/.exec(text)![1]!;
+  const rss = watch(child.pid);
+  return {
+    url,
+    rss,
+    async stop() {
+      rss.stop();
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+async function sparse(path: string, size: number): Promise<void> {
+  using f = await Deno.open(path, { create: true, write: true, truncate: true });
+  await f.truncate(size);
+}
+
+const zeroSha = new Map<number, string>();
+function sha256OfZeros(size: number): string {
+  const known = zeroSha.get(size);
+  if (known) return known;
+  const h = createHash("sha256");
+  const block = new Uint8Array(8 * MiB);
+  for (let left = size; left > 0; left -= block.length) {
+    h.update(left >= block.length ? block : block.subarray(0, left));
+  }
+  const hex = h.digest("base64");
+  zeroSha.set(size, hex);
+  return hex;
+}
+
+async function create(url: string, size: number): Promise<string> {
+  const res = await fetch(url, { method: "POST", headers: { "Upload-Length": String(size) } });
+  await res.body?.cancel();
+  if (res.status !== 201) throw new Error(`POST ${res.status}`);
+  return new URL(res.headers.get("location")!, url).href;
+}
+
+async function curlPatch(uploadUrl: string, file: string): Promise<void> {
+  const out = await new Deno.Command("curl", {
+    args: [
+      "-sS",
+      "-f",
+      "-X",
+      "PATCH",
+      "-H",
+      "Upload-Offset: 0",
+      "-H",
+      "Expect:",
+      "-T",
+      file,
+      uploadUrl,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`curl: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+async function verify(uploadUrl: string, size: number): Promise<void> {
+  const res = await fetch(uploadUrl, { method: "HEAD" });
+  const offset = Number(res.headers.get("upload-offset"));
+  const digest = /sha-256=:([^:]+):/.exec(res.headers.get("repr-digest") ?? "")?.[1];
+  if (offset !== size) throw new Error(`stored ${offset} bytes, not ${size}`);
+  if (digest !== sha256OfZeros(size)) throw new Error(`SHA-256 ${digest} is not the expected one`);
+}
+
+async function serverRow(work: string, sizes: number[], parallel: number): Promise<number> {
+  const dir = await Deno.makeTempDir({ dir: work, prefix: "data-" });
+  const server = await startServer(dir);
+  try {
+    const jobs = sizes.map(async (size, i) => {
+      const file = `${work}/sparse-${size}-${i}`;
+      await sparse(file, size);
+      const url = await create(server.url, size);
+      await curlPatch(url, file);
+      await verify(url, size);
+      await Deno.remove(file);
+    });
+    for (let i = 0; i < sizes.length; i += parallel) await Promise.all(jobs.slice(i, i + parallel));
+    return server.rss.read();
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function clientRow(work: string, size: number): Promise<number> {
+  const dir = await Deno.makeTempDir({ dir: work, prefix: "data-" });
+  const server = await startServer(dir);
+  const file = `${work}/client-${size}`;
+  await sparse(file, size);
+  try {
+    const [cmd, ...taskArgs] = taskArgv("client");
+    const child = new Deno.Command(cmd!, {
+      cwd: REPO,
+      args: [
+        ...taskArgs,
+        "upload",
+        file,
+        "--endpoint",
+        server.url,
+        "--state-dir",
+        `${work}/state-${size}`,
+        "--no-progress",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const rss = watch(child.pid);
+    const status = await child.output();
+    const peak = rss.stop();
+    if (!status.success) throw new Error(`client: ${new TextDecoder().decode(status.stderr)}`);
+    return peak;
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(file);
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      big: { type: "string", default: "4GiB" },
+      small: { type: "string", default: "1GiB" },
+      each: { type: "string", default: "256MiB" },
+      n: { type: "string", default: "10" },
+    },
+  });
+  const small = parseSize(values.small), big = parseSize(values.big), each = parseSize(values.each);
+  const n = Number(values.n);
+  const work = await Deno.makeTempDir({ prefix: "resumable-bench-memory-" });
+  const fmt = (b: number) => b >= 1024 * MiB ? `${b / MiB / 1024} GiB` : `${b / MiB} MiB`;
+  try {
+    const rows: [string, number][] = [];
+    const t0 = performance.now();
+    const s1 = await serverRow(work, [small], 1);
+    rows.push([`server, one ${fmt(small)} upload (curl)`, s1]);
+    const s4 = await serverRow(work, [big], 1);
+    rows.push([`server, one ${fmt(big)} upload (curl)`, s4]);
+    const c = await serverRow(work, Array(n).fill(each), n);
+    rows.push([`server, ${n} concurrent ${each / MiB} MiB uploads (curl)`, c]);
+    const k1 = await clientRow(work, small);
+    rows.push([`client, ${fmt(small)} upload`, k1]);
+    const k4 = await clientRow(work, big);
+    rows.push([`client, ${fmt(big)} upload`, k4]);
+    console.log(`\n| what | peak RSS (MiB) |\n| --- | --- |`);
+    for (const [what, mib] of rows) console.log(`| ${what} | ${mib.toFixed(0)} |`);
+    console.log(
+      `\nserver ${fmt(big)} ÷ ${fmt(small)}: ${(s4 / s1).toFixed(2)}×; client: ${
+        (k4 / k1).toFixed(2)
+      }×; ` +
+        `run time ${
+          ((performance.now() - t0) / 60_000).toFixed(1)
+        } min; every row's size and SHA-256 verified`,
+    );
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}

@@ -1,0 +1,636 @@
+/**
+ * The upload core: create or resume, PATCH chunk by chunk from the server's offset, retry with
+ * backoff, optionally in N parallel parts (tus concatenation), and verify the whole file against
+ * the server's digests. It runs unchanged in Deno and in a browser: it uses only `fetch`, range
+ * reads and timers, and the hashing comes in as `options.hashing` (`client/upload.ts` gives
+ * Deno's, node:crypto on a worker; the web page gives a Web Worker with a JS SHA-256 and MD5).
+ */
+import type { ChecksumAlgorithm } from "../lib/checksum_header.ts";
+import { base64ToHex, type Digests, parseReprDigest } from "../lib/digest_header.ts";
+import type { RunningDigest } from "../lib/digest_pool.ts";
+import { UploadError } from "../lib/errors.ts";
+import { encodeMetadata, type Metadata } from "../lib/metadata.ts";
+import { H, parseHeaderInteger } from "../lib/protocol.ts";
+import {
+  type Dialect,
+  DIALECTS,
+  discover,
+  fastestChecksum,
+  type ProtocolName,
+  type ServerFeatures,
+} from "./protocol.ts";
+import type { ResumeRecord, ResumeStore } from "./resume_store.ts";
+import { backoffMs, classify, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
+import { rangeSource, type UploadSource } from "./source.ts";
+
+export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+/** Chunks up to this size are read into memory and sent with a Content-Length; larger ones stream. */
+const BUFFERED_CHUNK_MAX = 16 * 1024 * 1024;
+/** Piece size for streamed chunks and for hashing. */
+const PIECE = 1024 * 1024;
+
+export type UploadEvent =
+  | { type: "created"; url: string; part?: number }
+  | { type: "resumed"; url: string; offset: number; part?: number }
+  | { type: "restarted"; reason: string; part?: number }
+  | { type: "progress"; acknowledged: number; sent: number; total: number }
+  | {
+    type: "retry";
+    attempt: number;
+    delayMs: number;
+    reason: string;
+    /** The HTTP status that caused it; absent for a network failure. */
+    status?: number;
+    part?: number;
+  }
+  | { type: "notice"; message: string }
+  | {
+    type: "completed";
+    url: string;
+    size: number;
+    md5: string;
+    sha256: string;
+    verified: Verified;
+  };
+
+/** How the end result was checked: both digests, or only the size (server gave no digest). */
+export type Verified = "digest" | "size";
+
+/** What the core needs from its runtime to hash: the one part that differs per platform. */
+export interface Hashing {
+  /** A running MD5 + SHA-256 of the whole upload (base64 digests), fed in order. */
+  digest(): RunningDigest;
+  /** The `Upload-Checksum` value of a chunk; without it no per-chunk checksum is sent. */
+  checksum?(algorithm: ChecksumAlgorithm, bytes: Uint8Array): string;
+}
+
+export interface UploadOptions {
+  endpoint: string;
+  /** Bytes per PATCH; Infinity sends the rest in one streamed PATCH. */
+  chunkSize?: number;
+  headers?: Record<string, string>;
+  metadata?: Metadata;
+  signal?: AbortSignal;
+  retry?: Partial<RetryPolicy>;
+  /** tus (default), the IETF draft, or the plain dialect. */
+  protocol?: ProtocolName;
+  /** Per-PATCH checksum: an algorithm, "none", or "auto" (the fastest the server offers). */
+  checksum?: ChecksumAlgorithm | "none" | "auto";
+  /** Upload in this many concurrent parts, then concatenate (needs tus concatenation). */
+  parallel?: number;
+  /** Remembers the upload so a later run (after a crash) resumes it. */
+  resume?: { store: ResumeStore; fingerprint: string; path?: string };
+  onEvent?: (event: UploadEvent) => void;
+  fetch?: typeof fetch;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+  /** How to hash; required here, defaulted by `client/upload.ts` for Deno. */
+  hashing?: Hashing;
+}
+
+export interface UploadResult {
+  url: string;
+  size: number;
+  /** Local digests, hex. */
+  md5: string;
+  sha256: string;
+  verified: Verified;
+}
+
+/** Uploads `source`; resolves once the server holds it and it is verified. */
+export async function upload(
+  source: UploadSource,
+  options: UploadOptions & { hashing: Hashing },
+): Promise<UploadResult> {
+  const dialect = DIALECTS[options.protocol ?? "tus"];
+  // Called as `settings.fetch(…)`: a browser's own fetch must not be, so it is wrapped.
+  const fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+  const emit = (event: UploadEvent) => options.onEvent?.(event);
+  const wantsFeatures = dialect.name === "tus" &&
+    ((options.parallel ?? 1) > 1 || (options.checksum ?? "auto") !== "none");
+  const features: ServerFeatures = wantsFeatures
+    ? await discover(options.endpoint, fetchFn, { ...options.headers, ...dialect.version })
+    : { extensions: new Set(), checksums: [] };
+  const checksum = options.hashing.checksum
+    ? chooseChecksum(options, dialect, features, emit)
+    : undefined;
+  let parallel = Math.max(1, Math.floor(options.parallel ?? 1));
+  if (parallel > 1 && !(dialect.name === "tus" && features.extensions.has("concatenation"))) {
+    const why = dialect.name === "tus"
+      ? "The server offers no concatenation"
+      : `Parallel parts need tus concatenation, not the ${dialect.name} dialect`;
+    emit({ type: "notice", message: `${why}: uploading in one stream instead of ${parallel}` });
+    parallel = 1;
+  }
+  parallel = Math.min(parallel, Math.max(1, source.size));
+  const settings: Settings = {
+    ...options,
+    dialect,
+    fetch: fetchFn,
+    emit,
+    policy: { ...DEFAULT_RETRY, ...options.retry },
+    chunk: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+    ...(checksum ? { checksumAlgorithm: checksum } : {}),
+  };
+  if (!(settings.chunk > 0)) throw new RangeError("chunkSize must be positive");
+  const resume = options.resume;
+  const previous = resume ? await resume.store.get(resume.fingerprint) : undefined;
+  const remembered = previous?.size === source.size ? previous : undefined;
+  const save = serialised(async (record: ResumeRecord) => {
+    if (resume) await resume.store.set(resume.fingerprint, record);
+  });
+  const record: ResumeRecord = {
+    url: remembered?.url ?? "",
+    endpoint: options.endpoint,
+    size: source.size,
+    createdAt: remembered?.createdAt ?? Date.now(),
+    ...(resume?.path === undefined ? {} : { path: resume.path }),
+    ...(remembered?.parts ? { parts: remembered.parts } : {}),
+  };
+
+  let outcome: { url: string; local: Digests; server: Partial<Digests> };
+  if (parallel > 1 || record.parts) {
+    outcome = await uploadParts(source, settings, record, save, parallel);
+  } else {
+    const transfer = new Transfer(source, settings, {
+      ...(record.url ? { url: record.url } : {}),
+      onCreated: (url) => save({ ...record, url }),
+    });
+    const done = await transfer.run();
+    outcome = { url: done.url, local: done.local!, server: done.server };
+  }
+
+  const { url, local, server } = outcome;
+  const mismatch = (["md5", "sha256"] as const).some((k) =>
+    server[k] !== undefined && server[k] !== local[k]
+  );
+  // Success or a proven mismatch: either way the next run must not resume this upload.
+  if (resume) await resume.store.delete(resume.fingerprint);
+  if (mismatch) {
+    throw new UploadError(
+      0,
+      "digest-mismatch",
+      `Verification failed for ${url}: local ${showDigests(local)}; server ${showDigests(server)}`,
+    );
+  }
+  const result: UploadResult = {
+    url,
+    size: source.size,
+    md5: base64ToHex(local.md5),
+    sha256: base64ToHex(local.sha256),
+    verified: server.md5 !== undefined || server.sha256 !== undefined ? "digest" : "size",
+  };
+  emit({ type: "completed", ...result });
+  return result;
+}
+
+/** "md5 <hex>, sha256 <hex>" ("?" where unknown), as both sides' digests are printed. */
+export function showDigests(d: Partial<Digests>): string {
+  return `md5 ${d.md5 ? base64ToHex(d.md5) : "?"}, sha256 ${
+    d.sha256 ? base64ToHex(d.sha256) : "?"
+  }`;
+}
+
+function chooseChecksum(
+  options: UploadOptions,
+  dialect: Dialect,
+  features: ServerFeatures,
+  emit: (event: UploadEvent) => void,
+): ChecksumAlgorithm | undefined {
+  const wanted = options.checksum ?? "auto";
+  if (wanted === "none" || dialect.name !== "tus") return undefined;
+  if (wanted === "auto") return fastestChecksum(features.checksums);
+  if (!features.checksums.includes(wanted)) {
+    emit({ type: "notice", message: `The server offers no ${wanted} checksum: sending none` });
+    return undefined;
+  }
+  return wanted;
+}
+
+interface Settings extends UploadOptions {
+  hashing: Hashing;
+  dialect: Dialect;
+  fetch: typeof fetch;
+  emit: (event: UploadEvent) => void;
+  policy: RetryPolicy;
+  chunk: number;
+  checksumAlgorithm?: ChecksumAlgorithm;
+}
+
+/**
+ * N partial uploads of consecutive ranges, sent concurrently, then a final upload that
+ * concatenates them. The resume record remembers each part (and the final) as soon as it exists.
+ */
+async function uploadParts(
+  source: UploadSource,
+  settings: Settings,
+  record: ResumeRecord,
+  save: (record: ResumeRecord) => Promise<void>,
+  parallel: number,
+) {
+  const n = record.parts?.length ?? parallel;
+  const parts: (string | null)[] = record.parts ?? Array(n).fill(null);
+  const size = source.size;
+  const bounds = Array.from({ length: n + 1 }, (_, i) => Math.floor((size * i) / n));
+  const acknowledged = Array(n).fill(0);
+  const progress = () =>
+    settings.emit({
+      type: "progress",
+      acknowledged: acknowledged.reduce((a, b) => a + b, 0),
+      sent: acknowledged.reduce((a, b) => a + b, 0),
+      total: size,
+    });
+  const transfers = parts.map((url, i) =>
+    new Transfer(rangeSource(source, bounds[i]!, bounds[i + 1]!), {
+      ...settings,
+      metadata: {},
+      emit: (event) => {
+        if (event.type === "progress") {
+          acknowledged[i] = event.acknowledged;
+          progress();
+        } else if (event.type !== "completed") settings.emit({ ...event, part: i } as UploadEvent);
+      },
+    }, {
+      ...(url ? { url } : {}),
+      createHeaders: { [H.uploadConcat]: "partial" },
+      hash: false,
+      onCreated: (created) => {
+        parts[i] = created;
+        return save({ ...record, parts: [...parts] });
+      },
+    })
+  );
+  const done = await Promise.all(transfers.map((t) => t.run()));
+  const urls = done.map((d) => d.url);
+  // The local digests of the whole file: one sequential pass (parts can't be combined).
+  const local = settings.hashing.digest();
+  for (let at = 0; at < size; at += PIECE) await local.update(await source.read(at, PIECE));
+  await source.check?.();
+  const final = new Transfer(source, settings, {
+    ...(record.url ? { url: record.url } : {}),
+    createHeaders: { [H.uploadConcat]: `final;${urls.join(" ")}` },
+    final: true,
+    hash: false,
+    onCreated: (url) => save({ ...record, url, parts: urls }),
+  });
+  const assembled = await final.run();
+  return { url: assembled.url, local: await local.digest(), server: assembled.server };
+}
+
+interface ServerState {
+  /** Undefined for a final upload that is not assembled yet. */
+  offset?: number;
+  length?: number;
+  digests?: Partial<Digests>;
+}
+
+interface TransferOptions {
+  /** Resume this upload (HEAD, then continue); otherwise create one. */
+  url?: string;
+  createHeaders?: Record<string, string>;
+  /** A tus final upload: created, never PATCHed; done once the server reports its offset. */
+  final?: boolean;
+  /** Compute local digests (default true). */
+  hash?: boolean;
+  onCreated?: (url: string) => Promise<void>;
+}
+
+/** One upload resource: create or resume it, then PATCH until the server holds every byte. */
+class Transfer {
+  readonly #source: UploadSource;
+  readonly #s: Settings;
+  readonly #t: TransferOptions;
+  readonly #hash: RunningDigest | undefined;
+  #url: string | undefined;
+  #offset = 0;
+  #sent = 0;
+  #server: Partial<Digests> | undefined;
+
+  constructor(source: UploadSource, settings: Settings, options: TransferOptions) {
+    this.#source = source;
+    this.#s = settings;
+    this.#t = options;
+    this.#url = options.url;
+    this.#hash = options.hash === false ? undefined : settings.hashing.digest();
+  }
+
+  async run(): Promise<{ url: string; local?: Digests; server: Partial<Digests> }> {
+    try {
+      return await this.#run();
+    } catch (error) {
+      this.#hash?.drop(); // an abandoned hash must not keep the hashing worker alive
+      throw error;
+    }
+  }
+
+  async #run(): Promise<{ url: string; local?: Digests; server: Partial<Digests> }> {
+    const size = this.#source.size;
+    let needSync = this.#url !== undefined;
+    let announced = false;
+    let attempt = 0;
+    let confirmed = -1; // the highest offset the server has reported
+    for (;;) {
+      try {
+        this.#s.signal?.throwIfAborted();
+        if (this.#url === undefined) {
+          await this.#create();
+          announced = true;
+          needSync = this.#t.final === true && this.#offset < size;
+        } else if (needSync) {
+          const state = await this.#head();
+          if (state.length !== undefined && state.length !== size) {
+            throw new UploadError(
+              410,
+              "length-differs",
+              "The remembered upload has another length",
+            );
+          }
+          if (this.#t.final && state.offset === undefined) {
+            throw new UploadError(503, "not-assembled", "The final upload is not assembled yet");
+          }
+          this.#offset = state.offset ?? 0;
+          this.#server = state.digests;
+          needSync = false;
+          if (!announced) this.#s.emit({ type: "resumed", url: this.#url, offset: this.#offset });
+          announced = true;
+          this.#progress();
+        }
+        if (this.#offset > confirmed) {
+          if (confirmed >= 0) attempt = 0; // progress, even if only a HEAD revealed it
+          confirmed = this.#offset;
+        }
+        if (this.#offset >= size) {
+          if (this.#server === undefined) {
+            const state = await this.#head();
+            this.#offset = state.offset ?? 0;
+            this.#server = state.digests ?? {};
+            if (this.#offset < size) continue; // truncated behind our back: send the rest
+          }
+          break;
+        }
+        if (this.#t.final) {
+          throw new UploadError(409, "final-incomplete", "The final upload holds fewer bytes");
+        }
+        await this.#source.check?.();
+        await this.#hashUpTo(this.#offset);
+        this.#offset = await this.#patch(
+          this.#offset,
+          Math.min(this.#s.chunk, size - this.#offset),
+        );
+        this.#progress();
+      } catch (error) {
+        if (this.#s.signal?.aborted) {
+          throw new UploadError(0, "aborted", "Upload aborted", { cause: error });
+        }
+        if (!(error instanceof UploadError)) throw error;
+        if (error.code === "file-changed" || error.code === "usage") throw error;
+        const verdict = classify(error.status === 0 ? undefined : error.status);
+        if (verdict === "fatal") {
+          throw new UploadError(error.status, "rejected", `Server refused: ${error.message}`);
+        }
+        attempt++;
+        if (attempt > this.#s.policy.retries) {
+          throw new UploadError(
+            error.status,
+            "gave-up",
+            `Gave up after ${attempt} attempts without progress; last error: ${error.message}`,
+          );
+        }
+        if (verdict === "restart") {
+          this.#s.emit({ type: "restarted", reason: `${error.message}; starting a new upload` });
+          this.#url = undefined;
+          this.#offset = 0;
+          this.#server = undefined;
+          confirmed = -1;
+          continue;
+        }
+        const delayMs = verdict === "resync" && attempt === 1
+          ? 0
+          : backoffMs(attempt - 1, this.#s.policy, error.headers["Retry-After"], this.#s.random);
+        this.#s.emit({
+          type: "retry",
+          attempt,
+          delayMs,
+          reason: error.message,
+          ...(error.status === 0 ? {} : { status: error.status }),
+        });
+        await (this.#s.sleep ?? sleep)(delayMs, this.#s.signal);
+        needSync = true;
+      }
+    }
+    await this.#source.check?.(); // a change while the last chunk was in flight
+    await this.#hashUpTo(size);
+    return {
+      url: this.#url!,
+      ...(this.#hash ? { local: await this.#hash.digest() } : {}),
+      server: this.#server ?? {},
+    };
+  }
+
+  #progress(): void {
+    this.#s.emit({
+      type: "progress",
+      acknowledged: this.#offset,
+      sent: Math.max(this.#sent, this.#offset),
+      total: this.#source.size,
+    });
+  }
+
+  async #create(): Promise<void> {
+    const { endpoint, metadata, dialect } = this.#s;
+    const headers: Record<string, string> = this.#t.final
+      ? { ...this.#t.createHeaders }
+      : { ...dialect.create(this.#source.size), ...this.#t.createHeaders };
+    if (metadata && Object.keys(metadata).length > 0) {
+      headers[H.uploadMetadata] = encodeMetadata(metadata);
+    }
+    const res = await this.#request("POST", endpoint, headers);
+    const location = res.headers.get("location");
+    if (!location) {
+      throw new UploadError(
+        res.status,
+        "bad-response",
+        `POST answered ${res.status} without Location`,
+      );
+    }
+    this.#url = new URL(location, endpoint).href;
+    const state = serverState(res, false);
+    this.#offset = state.offset ?? 0;
+    this.#server = state.digests;
+    await this.#t.onCreated?.(this.#url);
+    this.#s.emit({ type: "created", url: this.#url });
+  }
+
+  async #head(): Promise<ServerState> {
+    return serverState(await this.#request("HEAD", this.#url!, {}), !this.#t.final);
+  }
+
+  async #patch(offset: number, length: number): Promise<number> {
+    let body: BodyInit;
+    const headers: Record<string, string> = {
+      [H.uploadOffset]: String(offset),
+      ...this.#s.dialect.append(offset, length, this.#source.size),
+    };
+    if (length <= BUFFERED_CHUNK_MAX) {
+      const { bytes, checksum } = await this.#chunk(offset, length);
+      await this.#hashRange(offset, bytes);
+      if (checksum) headers[H.uploadChecksum] = checksum;
+      body = bytes as Uint8Array<ArrayBuffer>;
+      // While the server stores and fsyncs this chunk, read (and checksum) the next one.
+      const next = offset + length;
+      const size = this.#source.size;
+      if (next < size) this.#prefetch = this.#load(next, Math.min(this.#s.chunk, size - next));
+    } else {
+      let at = offset;
+      const end = offset + length;
+      body = new ReadableStream<Uint8Array>({
+        pull: async (controller) => {
+          if (at >= end) return controller.close();
+          const piece = await this.#source.read(at, Math.min(PIECE, end - at));
+          await this.#hashRange(at, piece);
+          at += piece.length;
+          this.#sent = at;
+          controller.enqueue(piece);
+          this.#progress();
+        },
+      });
+    }
+    const state = serverState(await this.#request("PATCH", this.#url!, headers, body), true);
+    const now = state.offset!;
+    if (now < offset) {
+      throw new UploadError(409, "offset-went-back", `Server offset went back to ${now}`);
+    }
+    if (length > 0 && now === offset) {
+      // Accepted but nothing stored (e.g. a proxy dropped the body): a failure, retried with backoff.
+      throw new UploadError(0, "no-progress", `PATCH at ${offset} was accepted but stored nothing`);
+    }
+    if (state.digests) this.#server = state.digests;
+    return now;
+  }
+
+  /** Sends one request; a non-2xx answer or a network failure becomes an UploadError. */
+  async #request(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body?: BodyInit,
+  ): Promise<Response> {
+    let res: Response;
+    try {
+      res = await this.#s.fetch(url, {
+        method,
+        headers: { ...this.#s.headers, ...this.#s.dialect.version, ...headers },
+        ...(body === undefined ? {} : { body }),
+        ...(this.#s.signal ? { signal: this.#s.signal } : {}),
+      });
+    } catch (error) {
+      throw new UploadError(0, "network", `${method} failed: ${errorText(error)}`, {
+        cause: error,
+      });
+    }
+    if (res.ok) {
+      await res.body?.cancel();
+      return res;
+    }
+    const text = method === "HEAD" ? "" : await res.text().catch(() => "");
+    const retryAfter = res.headers.get("retry-after");
+    throw new UploadError(res.status, "http", `${method} ${res.status}: ${serverMessage(text)}`, {
+      headers: retryAfter ? { "Retry-After": retryAfter } : {},
+    });
+  }
+
+  /** A chunk read ahead during the previous PATCH, if it is the one wanted now. */
+  #prefetch: Promise<{ offset: number; bytes: Uint8Array; checksum?: string }> | undefined;
+
+  async #chunk(offset: number, length: number) {
+    const ahead = this.#prefetch;
+    this.#prefetch = undefined;
+    const got = await ahead?.catch(() => undefined);
+    return got && got.offset === offset && got.bytes.length === length
+      ? got
+      : await this.#load(offset, length);
+  }
+
+  async #load(offset: number, length: number) {
+    const bytes = await this.#source.read(offset, length);
+    const algorithm = this.#s.checksumAlgorithm;
+    const checksumOf = this.#s.hashing.checksum;
+    return {
+      offset,
+      bytes,
+      ...(algorithm && checksumOf ? { checksum: checksumOf(algorithm, bytes) } : {}),
+    };
+  }
+
+  /** Feeds bytes at `position` to the running hash, skipping what it has already seen. */
+  async #hashRange(position: number, bytes: Uint8Array): Promise<void> {
+    const hash = this.#hash;
+    if (!hash) return;
+    const seen = hash.length;
+    if (position <= seen && seen < position + bytes.length) {
+      await hash.update(bytes.subarray(seen - position));
+    }
+  }
+
+  /** Hashes local bytes up to `offset` (a resumed prefix, or a gap another writer filled). */
+  async #hashUpTo(offset: number): Promise<void> {
+    const hash = this.#hash;
+    while (hash && hash.length < offset) {
+      const at = hash.length;
+      const piece = await this.#source.read(at, Math.min(PIECE * 8, offset - at));
+      if (piece.length === 0) throw new UploadError(0, "file-changed", "The file got shorter");
+      await this.#hashRange(at, piece);
+    }
+  }
+}
+
+/** Offset, length and digests from a response; `needOffset` makes a missing offset an error. */
+function serverState(res: Response, needOffset: boolean): ServerState {
+  const offset = res.headers.get(H.uploadOffset);
+  if (offset === null && needOffset) {
+    throw new UploadError(res.status, "bad-response", `${res.status} without Upload-Offset`);
+  }
+  const length = res.headers.get(H.uploadLength);
+  const digest = res.headers.get(H.reprDigest);
+  const digests = digest ? parseReprDigest(digest) : undefined;
+  return {
+    ...(offset === null ? {} : { offset: parseHeaderInteger(H.uploadOffset, offset) }),
+    ...(length === null ? {} : { length: parseHeaderInteger(H.uploadLength, length) }),
+    ...(digests ? { digests } : {}),
+  };
+}
+
+/** The message of a JSON error (plain dialect or problem document), or the text as it came. */
+function serverMessage(text: string): string {
+  try {
+    const body = JSON.parse(text);
+    const message = body?.error?.message ?? body?.title;
+    if (typeof message === "string") return message;
+  } catch { /* not JSON */ }
+  return text.trim().slice(0, 500) || "(no message)";
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Runs calls one after another (resume-record writes from concurrent parts). */
+function serialised<T>(fn: (value: T) => Promise<void>): (value: T) => Promise<void> {
+  let last = Promise.resolve();
+  return (value) => (last = last.then(() => fn(value), () => fn(value)));
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * tus checksum extension: `Upload-Checksum: <algorithm> <base64 digest>`; sha1 is required. The
+ * algorithms and the parser only: no hashing here (that is `checksum.ts`, node:crypto), so a
+ * browser build can use it.
+ */
+export const CHECKSUM_ALGORITHMS = ["sha1", "md5", "sha256"] as const;
+export type ChecksumAlgorithm = typeof CHECKSUM_ALGORITHMS[number];
+
+export interface Checksum {
+  algorithm: ChecksumAlgorithm;
+  /** Base64 digest. */
+  digest: string;
+}
+
+const DIGEST_BYTES: Record<ChecksumAlgorithm, number> = { sha1: 20, md5: 16, sha256: 32 };
+
+/** Parses a header value; throws SyntaxError (→ 400) naming what was wrong. */
+export function parseChecksum(value: string): Checksum {
+  const m = /^\s*([A-Za-z0-9-]{1,20}) ([A-Za-z0-9+/]+={0,2})\s*$/.exec(value);
+  if (!m) {
+    throw new SyntaxError(
+      `Invalid Upload-Checksum ${
+        JSON.stringify(value.slice(0, 60))
+      }: expected "<algorithm> <base64>"`,
+    );
+  }
+  const algorithm = m[1]!.toLowerCase();
+  if (!isAlgorithm(algorithm)) {
+    throw new SyntaxError(
+      `Unsupported checksum algorithm ${JSON.stringify(algorithm)}; supported: ${
+        CHECKSUM_ALGORITHMS.join(", ")
+      }`,
+    );
+  }
+  let size: number;
+  try {
+    size = atob(m[2]!).length;
+  } catch {
+    size = -1;
+  }
+  if (size !== DIGEST_BYTES[algorithm]) {
+    throw new SyntaxError(`Invalid Upload-Checksum: not a base64 ${algorithm} digest`);
+  }
+  return { algorithm, digest: m[2]! };
+}
+
+export function isAlgorithm(name: string): name is ChecksumAlgorithm {
+  return (CHECKSUM_ALGORITHMS as readonly string[]).includes(name);
+}

@@ -1,0 +1,97 @@
+/**
+ * Where a server keeps uploads and how it locks them: local files with in-process locks (the
+ * default, nothing else to run), or — to run several instances behind one address — bytes in an
+ * S3-compatible bucket, info in PostgreSQL and locks shared through PostgreSQL. `--db` with the
+ * file store shares only the locks (instances on one shared filesystem; info stays in `.info`).
+ */
+import { envVar } from "../lib/env.ts";
+import type { ServerConfig } from "./config.ts";
+import { type Locker, MemoryLocker } from "./lock/locker.ts";
+import { PgLocker } from "./lock/pg_locker.ts";
+import { connect, migrate, UploadRows } from "./store/pg_info.ts";
+import { S3Client } from "./store/s3_client.ts";
+import { S3Store } from "./store/s3_store.ts";
+import type { UploadStore } from "./store/types.ts";
+
+export interface Backends {
+  store: UploadStore;
+  locker: Locker;
+  /** Closes database connections and idle S3 connections (after the server has stopped). */
+  close(): Promise<void>;
+}
+
+/** S3 credentials: from the endpoint URL's userinfo, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. */
+export function s3Credentials(
+  endpoint: string,
+  env: (name: string) => string | undefined = envVar,
+): { endpoint: string; accessKeyId: string; secretAccessKey: string } {
+  const url = new URL(endpoint);
+  const accessKeyId = decodeURIComponent(url.username) || env("AWS_ACCESS_KEY_ID");
+  const secretAccessKey = decodeURIComponent(url.password) || env("AWS_SECRET_ACCESS_KEY");
+  if (!accessKeyId || !secretAccessKey) {
+    throw new RangeError(
+      "--store s3 needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY " +
+        "(the server needs --allow-env for them)",
+    );
+  }
+  url.username = "";
+  url.password = "";
+  return { endpoint: url.href.replace(/\/+$/, ""), accessKeyId, secretAccessKey };
+}
+
+/** Opens the backends `config` asks for; `openFiles` makes the file store (cli.ts knows how). */
+export async function openBackends(
+  config: ServerConfig,
+  openFiles: () => Promise<UploadStore>,
+): Promise<Backends> {
+  if (config.db === undefined) {
+    return {
+      store: await openFiles(),
+      locker: new MemoryLocker(config.lockTimeoutMs),
+      close: () => Promise.resolve(),
+    };
+  }
+  const db = config.db;
+  const credentials = config.store === "s3" ? s3Credentials(config.s3Endpoint!) : undefined;
+  const sql = connect(db);
+  try {
+    await migrate(sql);
+  } catch (error) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    throw new Error(`Cannot use --db: ${(error as Error).message}`, { cause: error });
+  }
+  let locker: PgLocker | undefined;
+  let s3: S3Client | undefined;
+  let s3Store: S3Store | undefined;
+  let store: UploadStore;
+  try {
+    locker = await PgLocker.open(db, { timeoutMs: config.lockTimeoutMs });
+    if (credentials) {
+      s3 = new S3Client({ ...credentials, bucket: config.s3Bucket!, region: config.s3Region });
+      await s3.ensureBucket();
+      store = s3Store = await S3Store.open({
+        s3,
+        rows: new UploadRows(sql),
+        dir: config.dir,
+        partSize: config.s3PartSize,
+      });
+    } else {
+      store = await openFiles();
+    }
+  } catch (error) {
+    await locker?.close().catch(() => {});
+    await sql.end({ timeout: 1 }).catch(() => {});
+    s3?.close();
+    throw error;
+  }
+  return {
+    store,
+    locker,
+    async close() {
+      await locker!.close();
+      await sql.end({ timeout: 5 });
+      await s3Store?.close();
+      s3?.close();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { GroupSync, openGroupSync } from "./group_sync.ts";
+
+/** A syncAll the test completes by hand, recording when each one started. */
+function manual() {
+  const started: (() => void)[] = [];
+  const group = new GroupSync(() => new Promise<void>((resolve) => started.push(resolve)));
+  return { group, started };
+}
+
+Deno.test("GroupSync: callers during a running sync share the next one, which starts after it", async () => {
+  const { group, started } = manual();
+  const order: string[] = [];
+  const a = group.sync().then(() => order.push("a"));
+  assert.equal(started.length, 1);
+  // b, c and d asked while a's sync runs: their writes may be newer than its start.
+  const b = group.sync().then(() => order.push("b"));
+  const c = group.sync().then(() => order.push("c"));
+  assert.equal(started.length, 1, "no second sync while one runs");
+  started[0]!();
+  await a;
+  assert.deepEqual(order, ["a"], "b and c are not covered by a's sync");
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.equal(started.length, 2, "the next sync starts once the first returned");
+  const d = group.sync().then(() => order.push("d"));
+  started[1]!();
+  await Promise.all([b, c]);
+  await Promise.resolve();
+  assert.deepEqual(order.slice(0, 3), ["a", "b", "c"]);
+  assert.equal(started.length, 3, "d asked while b and c's sync ran: it gets its own");
+  started[2]!();
+  await d;
+  assert.equal(group.syncs, 3);
+});
+
+Deno.test("GroupSync: a failed sync rejects its callers and the next one still runs", async () => {
+  let fail = true;
+  const group = new GroupSync(() => fail ? Promise.reject(new Error("EIO")) : Promise.resolve());
+  await assert.rejects(group.sync(), /EIO/);
+  fail = false;
+  await group.sync();
+});
+
+Deno.test("openGroupSync: syncs the real filesystem when FFI is permitted", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const group = openGroupSync(dir);
+    if (
+      Deno.permissions.querySync({ name: "ffi" }).state === "granted" && Deno.build.os === "linux"
+    ) {
+      assert.ok(group, "FFI permitted on Linux: group commit available");
+      await Deno.writeTextFile(`${dir}/x`, "x");
+      await Promise.all([group.sync(), group.sync(), group.sync()]);
+      assert.ok(group.syncs >= 1 && group.syncs <= 2);
+    } else {
+      assert.equal(group, undefined);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,460 @@
+/**
+ * A small S3 client: the dozen calls the S3 store makes, signed with AWS Signature V4 and sent
+ * over node:http, so a body streams from a file with its `Content-Length` (Deno's `fetch` sends
+ * every stream chunked, which S3-compatible servers refuse or mishandle). Payloads are signed
+ * with their SHA-256 (computed while the bytes were buffered), so the server verifies every part.
+ * Why not `@aws-sdk/client-s3`: see the README's Scale-out section.
+ */
+import { createHash, createHmac } from "node:crypto";
+import { createReadStream } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+
+export interface S3Options {
+  /** `http(s)://host:port`, optionally with a path prefix; buckets are addressed path-style. */
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Attempts for a request that failed on the network or with a 5xx (default 4). */
+  attempts?: number;
+}
+
+/** A request body: bytes in memory (small), or a region of a file with its SHA-256 (hex). */
+export type S3Body =
+  | Uint8Array
+  | { path: string; start: number; length: number; sha256?: string };
+
+/** An error answer from S3 (or a network failure, status 0), with its S3 error code. */
+export class S3Error extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "S3Error";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export interface S3Object {
+  key: string;
+  size: number;
+  lastModified: number;
+}
+
+export interface S3MultipartUpload {
+  key: string;
+  uploadId: string;
+  initiated: number;
+}
+
+const EMPTY_SHA256 = createHash("sha256").digest("hex");
+const UNSIGNED = "UNSIGNED-PAYLOAD";
+
+interface Request {
+  method: "GET" | "PUT" | "POST" | "DELETE" | "HEAD";
+  key?: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: S3Body;
+  /** Statuses taken as success besides 2xx (e.g. 404 for a HEAD). */
+  accept?: number[];
+}
+
+interface Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+export class S3Client {
+  readonly bucket: string;
+  readonly #url: URL;
+  readonly #region: string;
+  readonly #keyId: string;
+  readonly #secret: string;
+  readonly #attempts: number;
+  readonly #agent: http.Agent;
+
+  constructor(options: S3Options) {
+    this.#url = new URL(options.endpoint);
+    this.bucket = options.bucket;
+    this.#region = options.region;
+    this.#keyId = options.accessKeyId;
+    this.#secret = options.secretAccessKey;
+    this.#attempts = options.attempts ?? 4;
+    const Agent = this.#url.protocol === "https:" ? https.Agent : http.Agent;
+    this.#agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  }
+
+  /** Makes sure the bucket exists (creating it if missing); throws if it isn't ours to use. */
+  async ensureBucket(): Promise<void> {
+    const res = await this.#send({ method: "HEAD", accept: [404] });
+    if (res.status === 404) await this.createBucket();
+  }
+
+  /** Creates the bucket; one that exists already (and is ours) is fine. */
+  async createBucket(): Promise<void> {
+    const res = await this.#send({ method: "PUT", accept: [409] });
+    const code = errorCode(res.text);
+    if (
+      res.status === 409 && code !== "BucketAlreadyOwnedByYou" && code !== "BucketAlreadyExists"
+    ) {
+      throw toError(res);
+    }
+  }
+
+  /** Deletes the (empty) bucket; one already gone is fine. */
+  async deleteBucket(): Promise<void> {
+    await this.#send({ method: "DELETE", accept: [404] });
+  }
+
+  async putObject(key: string, body: S3Body): Promise<string> {
+    const res = await this.#send({ method: "PUT", key, body });
+    return etagOf(res);
+  }
+
+  /** Bytes [start, end) of an object (all of it without a range), streamed. */
+  async getObject(key: string, start?: number, end?: number): Promise<ReadableStream<Uint8Array>> {
+    const range = start === undefined ? undefined : `bytes=${start}-${(end ?? 0) - 1}`;
+    if (range !== undefined && end !== undefined && end <= start!) {
+      return new ReadableStream({ start: (c) => c.close() });
+    }
+    return await this.#stream(key, range);
+  }
+
+  /** Size and ETag of an object, or undefined if there is none. */
+  async headObject(key: string): Promise<{ size: number; etag: string } | undefined> {
+    const res = await this.#send({ method: "HEAD", key, accept: [404] });
+    if (res.status === 404) return undefined;
+    return { size: Number(res.headers["content-length"] ?? 0), etag: etagOf(res) };
+  }
+
+  /** Deletes an object; a missing one is fine. */
+  async deleteObject(key: string): Promise<void> {
+    await this.#send({ method: "DELETE", key, accept: [404] });
+  }
+
+  async createMultipartUpload(key: string): Promise<string> {
+    const res = await this.#send({ method: "POST", key, query: { uploads: "" } });
+    const id = tag(res.text, "UploadId");
+    if (!id) throw new S3Error(res.status, "BadResponse", "CreateMultipartUpload gave no UploadId");
+    return id;
+  }
+
+  async uploadPart(key: string, uploadId: string, part: number, body: S3Body): Promise<string> {
+    const query = { partNumber: String(part), uploadId };
+    return etagOf(await this.#send({ method: "PUT", key, query, body }));
+  }
+
+  /** Completes a multipart upload from its parts' numbers and ETags, in order. */
+  async completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: { part: number; etag: string }[],
+  ): Promise<void> {
+    const xml = "<CompleteMultipartUpload>" +
+      parts.map((p) =>
+        `<Part><PartNumber>${p.part}</PartNumber><ETag>${escapeXml(p.etag)}</ETag></Part>`
+      ).join("") + "</CompleteMultipartUpload>";
+    const res = await this.#send({
+      method: "POST",
+      key,
+      query: { uploadId },
+      body: new TextEncoder().encode(xml),
+      headers: { "content-type": "application/xml" },
+    });
+    // S3 may answer 200 and still fail: the error is then in the body.
+    if (/<Error>/.test(res.text)) throw toError({ ...res, status: 500 });
+  }
+
+  /** Aborts a multipart upload, deleting its parts; one already gone is fine. */
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    await this.#send({ method: "DELETE", key, query: { uploadId }, accept: [404] });
+  }
+
+  /** Every object whose key starts with `prefix`. */
+  async *listObjects(prefix: string): AsyncIterable<S3Object> {
+    let token: string | undefined;
+    do {
+      const query: Record<string, string> = { "list-type": "2", prefix };
+      if (token) query["continuation-token"] = token;
+      const res = await this.#send({ method: "GET", query });
+      for (const block of blocks(res.text, "Contents")) {
+        yield {
+          key: tag(block, "Key") ?? "",
+          size: Number(tag(block, "Size") ?? 0),
+          lastModified: Date.parse(tag(block, "LastModified") ?? "") || 0,
+        };
+      }
+      token = tag(res.text, "IsTruncated") === "true"
+        ? tag(res.text, "NextContinuationToken")
+        : undefined;
+    } while (token);
+  }
+
+  /** Every multipart upload in progress whose key starts with `prefix`. */
+  async *listMultipartUploads(prefix: string): AsyncIterable<S3MultipartUpload> {
+    let marker: { key: string; id: string } | undefined;
+    do {
+      const query: Record<string, string> = { uploads: "", prefix };
+      if (marker) Object.assign(query, { "key-marker": marker.key, "upload-id-marker": marker.id });
+      const res = await this.#send({ method: "GET", query });
+      for (const block of blocks(res.text, "Upload")) {
+        yield {
+          key: tag(block, "Key") ?? "",
+          uploadId: tag(block, "UploadId") ?? "",
+          initiated: Date.parse(tag(block, "Initiated") ?? "") || 0,
+        };
+      }
+      const key = tag(res.text, "NextKeyMarker");
+      const id = tag(res.text, "NextUploadIdMarker");
+      marker = tag(res.text, "IsTruncated") === "true" && key ? { key, id: id ?? "" } : undefined;
+    } while (marker);
+  }
+
+  /** Closes idle keep-alive connections. */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  /** Sends a request, retrying network failures and 5xx (bodies are files or bytes: replayable). */
+  async #send(req: Request): Promise<Response> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        const res = await this.#once(req);
+        if (res.status < 300 || req.accept?.includes(res.status)) return res;
+        throw toError(res);
+      } catch (error) {
+        const s3 = error instanceof S3Error ? error : undefined;
+        const transient = !s3 || s3.status === 0 || s3.status >= 500 || s3.code === "SlowDown";
+        if (!transient || attempt >= this.#attempts) {
+          throw s3 ?? new S3Error(0, "NetworkError", networkMessage(req, error), { cause: error });
+        }
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  #once(req: Request): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      const outgoing = this.#request(req, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString("utf8"),
+          }));
+        res.on("error", reject);
+      });
+      outgoing.on("error", reject);
+      const body = req.body;
+      if (body === undefined) outgoing.end();
+      else if (body instanceof Uint8Array) outgoing.end(body);
+      else if (body.length === 0) outgoing.end();
+      else {
+        const file = createReadStream(body.path, {
+          start: body.start,
+          end: body.start + body.length - 1,
+          highWaterMark: 1024 * 1024,
+        });
+        file.on("error", (error) => outgoing.destroy(error));
+        file.pipe(outgoing);
+      }
+    });
+  }
+
+  /** A GET whose body is handed over as a stream (status checked first). */
+  #stream(key: string, range: string | undefined): Promise<ReadableStream<Uint8Array>> {
+    return new Promise((resolve, reject) => {
+      const outgoing = this.#request(
+        { method: "GET", key, ...(range ? { headers: { range } } : {}) },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status >= 300) {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on(
+              "end",
+              () =>
+                reject(
+                  toError({ status, headers: res.headers, text: Buffer.concat(chunks).toString() }),
+                ),
+            );
+            return;
+          }
+          res.pause();
+          let done = false;
+          resolve(
+            new ReadableStream<Uint8Array>({
+              start(controller) {
+                res.on("data", (chunk: Buffer) => {
+                  controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+                  if ((controller.desiredSize ?? 0) <= 0) res.pause();
+                });
+                res.on("end", () => {
+                  done = true;
+                  controller.close();
+                });
+                res.on("error", (error) => {
+                  if (!done) controller.error(error);
+                });
+                res.on("aborted", () => {
+                  if (!done) controller.error(new Error(`Reading ${key} from S3 was cut off`));
+                });
+              },
+              pull() {
+                res.resume();
+              },
+              cancel() {
+                done = true;
+                outgoing.destroy();
+              },
+            }, { highWaterMark: 4 }),
+          );
+        },
+      );
+      outgoing.on(
+        "error",
+        (error) =>
+          reject(new S3Error(0, "NetworkError", networkMessage({ method: "GET", key }, error))),
+      );
+      outgoing.end();
+    });
+  }
+
+  #request(req: Request, onResponse: (res: http.IncomingMessage) => void): http.ClientRequest {
+    const path = this.#path(req.key);
+    const query = canonicalQuery(req.query ?? {});
+    const body = req.body;
+    const length = body === undefined ? 0 : body instanceof Uint8Array ? body.length : body.length;
+    const payload = body === undefined
+      ? EMPTY_SHA256
+      : body instanceof Uint8Array
+      ? createHash("sha256").update(body).digest("hex")
+      : body.sha256 ?? UNSIGNED;
+    const headers: Record<string, string> = {
+      ...(req.headers ?? {}),
+      host: this.#url.host,
+      "x-amz-content-sha256": payload,
+      "x-amz-date": amzDate(new Date()),
+    };
+    headers.authorization = this.#sign(req.method, path, query, headers, payload);
+    if (req.method === "PUT" || req.method === "POST") headers["content-length"] = String(length);
+    const transport = this.#url.protocol === "https:" ? https : http;
+    return transport.request({
+      protocol: this.#url.protocol,
+      hostname: this.#url.hostname.replace(/^\[|\]$/g, ""),
+      port: this.#url.port || (this.#url.protocol === "https:" ? 443 : 80),
+      method: req.method,
+      path: query ? `${path}?${query}` : path,
+      headers,
+      agent: this.#agent,
+    }, onResponse);
+  }
+
+  #path(key?: string): string {
+    const base = this.#url.pathname.replace(/\/+$/, "");
+    const parts = [this.bucket, ...(key === undefined ? [] : key.split("/"))];
+    return `${base}/${parts.map(uriEncode).join("/")}`;
+  }
+
+  /** AWS Signature Version 4 `Authorization` for a request with these (lower-case) headers. */
+  #sign(
+    method: string,
+    path: string,
+    query: string,
+    headers: Record<string, string>,
+    payload: string,
+  ): string {
+    const names = Object.keys(headers).map((h) => h.toLowerCase()).sort();
+    const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+    const canonical = [
+      method,
+      path,
+      query,
+      names.map((n) => `${n}:${String(lower[n]).trim().replace(/\s+/g, " ")}\n`).join(""),
+      names.join(";"),
+      payload,
+    ].join("\n");
+    const date = lower["x-amz-date"]!;
+    const scope = `${date.slice(0, 8)}/${this.#region}/s3/aws4_request`;
+    const toSign = [
+      "AWS4-HMAC-SHA256",
+      date,
+      scope,
+      createHash("sha256").update(canonical).digest("hex"),
+    ].join("\n");
+    let key: Buffer | string = `AWS4${this.#secret}`;
+    for (const part of [date.slice(0, 8), this.#region, "s3", "aws4_request"]) {
+      key = createHmac("sha256", key).update(part).digest();
+    }
+    const signature = createHmac("sha256", key).update(toSign).digest("hex");
+    return `AWS4-HMAC-SHA256 Credential=${this.#keyId}/${scope}, ` +
+      `SignedHeaders=${names.join(";")}, Signature=${signature}`;
+  }
+}
+
+/** RFC 3986 encoding as SigV4 wants it: everything but unreserved characters. */
+function uriEncode(s: string): string {
+  return encodeURIComponent(s).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+function canonicalQuery(query: Record<string, string>): string {
+  return Object.keys(query).sort().map((k) => `${uriEncode(k)}=${uriEncode(query[k]!)}`).join("&");
+}
+
+function amzDate(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+}
+
+function etagOf(res: Response): string {
+  const etag = res.headers.etag;
+  return typeof etag === "string" ? etag : "";
+}
+
+/** The text of the first `<name>` element, XML entities decoded. */
+function tag(xml: string, name: string): string | undefined {
+  const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(xml);
+  return m ? unescapeXml(m[1]!) : undefined;
+}
+
+function blocks(xml: string, name: string): string[] {
+  return [...xml.matchAll(new RegExp(`<${name}>([\\s\\S]*?)</${name}>`, "g"))].map((m) => m[1]!);
+}
+
+function errorCode(xml: string): string {
+  return tag(xml, "Code") ?? "";
+}
+
+function toError(res: Response): S3Error {
+  const code = errorCode(res.text) || (res.status === 404 ? "NotFound" : `HTTP${res.status}`);
+  const message = tag(res.text, "Message") ?? res.text.slice(0, 200);
+  return new S3Error(res.status, code, `S3 answered ${res.status} ${code}: ${message}`);
+}
+
+function networkMessage(req: Pick<Request, "method" | "key">, error: unknown): string {
+  const why = error instanceof Error ? error.message : String(error);
+  return `S3 ${req.method} ${req.key ?? "(bucket)"} failed: ${why}`;
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
+    /"/g,
+    "&quot;",
+  );
+}
+
+function unescapeXml(s: string): string {
+  return s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, "<").replace(
+    /&gt;/g,
+    ">",
+  ).replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&amp;/g, "&");
+}
