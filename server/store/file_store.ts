@@ -13,14 +13,13 @@ import type {
   UploadStore,
 } from "./types.ts";
 import { outcomeOf, pumpBody } from "./body.ts";
+import { HashCache } from "./hash_cache.ts";
 import type { GroupSync } from "./group_sync.ts";
 
 /** Bytes gathered before one write(2); bounds memory per request. */
 const WRITE_BUFFER = 1024 * 1024;
 const INFO_SUFFIX = ".info";
 const TMP_SUFFIX = ".tmp";
-/** Running hash states kept in memory; beyond this the oldest are dropped (and rehashed if needed). */
-const MAX_HASH_STATES = 10_000;
 
 interface InfoRecord {
   v: 1;
@@ -43,9 +42,7 @@ interface InfoRecord {
 export class FileStore implements UploadStore {
   readonly dir: string;
   /** id → MD5/SHA-256 of the first `length` bytes; used only under the upload's lock. */
-  readonly #hashes = new Map<string, RunningDigest>();
-  /** Uploads being appended to now: their running hash is never evicted. */
-  readonly #busy = new Set<string>();
+  readonly #hashes = new HashCache();
 
   readonly #onSync: ((seconds: number) => void) | undefined;
   /** Durability: one shared syncfs per group of requests, or (undefined) an fsync per file. */
@@ -142,12 +139,10 @@ export class FileStore implements UploadStore {
       );
     }
     if (body === null) return { offset, overflow: false, stopped: false };
-    this.#busy.add(id);
-    try {
-      return await this.#appendTo(id, data, file, offset, body, options);
-    } finally {
-      this.#busy.delete(id);
-    }
+    return await this.#hashes.busy(
+      id,
+      () => this.#appendTo(id, data, file, offset, body, options),
+    );
   }
 
   async #appendTo(
@@ -229,7 +224,7 @@ export class FileStore implements UploadStore {
     } catch (error) {
       // A failed write may have left part of its bytes: cut back to what was fully written. A
       // failed fsync makes none of this request's bytes durable: cut back to where it started.
-      this.#forgetHash(id);
+      this.#hashes.forget(id);
       await file.truncate(offset + (syncing ? 0 : out.written)).catch(() => {});
       await file.syncData().catch(() => {});
       throw error;
@@ -250,7 +245,7 @@ export class FileStore implements UploadStore {
       using file = await Deno.open(data, { read: true });
       digests = await (await this.#hashAt(id, file, (await file.stat()).size)).digest();
     }
-    this.#hashes.delete(id);
+    this.#hashes.take(id);
     // Digests are derived from the data: the info is replaced atomically (its temp file fsynced,
     // so it is never torn) but the directory is not fsynced — a crash may undo the rename, and
     // the digests are then computed again from the bytes. One fsync less per completed upload.
@@ -270,7 +265,7 @@ export class FileStore implements UploadStore {
   ): Promise<RunningDigest> {
     const kept = this.#hashes.get(id);
     if (kept?.length === offset) return kept;
-    this.#forgetHash(id);
+    this.#hashes.forget(id);
     const state = small && offset === 0 ? inlineDigest() : offThreadDigest();
     if (offset > 0) {
       await file.seek(0, Deno.SeekMode.Start);
@@ -283,22 +278,8 @@ export class FileStore implements UploadStore {
         await state.update(buffer.subarray(0, n));
       }
     }
-    this.#hashes.set(id, state);
-    if (this.#hashes.size > MAX_HASH_STATES) {
-      // Evict the oldest state that no append is using (it is rebuilt if ever needed again).
-      for (const old of this.#hashes.keys()) {
-        if (!this.#busy.has(old) && old !== id) {
-          this.#forgetHash(old);
-          break;
-        }
-      }
-    }
+    this.#hashes.keep(id, state);
     return state;
-  }
-
-  #forgetHash(id: string): void {
-    this.#hashes.get(id)?.drop();
-    this.#hashes.delete(id);
   }
 
   async declareLength(id: string, length: number): Promise<void> {
@@ -314,12 +295,7 @@ export class FileStore implements UploadStore {
   }
 
   async assemble(finalId: string, parts: { id: string; length: number }[]): Promise<number> {
-    this.#busy.add(finalId);
-    try {
-      return await this.#assemble(finalId, parts);
-    } finally {
-      this.#busy.delete(finalId);
-    }
+    return await this.#hashes.busy(finalId, () => this.#assemble(finalId, parts));
   }
 
   async #assemble(finalId: string, parts: { id: string; length: number }[]): Promise<number> {
@@ -348,7 +324,7 @@ export class FileStore implements UploadStore {
       }
       await out.flush();
     } catch (error) {
-      this.#forgetHash(finalId);
+      this.#hashes.forget(finalId);
       await file.truncate(offset + out.written).catch(() => {});
       throw error;
     } finally {
@@ -368,7 +344,7 @@ export class FileStore implements UploadStore {
 
   async remove(id: string, ended?: Ended): Promise<boolean> {
     const { sub, data, info } = this.#paths(id);
-    this.#forgetHash(id);
+    this.#hashes.forget(id);
     let record: InfoRecord;
     try {
       record = JSON.parse(await Deno.readTextFile(info));

@@ -22,6 +22,7 @@ import { offThreadDigest, type RunningDigest } from "../../lib/digest_pool.ts";
 import { UploadError } from "../../lib/errors.ts";
 import { isUploadId } from "../../lib/ids.ts";
 import { outcomeOf, pumpBody } from "./body.ts";
+import { HashCache } from "./hash_cache.ts";
 import type { ByteChange, UploadRow, UploadRows } from "./pg_info.ts";
 import { S3Client, S3Error } from "./s3_client.ts";
 import type {
@@ -37,8 +38,6 @@ import type {
 const WRITE_BUFFER = 1024 * 1024;
 /** S3's limit on parts per multipart upload. */
 const MAX_PARTS = 10_000;
-/** Running hash states kept in memory; beyond this the oldest idle one is dropped. */
-const MAX_HASH_STATES = 10_000;
 /** Local copies of the tails this instance wrote, kept so its next PATCH needn't fetch them. */
 const TAIL_CACHE_BYTES = 256 * 1024 * 1024;
 const TAIL_MARK = ".tail-";
@@ -77,8 +76,7 @@ export class S3Store implements UploadStore {
   readonly #prefix: string;
   readonly #now: () => number;
   /** id → MD5/SHA-256 of the first `length` bytes, fed by this instance's appends. */
-  readonly #hashes = new Map<string, RunningDigest>();
-  readonly #busy = new Set<string>();
+  readonly #hashes = new HashCache();
   readonly #tails = new Map<string, CachedTail>();
   #tailBytes = 0;
   #scannedAt = -Infinity;
@@ -106,7 +104,7 @@ export class S3Store implements UploadStore {
   /** Removes this process's buffer directory (at shutdown: nothing in it is needed after). */
   async close(): Promise<void> {
     for (const id of [...this.#tails.keys()]) this.#takeTail(id);
-    for (const id of [...this.#hashes.keys()]) this.#forgetHash(id);
+    this.#hashes.clear();
     await Deno.remove(this.#buffers, { recursive: true }).catch(() => {});
   }
 
@@ -144,14 +142,13 @@ export class S3Store implements UploadStore {
         );
       }
       if (body === null) return { offset, overflow: false, stopped: false };
-      this.#busy.add(id);
-      try {
-        return options.checksum
-          ? await this.#appendChecked(row, body, options)
-          : await this.#appendPlain(row, body, options);
-      } finally {
-        this.#busy.delete(id);
-      }
+      return await this.#hashes.busy(
+        id,
+        () =>
+          options.checksum
+            ? this.#appendChecked(row, body, options)
+            : this.#appendPlain(row, body, options),
+      );
     });
   }
 
@@ -169,7 +166,7 @@ export class S3Store implements UploadStore {
       const after = await writer.close();
       return { ...outcomeOf(pumped), offset: offsetOf(after) };
     } catch (error) {
-      this.#forgetHash(row.id);
+      this.#hashes.forget(row.id);
       await writer.discard();
       throw error;
     }
@@ -227,11 +224,11 @@ export class S3Store implements UploadStore {
       const kept = this.#hashes.get(id);
       let digests: Digests;
       if (kept && kept.length === row.length) {
-        this.#hashes.delete(id);
+        this.#hashes.take(id);
         digests = await kept.digest();
       } else {
         // Hashed elsewhere (another instance, or before a restart): read the object once.
-        this.#forgetHash(id);
+        this.#hashes.forget(id);
         const state = offThreadDigest();
         try {
           for await (const chunk of await this.#s3.getObject(this.objectKey(id))) {
@@ -308,7 +305,7 @@ export class S3Store implements UploadStore {
 
   async remove(id: string, ended?: Ended): Promise<boolean> {
     return await guard(async () => {
-      this.#forgetHash(id);
+      this.#hashes.forget(id);
       this.#dropTail(id);
       // First the row: the upload stops existing (or becomes a tombstone) at once, everywhere.
       const row = await this.#rows.end(id, ended);
@@ -439,24 +436,11 @@ export class S3Store implements UploadStore {
   #hashFor(id: string, offset: number): RunningDigest | undefined {
     const kept = this.#hashes.get(id);
     if (kept?.length === offset) return kept;
-    this.#forgetHash(id);
+    this.#hashes.forget(id);
     if (offset !== 0) return undefined;
     const state = offThreadDigest();
-    this.#hashes.set(id, state);
-    if (this.#hashes.size > MAX_HASH_STATES) {
-      for (const old of this.#hashes.keys()) {
-        if (!this.#busy.has(old) && old !== id) {
-          this.#forgetHash(old);
-          break;
-        }
-      }
-    }
+    this.#hashes.keep(id, state);
     return state;
-  }
-
-  #forgetHash(id: string): void {
-    this.#hashes.get(id)?.drop();
-    this.#hashes.delete(id);
   }
 
   /** Takes this instance's local copy of an upload's tail (the caller owns the file now). */
