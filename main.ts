@@ -1,6 +1,6 @@
 import denoJson from "./deno.json" with { type: "json" };
 import { resolveServerCommand, SERVER_ENV_VARS, SERVER_USAGE } from "./server/config.ts";
-import { redactConfig } from "./server/config_redact.ts";
+import { redactConfig, redactUrls } from "./server/config_redact.ts";
 import { runServer } from "./server/cli.ts";
 import { runClient } from "./client/cli.ts";
 import { envVar } from "./lib/env.ts";
@@ -50,7 +50,13 @@ export async function main(args: string[]): Promise<number> {
         console.log(JSON.stringify({ config: redactConfig(config), sources }, null, 2));
         return 0;
       }
-      await runServer(command.config);
+      try {
+        await runServer(command.config);
+      } catch (error) {
+        // Settings found wrong only when starting (S3 credentials, --on-finish permission).
+        if (error instanceof RangeError) return configError(error);
+        throw error;
+      }
       return 0;
     }
     case "client":
@@ -83,7 +89,7 @@ function configError(error: unknown): number {
     " ",
   );
   const hint = error instanceof TypeError ? " (see resumable server --help)" : "";
-  console.error(`error: ${message}${hint}`);
+  console.error(`error: ${redactUrls(message)}${hint}`);
   return 2;
 }
 

@@ -9,6 +9,8 @@ import { type Digests, DigestState } from "./digest.ts";
 export interface RunningDigest {
   /** Bytes fed so far. */
   readonly length: number;
+  /** Hashed on the calling thread (`inlineDigest`), not the worker. */
+  readonly inline?: boolean;
   /** Feeds bytes (copied into pooled buffers: the caller may reuse its own at once). */
   update(bytes: Uint8Array): Promise<void>;
   /** Finishes; the state can't be used afterwards. */
@@ -29,6 +31,7 @@ interface Waiter {
   inFlight: number;
   resume?: () => void;
   done?: (digests: Digests) => void;
+  failed?: (error: Error) => void;
 }
 
 let worker: Worker | undefined;
@@ -90,6 +93,7 @@ function send(message: unknown, transfer: Transferable[] = []): void {
 export function inlineDigest(): RunningDigest {
   const state = new DigestState();
   return {
+    inline: true,
     get length() {
       return state.length;
     },
@@ -129,8 +133,9 @@ export function offThreadDigest(): RunningDigest {
     },
     digest() {
       if (dropped) return Promise.reject(new Error("The digest was dropped"));
-      return new Promise((resolve) => {
+      return new Promise((resolve, reject) => {
         waiter.done = resolve;
+        waiter.failed = reject;
         send({ op: "digest", key });
       });
     },
@@ -138,6 +143,7 @@ export function offThreadDigest(): RunningDigest {
       dropped = true;
       waiters.delete(key);
       waiter.resume?.(); // a writer waiting on the bound must not wait forever
+      waiter.failed?.(new Error("The digest was dropped")); // nor one waiting for the digest
       if (worker) worker.postMessage({ op: "drop", key });
       settle();
     },

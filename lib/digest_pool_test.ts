@@ -32,3 +32,11 @@ Deno.test("dropping a digest releases a writer waiting on the in-flight bound", 
   await state.update(big); // a no-op after drop
   await assert.rejects(state.digest(), /dropped/);
 });
+
+Deno.test("a digest being awaited when its state is dropped rejects instead of hanging", async () => {
+  const state = offThreadDigest();
+  await state.update(new Uint8Array(1000));
+  const pending = state.digest();
+  state.drop();
+  await assert.rejects(pending, /dropped/);
+});

@@ -74,6 +74,7 @@ export async function openBackends(
         rows: new UploadRows(sql),
         dir: config.dir,
         partSize: config.s3PartSize,
+        prefix: config.s3Prefix,
       });
     } else {
       store = await openFiles();

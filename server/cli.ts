@@ -1,6 +1,6 @@
 import { AccountedStore } from "./store/accounted_store.ts";
 import { FileStore } from "./store/file_store.ts";
-import { openGroupSync } from "./store/group_sync.ts";
+import { type GroupSync, openGroupSync } from "./store/group_sync.ts";
 import { statfs } from "node:fs/promises";
 import type { Readiness } from "./context.ts";
 import { createLogger } from "./log.ts";
@@ -24,14 +24,13 @@ export async function runServer(config: ServerConfig): Promise<void> {
   const metrics = new Metrics();
   const log = createLogger(config.logFormat, config.logLevel, (line) => console.error(line));
   await Deno.mkdir(config.dir, { recursive: true });
+  const group = openGroupSync(config.dir);
   // Local files and in-process locks, or (--store s3, --db) a bucket and PostgreSQL.
   const backends = await openBackends(config, () =>
     // With --allow-ffi, concurrent requests share one syncfs (group commit); else fsync per file.
-    FileStore.open(
-      config.dir,
-      (s) => metrics.fsyncDuration.observe(s),
-      openGroupSync(config.dir),
-    ));
+    FileStore.open(config.dir, (s) => metrics.fsyncDuration.observe(s), group, {
+      fence: config.db !== undefined, // several instances on one directory: lock files too
+    }));
   const files = backends.store;
   // With a quota, every change goes through a wrapper that keeps the bytes per owner.
   const accounted = config.quota === undefined
@@ -62,7 +61,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
     ...(accounted ? { usage: accounted } : {}),
     metrics,
     log,
-    readiness: readinessOf(config, metrics),
+    readiness: readinessOf(config, metrics, group),
     ...(hooks ? { events: hooks } : {}),
   });
   const server = await serveHttp(
@@ -73,10 +72,9 @@ export async function runServer(config: ServerConfig): Promise<void> {
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   console.log(`listening on http://${host}:${server.port}${config.basePath}`);
 
-  let sweeping = false;
-  const runSweep = async () => {
-    if (sweeping) return;
-    sweeping = true;
+  let sweeping: Promise<void> | undefined;
+  const runSweep = () => sweeping ??= sweepOnce().finally(() => sweeping = undefined);
+  const sweepOnce = async () => {
     try {
       const started = performance.now();
       const expired = await sweepExpired({
@@ -86,6 +84,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
         now: Date.now,
         metrics,
         ...(hooks ? { events: hooks } : {}),
+        stop: stopping.signal,
       });
       log("debug", "sweep", {
         expired,
@@ -94,8 +93,6 @@ export async function runServer(config: ServerConfig): Promise<void> {
       });
     } catch (error) {
       logError("expiry sweep failed", error);
-    } finally {
-      sweeping = false;
     }
   };
   // Once at start (leftovers of a crash; the unfinished-uploads gauge), then periodically.
@@ -110,6 +107,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
   for (const s of signals) Deno.removeSignalListener(s, stop);
   // In-flight bodies saw the abort: they fsync what arrived and answer 503; then we close.
   await server.shutdown(SHUTDOWN_GRACE_MS);
+  await sweeping; // it saw the abort and stops at the next upload; its events go out first
   // Undelivered hook events stay on disk for the next run; --on-finish runs get a grace period.
   await hooks?.stop(SHUTDOWN_GRACE_MS);
   await backends.close();
@@ -130,9 +128,16 @@ function hookRetryBase(): { retryBaseMs?: number } {
  * Readiness of the data directory: writable (a probe file is written and removed) and with at
  * least `--min-free` bytes free. Checked at most once a second; the free space feeds a gauge.
  */
-function readinessOf(config: ServerConfig, metrics: Metrics): () => Promise<Readiness> {
+function readinessOf(
+  config: ServerConfig,
+  metrics: Metrics,
+  group: GroupSync | undefined,
+): () => Promise<Readiness> {
   let last: { at: number; state: Promise<Readiness> } | undefined;
   const check = async (): Promise<Readiness> => {
+    if (group?.failed) {
+      return { ready: false, reason: `writes can't be made durable: ${group.failed.message}` };
+    }
     let freeBytes: number | undefined;
     try {
       const fs = await statfs(config.dir);

@@ -160,7 +160,9 @@ export async function loadForReading(ctx: Context, id: string): Promise<UploadIn
   const info = await loadUpload(ctx, id);
   if (info.concat?.kind !== "final" || isComplete(info)) return info;
   await using _lock = await ctx.deps.locker.acquire(id);
-  return await assembleIfReady(ctx, info);
+  // Again under the lock: a concurrent reader may have assembled it, or a DELETE ended it.
+  const fresh = await loadUpload(ctx, id);
+  return isComplete(fresh) ? fresh : await assembleIfReady(ctx, fresh);
 }
 
 /** `Upload-Concat` as HEAD reports it. */

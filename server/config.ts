@@ -62,6 +62,8 @@ export interface ServerConfig {
   store: "file" | "s3";
   s3Endpoint?: string;
   s3Bucket?: string;
+  /** Key prefix of this deployment's objects in the bucket ("" = the whole bucket is ours). */
+  s3Prefix: string;
   s3Region: string;
   /** S3 multipart part size in bytes (≥ 5 MiB). */
   s3PartSize: number;
@@ -126,6 +128,8 @@ Options:
   --store KIND          file or s3 (default ${DEFAULTS.store})
   --s3-endpoint URL     S3-compatible endpoint (with --store s3)
   --s3-bucket NAME      bucket (with --store s3)
+  --s3-prefix PREFIX    key prefix, so deployments can share a bucket (default: none;
+                        the bucket, or the prefix, must belong to this deployment only)
   --s3-region REGION    region (default ${DEFAULTS.s3Region})
   --s3-part-size SIZE   multipart part size, at least 5MiB (default ${DEFAULTS.s3PartSize})
   --db URL              postgres://… for shared upload info and locks across instances
@@ -169,6 +173,7 @@ const SERVER_OPTIONS = {
   store: { type: "string", default: DEFAULTS.store },
   "s3-endpoint": { type: "string" },
   "s3-bucket": { type: "string" },
+  "s3-prefix": { type: "string", default: "" },
   "s3-region": { type: "string", default: DEFAULTS.s3Region },
   "s3-part-size": { type: "string", default: DEFAULTS.s3PartSize, numeric: true },
   db: { type: "string", secret: true },
@@ -307,6 +312,7 @@ export function resolveServerCommand(
     hookQueueMax: at("hook-queue-max", positive),
     store: at("store", (v) => oneOf(v, ["file", "s3"] as const)),
     s3Region: values["s3-region"],
+    s3Prefix: values["s3-prefix"],
     s3PartSize: at("s3-part-size", (v) => {
       const size = parseSize(v);
       if (size < 5 * 1024 * 1024) {
@@ -324,6 +330,11 @@ export function resolveServerCommand(
   }
   if (values["s3-endpoint"] !== undefined) config.s3Endpoint = at("s3-endpoint", httpUrl);
   if (values["s3-bucket"] !== undefined) config.s3Bucket = values["s3-bucket"];
+  if (!/^([A-Za-z0-9!_.*'()-]+\/)*$/.test(config.s3Prefix)) {
+    throw new RangeError(
+      `Invalid --s3-prefix ${JSON.stringify(config.s3Prefix)}: safe characters, ending with /`,
+    );
+  }
   if (config.store === "s3" && (!config.s3Endpoint || !config.s3Bucket)) {
     throw new RangeError(
       `store s3 (${settings.store.from}) needs --s3-endpoint and --s3-bucket (or their ` +

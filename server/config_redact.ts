@@ -21,16 +21,16 @@ export function redactUrl(url: string): string {
   const scheme = URL_LIKE.exec(url)?.[0];
   if (scheme === undefined) return url;
   let rest = url.slice(scheme.length);
-  // The authority ends at the first / ? #; its user info ends at the last @ before that.
-  const authorityEnd = rest.search(/[/?#]/);
-  const authority = authorityEnd < 0 ? rest : rest.slice(0, authorityEnd);
-  const at = authority.lastIndexOf("@");
-  if (at >= 0) {
-    const userInfo = authority.slice(0, at);
+  // User info ends at the last @ before the first / after the first @: an unencoded / ? # in a
+  // password (`u:p#ss@db`) must not hide it. When in doubt this redacts too much, never too little.
+  const first = rest.indexOf("@");
+  if (first >= 0) {
+    const slash = rest.indexOf("/", first);
+    const at = rest.lastIndexOf("@", slash < 0 ? rest.length : slash);
+    const userInfo = rest.slice(0, at);
     const colon = userInfo.indexOf(":");
-    if (colon >= 0) {
-      rest = `${userInfo.slice(0, colon)}:${REDACTED}${rest.slice(at)}`;
-    }
+    // `user:password` keeps the user; a lone token (`https://ghp_x@h`) goes whole.
+    rest = (colon >= 0 ? `${userInfo.slice(0, colon)}:${REDACTED}` : REDACTED) + rest.slice(at);
   }
   const query = rest.indexOf("?");
   if (query < 0) return scheme + rest;
@@ -48,8 +48,18 @@ export function redactUrl(url: string): string {
   return scheme + rest.slice(0, query + 1) + params.join("&") + rest.slice(end);
 }
 
+/** `text` with every URL in it redacted (for log lines and error messages). */
+export function redactUrls(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => redactUrl(url));
+}
+
 function redact(value: unknown, key: string): unknown {
   if (value === undefined || value === null) return value;
+  if (key === "onFinish" && typeof value === "string") {
+    // A command line may carry a token among its arguments: show only the program.
+    const [program = "", ...args] = value.trim().split(/\s+/);
+    return args.length ? `${program} [${args.length} argument(s) ${REDACTED}]` : program;
+  }
   if (key !== "" && SECRET_KEY.test(key) && typeof value !== "object") return REDACTED;
   if (typeof value === "string") return redactUrl(value);
   if (Array.isArray(value)) return value.map((v) => redact(v, ""));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { defaultConfig, parseServerArgs, resolveServerCommand, SERVER_ENV_VARS } from "./config.ts";
 import { envName } from "./config_sources.ts";
-import { redactConfig, REDACTED, redactUrl } from "./config_redact.ts";
+import { redactConfig, REDACTED, redactUrl, redactUrls } from "./config_redact.ts";
 
 Deno.test("server flags have the documented defaults", () => {
   const config = parseServerArgs([]);
@@ -283,6 +283,18 @@ Deno.test("redaction hides the auth secret, URL passwords and secret-like query 
   assert.equal(config.authSecret, "0123456789abcdef", "the original is untouched");
   // A password with an unencoded "@" is still hidden up to the last "@" of the authority.
   assert.equal(redactUrl("postgres://u:p@ss@h/x"), "postgres://u:[redacted]@h/x");
-  assert.equal(redactUrl("postgres://u@h/x"), "postgres://u@h/x");
+  assert.equal(redactUrl("postgres://u@h/x"), "postgres://[redacted]@h/x", "a lone token goes");
+  assert.equal(redactUrl("https://ghp_abc@h/x"), "https://[redacted]@h/x");
+  assert.equal(redactUrl("postgres://u:p#ss@db/x"), "postgres://u:[redacted]@db/x");
+  assert.equal(redactUrl("postgres://u:pa/ss@db"), "postgres://u:[redacted]@db");
+  assert.equal(redactUrl("https://h/x?token=t"), "https://h/x?token=[redacted]");
+  assert.equal(
+    redactConfig({ onFinish: "notify --token s3cr3t" }).onFinish,
+    "notify [2 argument(s) [redacted]]",
+  );
+  assert.equal(
+    redactUrls("fetch https://u:pw@h/x failed; again http://h/?key=k"),
+    "fetch https://u:[redacted]@h/x failed; again http://h/?key=[redacted]",
+  );
   assert.equal(redactUrl("not a url"), "not a url");
 });

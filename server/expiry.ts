@@ -13,7 +13,10 @@ export const TOMBSTONE_AGE_MS = 7 * 24 * 3_600_000;
  * expiry. Returns how many were deleted.
  */
 export async function sweepExpired(
-  deps: Pick<Deps, "store" | "locker" | "config" | "now" | "metrics" | "events">,
+  deps: Pick<Deps, "store" | "locker" | "config" | "now" | "metrics" | "events"> & {
+    /** Aborts at shutdown: the sweep stops at the next upload. */
+    stop?: AbortSignal;
+  },
 ): Promise<number> {
   const { store, locker, now } = deps;
   let removed = 0;
@@ -21,6 +24,7 @@ export async function sweepExpired(
   await store.collectGarbage?.(now() - GARBAGE_AGE_MS, now() - TOMBSTONE_AGE_MS);
   let unfinished = 0;
   for await (const id of store.list()) {
+    if (deps.stop?.aborted) return removed; // (the gauge is not recounted from half a walk)
     const seen = await store.get(id).catch(() => undefined);
     if (!seen || seen.ended || isComplete(seen)) continue;
     const at = expiresAt(deps, seen);

@@ -14,14 +14,7 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost", "[::1]"]);
  * the only secret, so listing them is allowed only on a loopback-only server (not behind a proxy).
  */
 export async function list(ctx: Context): Promise<Response> {
-  const { config } = ctx.deps;
-  if (config.authSecret === undefined && (!LOOPBACK.has(config.host) || config.behindProxy)) {
-    throw new UploadError(
-      403,
-      "listing-off",
-      "Listing uploads needs --auth-secret unless the server listens on loopback only",
-    );
-  }
+  if (ctx.deps.config.authSecret === undefined) assertLocalCaller(ctx);
   const query = parseQuery(ctx.url.searchParams);
   const now = ctx.deps.now();
   const everyone = ctx.owner === undefined || ctx.admin === true;
@@ -50,6 +43,27 @@ export async function list(ctx: Context): Promise<Response> {
   return Response.json({ uploads, nextCursor: next }, { headers });
 }
 
+/**
+ * Without auth, only a local program may list: the server listens on loopback only (and is not
+ * behind a proxy), and the request names a loopback host, carries no `Origin` (a web page of any
+ * site could otherwise read the list: CORS is open by default) and came through no proxy. A
+ * DNS-rebound name or a browser is refused.
+ */
+function assertLocalCaller(ctx: Context): void {
+  const { config } = ctx.deps;
+  const h = ctx.req.headers;
+  const local = LOOPBACK.has(config.host) && !config.behindProxy &&
+    LOOPBACK.has(ctx.url.hostname) && !h.has("origin") && !h.has("forwarded") &&
+    !h.has("x-forwarded-for") && !h.has("x-forwarded-host");
+  if (!local) {
+    throw new UploadError(
+      403,
+      "listing-off",
+      "Listing uploads needs --auth-secret, except for a local program on a loopback-only server",
+    );
+  }
+}
+
 interface Query {
   states?: Set<UploadState>;
   limit: number;
@@ -64,9 +78,13 @@ function parseQuery(params: URLSearchParams): Query {
     }
   }
   const query: Query = { limit: DEFAULT_LIMIT };
+  if (params.getAll("state").length > 1 || params.getAll("limit").length > 1) {
+    throw new UploadError(400, "bad-query", "Give state and limit once (state takes a list: a,b)");
+  }
   const state = params.get("state");
   if (state !== null) {
     const states = state.split(",").map((s) => s.trim()).filter(Boolean);
+    if (states.length === 0) throw new UploadError(400, "bad-state", "state is empty");
     for (const s of states) {
       if (!(UPLOAD_STATES as readonly string[]).includes(s)) {
         throw new UploadError(

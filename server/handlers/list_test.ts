@@ -18,6 +18,9 @@ const bearer = async (sub: string, claims: Record<string, unknown> = {}) => ({
   Authorization: `Bearer ${await signJwt({ sub, exp: T0 / 1000 + 7200, ...claims }, SECRET)}`,
 });
 
+/** A listing request as a local program sends it (no auth: only those may list). */
+const local = (path: string) => new Request(`http://127.0.0.1:1080${path}`);
+
 interface Listed {
   uploads: { id: string; state: string; offset: number; owner?: string }[];
   nextCursor: string | null;
@@ -74,7 +77,7 @@ Deno.test("status and listing show terminated and expired uploads; the protocol 
   assert.equal((await h.send(request("HEAD", `/files/${gone}`, { headers: TUS }))).status, 410);
   assert.equal((await h.send(request("HEAD", `/files/${stale}`, { headers: TUS }))).status, 410);
   const listed: Listed = JSON.parse(
-    (await h.send(request("GET", "/files?state=terminated,expired"))).text,
+    (await h.send(local("/files?state=terminated,expired"))).text,
   );
   assert.deepEqual(listed.uploads.map((u) => u.id).sort(), [gone, stale].sort());
 });
@@ -91,7 +94,7 @@ Deno.test("listing: newest first, paginated by cursor without skips or repeats, 
   let pages = 0;
   do {
     const path: string = `/files?limit=3${cursor ? `&cursor=${cursor}` : ""}`;
-    const res = await h.send(request("GET", path));
+    const res = await h.send(local(path));
     assert.equal(res.status, 200, res.text);
     const page: Listed = JSON.parse(res.text);
     assert.ok(page.uploads.length <= 3);
@@ -106,7 +109,7 @@ Deno.test("listing: newest first, paginated by cursor without skips or repeats, 
   for (let i = 1; i < created.length; i++) {
     assert.ok(created[i - 1]! >= created[i]!, "newest first");
   }
-  const complete: Listed = JSON.parse((await h.send(request("GET", "/files?state=complete"))).text);
+  const complete: Listed = JSON.parse((await h.send(local("/files?state=complete"))).text);
   assert.deepEqual(complete.uploads.map((u) => u.id).sort(), [made[0], made[3], made[6]].sort());
   assert.ok(complete.uploads.every((u) => u.state === "complete"));
 });
@@ -124,7 +127,7 @@ Deno.test("listing: bad queries are 400 with a message", async () => {
       "sort=asc",
     ]
   ) {
-    const res = await h.send(request("GET", `/files?${query}`));
+    const res = await h.send(local(`/files?${query}`));
     assert.equal(res.status, 400, `${query}: ${res.text}`);
     assert.match(JSON.parse(res.text).error.message, /\w/);
   }
@@ -150,7 +153,7 @@ Deno.test("listing with auth: an owner sees their own, an admin token sees all",
   assert.deepEqual(await list(await bearer("bob")), [b]);
   assert.deepEqual(await list(await bearer("root", { admin: true })), [a, b].sort());
   assert.deepEqual(await list(await bearer("eve", { admin: "true" })), [], "admin must be true");
-  assert.equal((await h.send(request("GET", "/files"))).status, 401);
+  assert.equal((await h.send(local("/files"))).status, 401);
   // Status: the owner and an admin see it; anyone else gets 404.
   const status = async (headers: Record<string, string>) =>
     (await h.send(request("GET", `/files/${a}/status`, { headers }))).status;
@@ -172,12 +175,26 @@ Deno.test("listing with auth: an owner sees their own, an admin token sees all",
 
 Deno.test("listing without auth is refused unless the server listens on loopback only", async () => {
   assert.equal(
-    (await harness({ config: { host: "0.0.0.0" } }).send(request("GET", "/files"))).status,
+    (await harness({ config: { host: "0.0.0.0" } }).send(local("/files"))).status,
     403,
   );
   assert.equal(
-    (await harness({ config: { behindProxy: true } }).send(request("GET", "/files"))).status,
+    (await harness({ config: { behindProxy: true } }).send(local("/files"))).status,
     403,
   );
-  assert.equal((await harness().send(request("GET", "/files"))).status, 200);
+  const h = harness();
+  assert.equal((await h.send(local("/files"))).status, 200);
+  // A loopback server can still be reached by a browser (any site's page: CORS is open) or
+  // through a DNS-rebound name or a local proxy: none of those may list.
+  const refused: [string, Record<string, string>][] = [
+    ["http://127.0.0.1/files", { Origin: "https://evil.example" }],
+    ["http://evil.example:1080/files", {}],
+    ["http://127.0.0.1/files", { "X-Forwarded-For": "203.0.113.9" }],
+    ["http://127.0.0.1/files", { Forwarded: "for=203.0.113.9" }],
+  ];
+  for (const [url, headers] of refused) {
+    const res = await h.send(new Request(url, { headers }));
+    assert.equal(res.status, 403, `${url} ${JSON.stringify(headers)}: ${res.text}`);
+  }
+  assert.equal((await h.send(new Request("http://localhost:1080/files"))).status, 200);
 });

@@ -38,6 +38,7 @@ export async function patch(ctx: Context): Promise<Response> {
 
   await using lock = await lockUpload(ctx, id);
   let info = await loadUpload(ctx, id);
+  const wasComplete = isComplete(info);
   if (info.concat?.kind === "final") {
     throw new UploadError(403, "final-upload", `Upload ${id} is a final upload: PATCH its parts`);
   }
@@ -82,7 +83,8 @@ export async function patch(ctx: Context): Promise<Response> {
   };
   if (completes) await completeIetf(ctx, info);
   const digests = await digestHeaders(ctx, info); // records info.digests for the event
-  if (committed > offset && isComplete(info)) {
+  // Completed by this request — by its bytes, or by declaring a length the bytes already meet.
+  if (!wasComplete && isComplete(info)) {
     await uploadEvent(deps, "completed", info, uploadUrl(ctx, id));
   }
   return new Response(null, {

@@ -155,11 +155,21 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
     ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
   };
   await preCreateHook(ctx, upload);
+  // The parts again: one may have been deleted while the hook answered.
+  if ((await finalLength(ctx, parts)) !== length) {
+    throw new UploadError(409, "parts-changed", "The parts changed while the upload was checked");
+  }
   assertLengthAllowed(ctx, length); // again after the hook's await, right before the reservation
   const id = upload.id;
   ctx.meta.uploadId = id;
   let info = await deps.store.create(upload);
-  for (const part of new Set(parts)) await deps.store.addFinal(part, id);
+  try {
+    // A part deleted since is refused here (410): the final, never announced, goes too.
+    for (const part of new Set(parts)) await deps.store.addFinal(part, id);
+  } catch (error) {
+    await deps.store.remove(id);
+    throw error;
+  }
   const url = uploadUrl(ctx, id);
   await uploadEvent(deps, "created", info, url);
   {

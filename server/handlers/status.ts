@@ -49,7 +49,11 @@ export async function describe(
     offset: info.offset,
     received,
     complete: isComplete(info),
-    percent: info.length ? Math.floor((received / info.length) * 10_000) / 100 : null,
+    percent: info.length === undefined
+      ? null
+      : info.length === 0
+      ? 100
+      : Math.floor((received / info.length) * 10_000) / 100,
     bytesPerSecond: rate === undefined ? null : Math.round(rate),
     etaSeconds: eta ?? null,
     concat: info.concat?.kind ?? null,

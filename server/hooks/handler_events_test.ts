@@ -245,3 +245,51 @@ Deno.test("the sweep announces post-expire (no url: no request) and counts it", 
   ]);
   assert.match(metrics.render(), /resumable_uploads_total\{event="expired"\} 1/);
 });
+
+Deno.test("a deferred upload completed by a PATCH that only declares its length announces post-finish", async () => {
+  const events = new RecordedEvents();
+  const h = harness({ events });
+  const res = await h.send(request("POST", "/files", {
+    headers: { ...TUS, "Upload-Defer-Length": "1" },
+  }));
+  const id = idOf(res.headers.get("location"));
+  assert.equal((await h.send(patchRequest(id, 0, bytes(4)))).status, 204);
+  // tus-js-client ends a deferred upload that stops on a chunk boundary this way: no bytes.
+  const last = await h.send(request("PATCH", `/files/${id}`, {
+    headers: {
+      ...TUS,
+      "Content-Type": "application/offset+octet-stream",
+      "Upload-Offset": "4",
+      "Upload-Length": "4",
+    },
+  }));
+  assert.equal(last.status, 204, last.text);
+  assert.deepEqual(events.types(), ["post-create", "post-finish"]);
+  assert.match(String(events.emitted[1]!.digests?.sha256), /^[0-9a-f]{64}$/);
+});
+
+Deno.test("concurrent readers of a final upload whose parts completed assemble it once", async () => {
+  const events = new RecordedEvents();
+  const h = harness({ events });
+  const part = async (data: Uint8Array<ArrayBuffer>) => {
+    const res = await h.send(request("POST", "/files", {
+      headers: { ...TUS, "Upload-Concat": "partial", "Upload-Length": String(data.length) },
+    }));
+    return idOf(res.headers.get("location"));
+  };
+  const a = await part(bytes(3));
+  const b = await part(bytes(4, 3));
+  const final = await h.send(request("POST", "/files", {
+    headers: { ...TUS, "Upload-Concat": `final;/files/${a} /files/${b}` },
+  }));
+  assert.equal(final.status, 201, final.text);
+  const id = idOf(final.headers.get("location"));
+  assert.equal((await h.send(patchRequest(a, 0, bytes(3)))).status, 204);
+  assert.equal((await h.send(patchRequest(b, 0, bytes(4, 3)))).status, 204);
+  const statuses = await Promise.all(
+    [1, 2, 3].map(() => h.send(request("GET", `/files/${id}/status`))),
+  );
+  for (const s of statuses) assert.equal(JSON.parse(s.text).state, "complete");
+  const finished = events.emitted.filter((e) => e.type === "post-finish" && e.id === id);
+  assert.equal(finished.length, 1, "one post-finish for the final");
+});

@@ -5,6 +5,7 @@
  * `--on-finish`. Built in `server/cli.ts`; the handlers never touch `Deno.*`.
  */
 import type { ServerConfig } from "../config.ts";
+import { redactUrl, redactUrls } from "../config_redact.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { splitCommand } from "./command_line.ts";
@@ -55,14 +56,18 @@ export class Hooks implements UploadEvents {
         onAttempt: (a) => {
           if (a.ok) {
             metrics.hookDelivered.add(1);
-            log("debug", "hook delivered", { url: a.url, event: a.name, attempt: a.attempt });
+            log("debug", "hook delivered", {
+              url: redactUrl(a.url),
+              event: a.name,
+              attempt: a.attempt,
+            });
           } else {
             metrics.hookFailures.add(1);
             log("warn", "hook delivery failed; will retry", {
-              url: a.url,
+              url: redactUrl(a.url),
               event: a.name,
               attempt: a.attempt,
-              error: a.detail,
+              error: redactUrls(a.detail),
               retry_in_ms: a.retryInMs,
             });
           }
@@ -120,8 +125,8 @@ export class Hooks implements UploadEvents {
       ...(this.#options.fetch ? { fetch: this.#options.fetch } : {}),
       onUnavailable: (url, reason) =>
         this.#options.log("warn", "pre-create hook unavailable; creation refused", {
-          url,
-          error: reason,
+          url: redactUrl(url),
+          error: redactUrls(reason),
         }),
     });
   }

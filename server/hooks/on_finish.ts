@@ -7,6 +7,7 @@
  * discarded. Runs are not persisted: a crash loses those not yet started — the `post-finish` hook
  * URL is the at-least-once channel.
  */
+import { envVar } from "../../lib/env.ts";
 import type { HookEvent } from "./events.ts";
 
 /** Bytes of a failed command's stderr kept for the log line. */
@@ -43,7 +44,7 @@ export class OnFinish {
   assertAllowed(): void {
     const state = Deno.permissions.querySync({ name: "run", command: this.argv[0]! }).state;
     if (state !== "granted") {
-      throw new Error(
+      throw new RangeError(
         `--on-finish needs permission to run ${JSON.stringify(this.argv[0])}: ` +
           `start the server with --allow-run=${this.argv[0]}`,
       );
@@ -111,6 +112,9 @@ export class OnFinish {
         stdin: "piped",
         stdout: "null",
         stderr: "piped",
+        // The server's secrets (auth secret, S3 and database credentials) stay with the server.
+        clearEnv: true,
+        env: childEnv(),
       }).spawn();
     } catch (error) {
       this.#options.onResult?.("failed", `could not start: ${(error as Error).message}`, event);
@@ -124,12 +128,14 @@ export class OnFinish {
         child.kill("SIGKILL");
       } catch { /* already gone */ }
     }, this.#options.timeoutMs);
+    const errors = tail(child.stderr);
     try {
-      const [status, stderr] = await Promise.all([
+      const [status] = await Promise.all([
         child.status,
-        tail(child.stderr),
         feed(child.stdin, new TextEncoder().encode(JSON.stringify(event) + "\n")),
       ]);
+      // A grandchild may hold stderr open long after the command ended: don't wait for it.
+      const stderr = await errors.settle(STDERR_GRACE_MS);
       if (timedOut) {
         this.#options.onResult?.(
           "timeout",
@@ -161,14 +167,44 @@ async function feed(stdin: WritableStream<Uint8Array>, bytes: Uint8Array): Promi
 }
 
 /** The last bytes of a stream, read to its end, as one line of text. */
-async function tail(stream: ReadableStream<Uint8Array>): Promise<string> {
+/** How long stderr may stay open once the command has ended (a background grandchild). */
+const STDERR_GRACE_MS = 200;
+
+/**
+ * Keeps the last STDERR_TAIL bytes of `stream` as they come; `settle(ms)` waits at most `ms`
+ * more for its end, stops reading and gives the text (control characters flattened).
+ */
+function tail(stream: ReadableStream<Uint8Array>): { settle(ms: number): Promise<string> } {
   let kept = new Uint8Array(0);
-  for await (const chunk of stream) {
-    const joined = new Uint8Array(kept.length + chunk.length);
-    joined.set(kept);
-    joined.set(chunk, kept.length);
-    kept = joined.length > STDERR_TAIL ? joined.slice(joined.length - STDERR_TAIL) : joined;
+  const reader = stream.getReader();
+  const done = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      const joined = new Uint8Array(kept.length + value.length);
+      joined.set(kept);
+      joined.set(value, kept.length);
+      kept = joined.length > STDERR_TAIL ? joined.slice(joined.length - STDERR_TAIL) : joined;
+    }
+  })().catch(() => {});
+  return {
+    async settle(ms) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([done, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+      clearTimeout(timer);
+      await reader.cancel().catch(() => {});
+      // deno-lint-ignore no-control-regex
+      return new TextDecoder().decode(kept).replace(/[\x00-\x1f\x7f]+/g, " ").trim();
+    },
+  };
+}
+
+/** The environment a command gets: a PATH, HOME and locale, nothing of the server's. */
+function childEnv(): Record<string, string> {
+  const env: Record<string, string> = { PATH: "/usr/local/bin:/usr/bin:/bin" };
+  for (const name of ["PATH", "HOME", "LANG", "TZ"]) {
+    const value = envVar(name);
+    if (value !== undefined) env[name] = value;
   }
-  // deno-lint-ignore no-control-regex
-  return new TextDecoder().decode(kept).replace(/[\x00-\x1f\x7f]+/g, " ").trim();
+  return env;
 }

@@ -127,3 +127,23 @@ Deno.test("OnFinish.stop drops waiting runs and kills running ones after the gra
   runner.run(finished("c")); // stopped: ignored
   assert.equal(runner.pending, 0);
 });
+
+Deno.test("OnFinish: a background grandchild holding stderr doesn't hold the run; no server secrets in its env", async () => {
+  await withDir(async (dir) => {
+    const { results, onResult } = recorder();
+    const out = `${dir}/env.txt`;
+    const runner = new OnFinish(
+      ["sh", "-c", 'env > "$1"; sleep 30 & exit 0', "sh", out],
+      { timeoutMs: 10_000, onResult },
+    );
+    const started = Date.now();
+    runner.run(finished("a"));
+    await runner.idle();
+    assert.deepEqual(results.map((r) => r.result), ["ok"]);
+    assert.ok(Date.now() - started < 5_000, `the run took ${Date.now() - started} ms`);
+    const env = await Deno.readTextFile(out);
+    assert.match(env, /^PATH=/m);
+    assert.doesNotMatch(env, /RESUMABLE_|AWS_|PGPASSWORD/);
+    await runner.stop(100);
+  });
+});

@@ -65,7 +65,10 @@ async function ask(
   if (res.status >= 200 && res.status < 300) return undefined;
   if (res.status >= 400 && res.status < 500) {
     const retryAfter = res.headers.get("retry-after")?.trim();
-    return new UploadError(res.status, "hook-refused", refusalMessage(text, res), {
+    // Statuses that mean "refused" to a tus client pass through; others (401 without a
+    // challenge, 404/410 "start over", 409 "resync") would send clients down the wrong path.
+    const status = PASSED_THROUGH.has(res.status) ? res.status : 403;
+    return new UploadError(status, "hook-refused", refusalMessage(text, res), {
       headers: retryAfter && RETRY_AFTER.test(retryAfter) ? { "Retry-After": retryAfter } : {},
     });
   }
@@ -73,6 +76,9 @@ async function ask(
   const retryAfter = res.headers.get("retry-after")?.trim();
   return unavailable(retryAfter && RETRY_AFTER.test(retryAfter) ? retryAfter : undefined);
 }
+
+/** A receiver's 4xx the client gets as is; any other 4xx becomes 403. */
+const PASSED_THROUGH = new Set([400, 403, 413, 415, 422, 429]);
 
 /** Seconds, or an HTTP date: letters, digits, spaces, commas, colons. */
 const RETRY_AFTER = /^(\d{1,9}|[A-Za-z0-9 ,:]{1,40})$/;

@@ -122,3 +122,12 @@ Deno.test("preCreate fails closed: a 5xx, a redirect, a dead receiver or no answ
   assert.deepEqual(reasons.slice(0, 2), ["answered 500", "answered 302"]);
   assert.equal(reasons[3], "no answer within 100 ms");
 });
+
+Deno.test("preCreate turns a receiver's 401, 404, 409 or 410 into 403, which clients take as a refusal", async () => {
+  for (const status of [401, 404, 409, 410]) {
+    await using hook = await startHookReceiver(() => new Response("not you", { status }));
+    const error = await refusal(preCreate(EVENT, { urls: [hook.url], timeoutMs: 5000 }));
+    assert.equal(error.status, 403, `a receiver's ${status}`);
+    assert.equal(error.message, "not you");
+  }
+});

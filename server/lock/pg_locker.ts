@@ -16,6 +16,8 @@ import { type Lock, type Locker, MemoryLocker } from "./locker.ts";
 
 const RELEASE = "resumable_release";
 const RELEASED = "resumable_released";
+const HEARTBEAT_MS = 2000;
+const HEARTBEAT_TIMEOUT_MS = 5000;
 
 export interface PgLockerOptions {
   /** How long `acquire` waits for a holder to let go before 423 (default 10 s). */
@@ -36,6 +38,9 @@ export class PgLocker implements Locker {
   /** Requests waiting for an upload's lock, woken by a `released` notice. */
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #unlisten: (() => Promise<void>)[] = [];
+  /** While locks are held, the session is checked every HEARTBEAT_MS (see #beat). */
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+  #beating = false;
 
   private constructor(url: string, options: PgLockerOptions) {
     this.#timeoutMs = options.timeoutMs ?? 10_000;
@@ -48,6 +53,32 @@ export class PgLocker implements Locker {
       onclose: () =>
         this.#abortAll(new UploadError(503, "lock-lost", "The upload's lock was lost")),
     });
+    this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
+    Deno.unrefTimer(this.#heartbeat as unknown as number);
+  }
+
+  /**
+   * A session that died quietly (a failover, a half-open connection) is otherwise noticed only
+   * at its next use, and another instance may meanwhile hold the locks we think are ours: while
+   * any is held, a query must come back within HEARTBEAT_TIMEOUT_MS, or every holder stops.
+   */
+  async #beat(): Promise<void> {
+    if (this.#held.size === 0 || this.#beating) return;
+    this.#beating = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        this.#sql`SELECT 1`,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no answer")), HEARTBEAT_TIMEOUT_MS);
+        }),
+      ]);
+    } catch {
+      this.#abortAll(new UploadError(503, "lock-lost", "The upload's lock may be lost"));
+    } finally {
+      clearTimeout(timer);
+      this.#beating = false;
+    }
   }
 
   /** A locker on the database at `url`, listening for release requests once this resolves. */
@@ -122,6 +153,7 @@ export class PgLocker implements Locker {
 
   /** Tells every holder to stop, stops listening and closes the lock session. */
   async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
     this.#abortAll(new UploadError(503, "shutting-down", "The server is shutting down"));
     for (const unlisten of this.#unlisten) await unlisten().catch(() => {});
     await this.#sql.end({ timeout: 2 });

@@ -50,8 +50,16 @@ export class FileStore implements UploadStore {
   /** Fan-out directories known to exist (at most 65,536 + 256 entries). */
   readonly #dirs = new Set<string>();
 
-  private constructor(dir: string, onSync?: (seconds: number) => void, group?: GroupSync) {
+  readonly #fence: boolean;
+
+  private constructor(
+    dir: string,
+    onSync?: (seconds: number) => void,
+    group?: GroupSync,
+    fence = false,
+  ) {
     this.dir = dir.replace(/\/+$/, "") || "/";
+    this.#fence = fence;
     this.#onSync = onSync;
     this.#sync = new Syncer(group);
   }
@@ -61,9 +69,10 @@ export class FileStore implements UploadStore {
     dir: string,
     onSync?: (seconds: number) => void,
     group?: GroupSync,
+    options: { fence?: boolean } = {},
   ): Promise<FileStore> {
     await Deno.mkdir(dir, { recursive: true });
-    return new FileStore(dir, onSync, group);
+    return new FileStore(dir, onSync, group, options.fence);
   }
 
   /** Group commit in use (a syncfs shared by concurrent requests) rather than per-file fsyncs. */
@@ -127,6 +136,9 @@ export class FileStore implements UploadStore {
   ): Promise<AppendResult> {
     const { data } = this.#paths(id);
     using file = await Deno.open(data, { read: true, write: true, create: true });
+    // Instances sharing this directory (--db): a writer whose database lock was lost unnoticed
+    // still can't write beside the new one — the file lock waits for it, then the size decides.
+    if (this.#fence) await file.lock(true);
     const size = (await file.stat()).size;
     if (size !== offset) {
       throw new UploadError(
@@ -237,15 +249,18 @@ export class FileStore implements UploadStore {
     // A running hash means bytes were appended since any recorded digests: recompute.
     const kept = this.#hashes.get(id);
     if (record.digests && !kept) return record.digests;
-    let digests: Digests;
+    // The state leaves the cache before it is awaited: an eviction meanwhile would drop it and
+    // leave this request (and the lock it holds) waiting forever.
+    let state: RunningDigest;
     if (kept && kept.length === record.length) {
       // Complete under our lock just now: the running hash covers exactly the stored bytes.
-      digests = await kept.digest();
+      state = this.#hashes.take(id)!;
     } else {
       using file = await Deno.open(data, { read: true });
-      digests = await (await this.#hashAt(id, file, (await file.stat()).size)).digest();
+      state = await this.#hashAt(id, file, (await file.stat()).size);
+      this.#hashes.take(id);
     }
-    this.#hashes.take(id);
+    const digests = await state.digest();
     // Digests are derived from the data: the info is replaced atomically (its temp file fsynced,
     // so it is never torn) but the directory is not fsynced — a crash may undo the rename, and
     // the digests are then computed again from the bytes. One fsync less per completed upload.
@@ -264,7 +279,9 @@ export class FileStore implements UploadStore {
     small = false,
   ): Promise<RunningDigest> {
     const kept = this.#hashes.get(id);
-    if (kept?.length === offset) return kept;
+    // An inline state is for a small first body only: an upload that goes on is hashed on the
+    // worker, its (≤ 1 MiB) prefix read back once.
+    if (kept?.length === offset && !(kept.inline && offset > 0)) return kept;
     this.#hashes.forget(id);
     const state = small && offset === 0 ? inlineDigest() : offThreadDigest();
     if (offset > 0) {
@@ -288,6 +305,7 @@ export class FileStore implements UploadStore {
 
   async addFinal(partId: string, finalId: string): Promise<void> {
     await this.#update(partId, (record) => {
+      if (record.ended) throw new UploadError(410, "part-gone", `Part ${partId} no longer exists`);
       const finals = record.concat?.kind === "partial" ? record.concat.finals ?? [] : [];
       if (finals.includes(finalId)) return record;
       return { ...record, concat: { kind: "partial", finals: [...finals, finalId] } };
@@ -337,7 +355,13 @@ export class FileStore implements UploadStore {
   /** Replaces an upload's info atomically with `change(info)`. */
   async #update(id: string, change: (record: InfoRecord) => InfoRecord): Promise<void> {
     const { sub, info } = this.#paths(id);
-    const record: InfoRecord = JSON.parse(await Deno.readTextFile(info));
+    let record: InfoRecord;
+    try {
+      record = JSON.parse(await Deno.readTextFile(info));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new UploadError(410, "gone", `Upload ${id} no longer exists`);
+    }
     await this.#sync.replace(info, change(record));
     await this.#sync.dir(sub);
   }
@@ -355,7 +379,14 @@ export class FileStore implements UploadStore {
       if (error instanceof Deno.errors.NotFound) return false;
       throw error;
     }
-    if (record.ended) return false;
+    if (record.ended) {
+      // Ended before, maybe cut short by a crash before its bytes went: they go now.
+      await Deno.remove(data).catch(() => {});
+      return false;
+    }
+    // The info step is durable before the bytes go: a crash can't leave a live upload without
+    // its bytes (it would come back empty).
+    await this.#sync.dir(sub);
     await Deno.remove(data).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     });

@@ -172,3 +172,21 @@ Deno.test("FileStore drops digests made stale by an external truncation and reco
     assert.deepEqual(fresh, expected.digest());
   });
 });
+
+Deno.test("FileStore fenced (--db): an append waits for another writer's file lock, then sees its bytes", async () => {
+  await withDir(async (dir) => {
+    const store = await FileStore.open(dir, undefined, undefined, { fence: true });
+    const id = newUploadId();
+    await store.create({ id, length: 10, metadata: "", createdAt: 0 });
+    // A stale writer on another instance, still writing after its database lock was lost.
+    using holder = await Deno.open(`${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`, {
+      write: true,
+    });
+    await holder.lock(true);
+    const pending = store.append(id, 0, body(3), { maxBytes: 10, signal: never });
+    await holder.write(new Uint8Array(5));
+    await holder.unlock();
+    await assert.rejects(pending, (e: { status?: number }) => e.status === 409);
+    assert.equal((await store.get(id))?.offset, 5, "no byte interleaved");
+  });
+});

@@ -11,6 +11,12 @@ export class GroupSync {
   readonly #syncAll: () => Promise<void>;
   #running: Promise<void> | undefined;
   #next: Promise<void> | undefined;
+  /**
+   * The first failure, for good: `syncfs` reports a writeback error once, to whichever sync
+   * sees it, though the lost pages may be another caller's — so after one failure nothing can
+   * be called durable again (as PostgreSQL does after a failed fsync). Restart to recover.
+   */
+  #failed: Error | undefined;
   /** Syncs started so far (for tests and the metrics). */
   syncs = 0;
 
@@ -20,6 +26,7 @@ export class GroupSync {
 
   /** Resolves once everything written before this call is durable (or rejects with why not). */
   sync(): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
     if (this.#next) return this.#next;
     if (!this.#running) return this.#run();
     const next = this.#running.catch(() => {}).then(() => {
@@ -30,9 +37,18 @@ export class GroupSync {
     return next;
   }
 
+  /** The failure that ended durability, if any (readiness reports it). */
+  get failed(): Error | undefined {
+    return this.#failed;
+  }
+
   #run(): Promise<void> {
     this.syncs++;
-    const running: Promise<void> = this.#syncAll().finally(() => {
+    if (this.#failed) return Promise.reject(this.#failed);
+    const running: Promise<void> = this.#syncAll().catch((error) => {
+      this.#failed ??= error instanceof Error ? error : new Error(String(error));
+      throw this.#failed;
+    }).finally(() => {
       if (this.#running === running) this.#running = undefined;
     });
     this.#running = running;
@@ -40,9 +56,12 @@ export class GroupSync {
   }
 }
 
-/** A GroupSync over the filesystem holding `dir`, or undefined where FFI is not permitted. */
+/**
+ * A GroupSync over the filesystem holding `dir`, or undefined where FFI is not permitted or the
+ * kernel is older than 5.8 (before it, `syncfs` reports no writeback error at all).
+ */
 export function openGroupSync(dir: string): GroupSync | undefined {
-  if (Deno.build.os !== "linux") return undefined;
+  if (Deno.build.os !== "linux" || !kernelAtLeast(5, 8)) return undefined;
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
   let libc;
   try {
@@ -65,4 +84,14 @@ export function openGroupSync(dir: string): GroupSync | undefined {
       throw new Error(`syncfs of ${dir} failed: the filesystem reported a write error`);
     }
   });
+}
+
+function kernelAtLeast(major: number, minor: number): boolean {
+  try {
+    const [a = 0, b = 0] = Deno.readTextFileSync("/proc/sys/kernel/osrelease").split(/[.-]/)
+      .map(Number);
+    return a > major || (a === major && b >= minor);
+  } catch {
+    return false;
+  }
 }

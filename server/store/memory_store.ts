@@ -99,6 +99,9 @@ export class MemoryStore implements UploadStore {
 
   addFinal(partId: string, finalId: string): Promise<void> {
     const entry = this.#entries.get(partId);
+    if (!entry || entry.ended) {
+      return Promise.reject(new UploadError(410, "part-gone", `Part ${partId} no longer exists`));
+    }
     const concat = entry?.upload.concat;
     const finals = concat?.kind === "partial" ? concat.finals ?? [] : [];
     if (entry && !finals.includes(finalId)) {

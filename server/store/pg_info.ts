@@ -65,6 +65,9 @@ const MIGRATIONS: string[] = [
      etag       text NOT NULL,
      PRIMARY KEY (upload_id, part)
    );`,
+  // Part numbers are handed out once and never again: a writer that lost its lock unnoticed
+  // can't overwrite a part another writer recorded under the same number.
+  `ALTER TABLE resumable_uploads ADD COLUMN next_part integer NOT NULL DEFAULT 0;`,
 ];
 
 /** Any constant: serialises migrations of instances starting at once. */
@@ -161,6 +164,15 @@ export class UploadRows {
   async get(id: string): Promise<UploadRow | undefined> {
     const [row] = await this.sql`SELECT * FROM resumable_uploads WHERE id = ${id}`;
     return row ? toRow(row) : undefined;
+  }
+
+  /** A part number no writer of this upload has had before (S3 allows gaps between parts). */
+  async reservePart(id: string): Promise<number | undefined> {
+    const [row] = await this.sql`
+      UPDATE resumable_uploads SET next_part = greatest(next_part, part_count) + 1
+      WHERE id = ${id} AND ended_state IS NULL
+      RETURNING next_part`;
+    return row ? Number(row.next_part) : undefined;
   }
 
   async parts(id: string): Promise<PartRecord[]> {

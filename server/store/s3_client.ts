@@ -19,6 +19,8 @@ export interface S3Options {
   secretAccessKey: string;
   /** Attempts for a request that failed on the network or with a 5xx (default 4). */
   attempts?: number;
+  /** A request with no byte either way for this long fails (default 60 s). */
+  idleMs?: number;
 }
 
 /** A request body: bytes in memory (small), or a region of a file with its SHA-256 (hex). */
@@ -76,15 +78,20 @@ export class S3Client {
   readonly #keyId: string;
   readonly #secret: string;
   readonly #attempts: number;
+  readonly #idleMs: number;
   readonly #agent: http.Agent;
 
   constructor(options: S3Options) {
     this.#url = new URL(options.endpoint);
     this.bucket = options.bucket;
+    if (!/^[a-z0-9-]{1,64}$/.test(options.region)) {
+      throw new RangeError(`Invalid --s3-region ${JSON.stringify(options.region)}`);
+    }
     this.#region = options.region;
     this.#keyId = options.accessKeyId;
     this.#secret = options.secretAccessKey;
     this.#attempts = options.attempts ?? 4;
+    this.#idleMs = options.idleMs ?? 60_000;
     const Agent = this.#url.protocol === "https:" ? https.Agent : http.Agent;
     this.#agent = new Agent({ keepAlive: true, maxSockets: 64 });
   }
@@ -97,7 +104,12 @@ export class S3Client {
 
   /** Creates the bucket; one that exists already (and is ours) is fine. */
   async createBucket(): Promise<void> {
-    const res = await this.#send({ method: "PUT", accept: [409] });
+    // Outside us-east-1, AWS wants the region named in the body.
+    const body = this.#region === "us-east-1" ? undefined : new TextEncoder().encode(
+      `<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
+        `<LocationConstraint>${this.#region}</LocationConstraint></CreateBucketConfiguration>`,
+    );
+    const res = await this.#send({ method: "PUT", accept: [409], ...(body ? { body } : {}) });
     const code = errorCode(res.text);
     if (
       res.status === 409 && code !== "BucketAlreadyOwnedByYou" && code !== "BucketAlreadyExists"
@@ -346,7 +358,7 @@ export class S3Client {
     headers.authorization = this.#sign(req.method, path, query, headers, payload);
     if (req.method === "PUT" || req.method === "POST") headers["content-length"] = String(length);
     const transport = this.#url.protocol === "https:" ? https : http;
-    return transport.request({
+    const outgoing = transport.request({
       protocol: this.#url.protocol,
       hostname: this.#url.hostname.replace(/^\[|\]$/g, ""),
       port: this.#url.port || (this.#url.protocol === "https:" ? 443 : 80),
@@ -355,6 +367,12 @@ export class S3Client {
       headers,
       agent: this.#agent,
     }, onResponse);
+    // A connection gone silent (a dead peer, a black-holed route) must fail, not hang the PATCH
+    // and the lock it holds: no byte either way for this long ends the request.
+    outgoing.setTimeout(this.#idleMs, () => {
+      outgoing.destroy(new Error(`S3 sent nothing for ${this.#idleMs / 1000} s`));
+    });
+    return outgoing;
   }
 
   #path(key?: string): string {

@@ -34,6 +34,8 @@ import type {
   UploadStore,
 } from "./types.ts";
 
+/** How often this process marks its buffer directory as alive (the sweep spares it). */
+const HEARTBEAT_MS = 5 * 60_000;
 /** Bytes gathered in memory before one write(2) to a buffer file. */
 const WRITE_BUFFER = 1024 * 1024;
 /** S3's limit on parts per multipart upload. */
@@ -71,6 +73,7 @@ export class S3Store implements UploadStore {
   readonly #s3: S3Client;
   readonly #rows: UploadRows;
   readonly #buffers: string;
+  readonly #heartbeat: ReturnType<typeof setInterval>;
   readonly #root: string;
   readonly #partSize: number;
   readonly #prefix: string;
@@ -89,6 +92,12 @@ export class S3Store implements UploadStore {
     this.#partSize = options.partSize;
     this.#prefix = options.prefix ?? "";
     this.#now = options.now ?? Date.now;
+    // Other instances sharing --dir sweep buffer directories untouched for an hour: say we live.
+    this.#heartbeat = setInterval(() => {
+      const now = new Date();
+      Deno.utime(this.#buffers, now, now).catch(() => {});
+    }, HEARTBEAT_MS);
+    Deno.unrefTimer(this.#heartbeat as unknown as number);
   }
 
   /** A store writing its buffers under `<dir>/s3-buffer/<random>/` (one directory per process). */
@@ -103,6 +112,7 @@ export class S3Store implements UploadStore {
 
   /** Removes this process's buffer directory (at shutdown: nothing in it is needed after). */
   async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
     for (const id of [...this.#tails.keys()]) this.#takeTail(id);
     this.#hashes.clear();
     await Deno.remove(this.#buffers, { recursive: true }).catch(() => {});
@@ -388,7 +398,10 @@ export class S3Store implements UploadStore {
         const named = this.#parseKey(upload.key);
         if (!named || named.tail || upload.initiated >= cutoff) continue;
         const row = (await this.#rows.some([named.id])).get(named.id);
-        if (!row || row.ended !== undefined || row.multipartId !== upload.uploadId) {
+        // Also a leftover of a completed upload (its abort after completion failed).
+        const orphan = !row || row.ended !== undefined || row.completed ||
+          row.multipartId !== upload.uploadId;
+        if (orphan) {
           await this.#s3.abortMultipartUpload(upload.key, upload.uploadId);
           removed++;
         }
@@ -519,7 +532,6 @@ class PartWriter {
   /** Resolves once every sealed part is recorded (or failed). */
   #inFlight: Promise<void> | undefined;
   /** The next part's number (parts are numbered when sealed), and how many are uploading. */
-  #nextPart: number | undefined;
   #uploading = 0;
   #freed: (() => void) | undefined;
   #failure: { error: unknown } | undefined;
@@ -687,6 +699,8 @@ class PartWriter {
 
   async #open(): Promise<PartBuffer> {
     const path = `${this.#deps.buffers}/${this.#id}.${crypto.randomUUID().slice(0, 8)}`;
+    // Removed behind our back (by hand, or a sweep that took it for a dead process's): remake it.
+    await Deno.mkdir(this.#deps.buffers, { recursive: true });
     const file = await Deno.open(path, { read: true, write: true, createNew: true });
     this.#files.add(path);
     this.#buffer = { path, file, out: new FileWriter(file), sha: createHash("sha256") };
@@ -710,7 +724,7 @@ class PartWriter {
     }
     while (this.#uploading >= PARTS_IN_FLIGHT) await this.#slotFreed();
     this.#check();
-    const part = this.#takePartNumber();
+    const part = await this.#takePartNumber();
     const body = { path: buffer.path, start: 0, length: size, sha256: buffer.sha.digest("hex") };
     this.#uploading++;
     const uploaded = this.#sendPart(part, body).finally(() => {
@@ -733,9 +747,10 @@ class PartWriter {
     });
   }
 
-  #takePartNumber(): number {
-    this.#nextPart ??= this.#row.partCount + 1;
-    return this.#nextPart++;
+  async #takePartNumber(): Promise<number> {
+    const part = await this.#deps.rows.reservePart(this.#id);
+    if (part === undefined) throw new UploadError(410, "gone", `Upload ${this.#id} has ended`);
+    return part;
   }
 
   #slotFreed(): Promise<void> {
@@ -768,7 +783,7 @@ class PartWriter {
       const key = this.#deps.key(this.#id);
       await this.#commit({ multipartId: await this.#deps.s3.createMultipartUpload(key) });
     }
-    const part = this.#takePartNumber();
+    const part = await this.#takePartNumber();
     const etag = await this.#sendPart(part, body);
     await this.#commit({ parts: [{ part, size: body.length, etag }], tail: null });
   }
