@@ -25,6 +25,9 @@ export async function runServer(config: ServerConfig): Promise<void> {
   const log = createLogger(config.logFormat, config.logLevel, (line) => console.error(line));
   await Deno.mkdir(config.dir, { recursive: true });
   const group = openGroupSync(config.dir);
+  // After a crash of this process, bytes it wrote but never synced are still in the page cache,
+  // and the next HEAD counts them: make them durable before anyone is told.
+  await group?.sync();
   // Local files and in-process locks, or (--store s3, --db) a bucket and PostgreSQL.
   const backends = await openBackends(config, () =>
     // With --allow-ffi, concurrent requests share one syncfs (group commit); else fsync per file.

@@ -48,7 +48,7 @@ export class FileStore implements UploadStore {
   /** Durability: one shared syncfs per group of requests, or (undefined) an fsync per file. */
   readonly #sync: Syncer;
   /** Fan-out directories known to exist (at most 65,536 + 256 entries). */
-  readonly #dirs = new Set<string>();
+  readonly #dirs = new Map<string, Promise<void>>();
 
   readonly #fence: boolean;
 
@@ -425,18 +425,27 @@ export class FileStore implements UploadStore {
 
   /** Creates the fan-out directories, making each parent's new entry durable. */
   async #ensureDir(path: string): Promise<void> {
-    if (this.#dirs.has(path)) return;
-    if (!(await exists(path))) {
-      const parent = path.slice(0, path.lastIndexOf("/")) || "/";
-      if (parent.length > this.dir.length) await this.#ensureDir(parent);
-      try {
-        await Deno.mkdir(path);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      }
-      await this.#sync.dir(parent);
+    // One promise per directory: a request finding it being made waits until its entry is
+    // durable (seeing it exist is not enough).
+    let made = this.#dirs.get(path);
+    if (!made) {
+      made = this.#makeDir(path);
+      this.#dirs.set(path, made);
+      made.catch(() => this.#dirs.delete(path));
     }
-    this.#dirs.add(path);
+    await made;
+  }
+
+  async #makeDir(path: string): Promise<void> {
+    if (await exists(path)) return;
+    const parent = path.slice(0, path.lastIndexOf("/")) || "/";
+    if (parent.length > this.dir.length) await this.#ensureDir(parent);
+    try {
+      await Deno.mkdir(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+    await this.#sync.dir(parent);
   }
 
   async *list(): AsyncIterable<string> {
