@@ -19,8 +19,15 @@ export interface RunningDigest {
   drop(): void;
 }
 
-/** Bytes one state may have in flight to the worker before `update` waits. */
-const IN_FLIGHT = 4 * 1024 * 1024;
+/** Bytes one state may have in flight to the worker before `update` waits (pipeline depth). */
+const IN_FLIGHT = 8 * 1024 * 1024;
+/**
+ * Bytes all states together may have in flight: many concurrent uploads share this, so memory
+ * stays bounded (10 uploads × 8 MiB of queued copies would be 80 MiB) while one alone still gets
+ * the whole depth.
+ */
+const TOTAL_IN_FLIGHT = 24 * 1024 * 1024;
+let totalInFlight = 0;
 /** Bytes travel in buffers of this size, which the worker hands back for reuse. */
 const PIECE = 1024 * 1024;
 /** Most idle buffers kept for reuse. */
@@ -57,6 +64,10 @@ function shared(): Worker {
     pending--;
     if (m.bytes && free.length < POOL) free.push(m.bytes);
     const waiter = waiters.get(m.key);
+    if (m.op === "ack") {
+      totalInFlight -= m.n!; // (a dropped state's bytes too)
+      if (totalInFlight <= TOTAL_IN_FLIGHT / 2) for (const w of waiters.values()) w.resume?.();
+    }
     if (waiter && m.op === "ack") {
       waiter.inFlight -= m.n!;
       if (waiter.inFlight <= IN_FLIGHT / 2) waiter.resume?.();
@@ -124,8 +135,10 @@ export function offThreadDigest(): RunningDigest {
         buffer.set(piece);
         length += piece.length;
         waiter.inFlight += piece.length;
+        totalInFlight += piece.length;
         send({ op: "update", key, bytes: buffer, n: piece.length }, [buffer.buffer as ArrayBuffer]);
-        if (waiter.inFlight > IN_FLIGHT && !dropped) {
+        // Over its own depth it waits for its acks; over the shared bound, for anyone's.
+        while ((waiter.inFlight > IN_FLIGHT || totalInFlight > TOTAL_IN_FLIGHT) && !dropped) {
           await new Promise<void>((resolve) => waiter.resume = resolve);
           delete waiter.resume;
         }
