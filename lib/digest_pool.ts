@@ -66,7 +66,7 @@ function shared(): Worker {
     const waiter = waiters.get(m.key);
     if (m.op === "ack") {
       totalInFlight -= m.n!; // (a dropped state's bytes too)
-      if (totalInFlight <= TOTAL_IN_FLIGHT / 2) for (const w of waiters.values()) w.resume?.();
+      if (totalInFlight <= TOTAL_IN_FLIGHT / 2) { for (const w of waiters.values()) w.resume?.(); }
     }
     if (waiter && m.op === "ack") {
       waiter.inFlight -= m.n!;
