@@ -268,7 +268,7 @@ Deno.test("--on-finish without --allow-run for its command stops the server at s
     "--on-finish",
     "notify x",
   ]);
-  assert.equal(run.code, 1, run.stderr);
+  assert.equal(run.code, 2, run.stderr); // a setting that can't work: exit 2, one line
   assert.match(run.stderr, /--on-finish needs permission to run "notify": .*--allow-run=notify/);
   assert.doesNotMatch(run.stdout, /listening on/);
 
