@@ -18,6 +18,31 @@ export interface Backends {
   locker: Locker;
   /** Closes database connections and idle S3 connections (after the server has stopped). */
   close(): Promise<void>;
+  /** Why the database or the bucket can't be used now (for /readyz), or undefined if they can. */
+  probe?(): Promise<string | undefined>;
+}
+
+/** How long a readiness probe of the database or the bucket may take. */
+const PROBE_TIMEOUT_MS = 3000;
+
+async function probed(what: string, check: () => Promise<unknown>): Promise<string | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer in ${PROBE_TIMEOUT_MS} ms`)),
+          PROBE_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    return undefined;
+  } catch (error) {
+    return `${what} is unreachable: ${error instanceof Error ? error.message : String(error)}`;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** S3 credentials: from the endpoint URL's userinfo, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. */
@@ -93,6 +118,10 @@ export async function openBackends(
       await sql.end({ timeout: 5 });
       await s3Store?.close();
       s3?.close();
+    },
+    async probe() {
+      return await probed("the database", () => sql`SELECT 1`) ??
+        (s3 ? await probed("the bucket", () => s3!.ping()) : undefined);
     },
   };
 }

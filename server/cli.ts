@@ -64,7 +64,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
     ...(accounted ? { usage: accounted } : {}),
     metrics,
     log,
-    readiness: readinessOf(config, metrics, group),
+    readiness: readinessOf(config, metrics, group, backends.probe),
     ...(hooks ? { events: hooks } : {}),
   });
   const server = await serveHttp(
@@ -135,12 +135,15 @@ function readinessOf(
   config: ServerConfig,
   metrics: Metrics,
   group: GroupSync | undefined,
+  probe?: () => Promise<string | undefined>,
 ): () => Promise<Readiness> {
   let last: { at: number; state: Promise<Readiness> } | undefined;
   const check = async (): Promise<Readiness> => {
     if (group?.failed) {
       return { ready: false, reason: `writes can't be made durable: ${group.failed.message}` };
     }
+    const unreachable = await probe?.();
+    if (unreachable) return { ready: false, reason: unreachable, unavailable: true };
     let freeBytes: number | undefined;
     try {
       const fs = await statfs(config.dir);

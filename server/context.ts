@@ -41,6 +41,8 @@ export interface Deps {
 export interface Readiness {
   ready: boolean;
   reason?: string;
+  /** Not ready because a service is unreachable (503), not for lack of space (507). */
+  unavailable?: boolean;
   freeBytes?: number;
 }
 

@@ -19,6 +19,7 @@ import {
   testServices,
 } from "./helpers/services.ts";
 import { createUpload, head, md5, patch, randomBytes, streamOf } from "./helpers/uploads.ts";
+import { TcpProxy } from "./helpers/tcp_proxy.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
@@ -295,3 +296,27 @@ Deno.test({
     }
   },
 });
+
+scaleTest(
+  "/readyz says when the bucket can't be reached, and new uploads get 503 meanwhile",
+  async (cluster) => {
+    const svc = services as Services;
+    const s3 = new URL(svc.s3.endpoint);
+    const proxy = TcpProxy.start({ target: { hostname: s3.hostname, port: Number(s3.port) } });
+    const server = await cluster.start(["--s3-endpoint", `http://127.0.0.1:${proxy.port}`]);
+    const ready = async () => {
+      const res = await fetch(`${server.origin}/readyz`);
+      return { status: res.status, text: await res.text() };
+    };
+    assert.equal((await ready()).status, 200);
+    await proxy[Symbol.asyncDispose](); // the bucket goes away
+    const down = await waitFor(async () => {
+      const r = await ready();
+      return r.status === 503 ? r : undefined;
+    }, { timeoutMs: 10_000, message: "/readyz 503" });
+    assert.match(down.text, /bucket is unreachable/);
+    const res = await fetch(server.url, { method: "POST", headers: { "Upload-Length": "5" } });
+    assert.equal(res.status, 503, await res.text());
+    assert.ok(res.headers.get("retry-after"));
+  },
+);

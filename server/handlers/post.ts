@@ -186,6 +186,11 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
 async function assertReady(ctx: Context): Promise<void> {
   const state = await ctx.deps.readiness?.();
   if (state && !state.ready) {
+    if (state.unavailable) {
+      throw new UploadError(503, "not-ready", `Not accepting new uploads: ${state.reason}`, {
+        headers: { "Retry-After": "5" },
+      });
+    }
     throw new UploadError(507, "not-ready", `Not accepting new uploads: ${state.reason}`);
   }
 }

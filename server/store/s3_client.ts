@@ -97,6 +97,12 @@ export class S3Client {
   }
 
   /** Makes sure the bucket exists (creating it if missing); throws if it isn't ours to use. */
+  /** Throws unless the bucket answers (one attempt: for readiness probes). */
+  async ping(): Promise<void> {
+    const res = await this.#once({ method: "HEAD" });
+    if (res.status >= 300) throw toError(res);
+  }
+
   async ensureBucket(): Promise<void> {
     const res = await this.#send({ method: "HEAD", accept: [404] });
     if (res.status === 404) await this.createBucket();
