@@ -110,7 +110,14 @@ export async function runServer(config: ServerConfig): Promise<void> {
   for (const s of signals) Deno.removeSignalListener(s, stop);
   // In-flight bodies saw the abort: they fsync what arrived and answer 503; then we close.
   await server.shutdown(SHUTDOWN_GRACE_MS);
-  await sweeping; // it saw the abort and stops at the next upload; its events go out first
+  // The sweep saw the abort and stops at the next upload (its events are queued first), but a
+  // listing or a stuck database could keep it: wait a grace period at most.
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    sweeping,
+    new Promise((resolve) => graceTimer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
+  ]);
+  clearTimeout(graceTimer);
   // Undelivered hook events stay on disk for the next run; --on-finish runs get a grace period.
   await hooks?.stop(SHUTDOWN_GRACE_MS);
   await backends.close();

@@ -54,7 +54,8 @@ function assertLocalCaller(ctx: Context): void {
   const h = ctx.req.headers;
   const local = LOOPBACK.has(config.host) && !config.behindProxy &&
     LOOPBACK.has(ctx.url.hostname) && !h.has("origin") && !h.has("forwarded") &&
-    !h.has("x-forwarded-for") && !h.has("x-forwarded-host");
+    !h.has("x-forwarded-for") && !h.has("x-forwarded-host") && !h.has("via") &&
+    !h.has("x-real-ip");
   if (!local) {
     throw new UploadError(
       403,

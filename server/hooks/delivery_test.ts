@@ -56,7 +56,10 @@ Deno.test("HookDelivery retries a receiver that fails twice and removes the even
     delivery.start();
     try {
       const hooks = await receiver.waitFor(3);
-      await waitFor(() => queue.size === 0, { message: "the queue to empty" });
+      // The event leaves the queue just before its attempt is reported: wait for both.
+      await waitFor(() => queue.size === 0 && attempts.length === 3, {
+        message: "the queue to empty",
+      });
       assert.equal(receiver.received.length, 3);
       assert.deepEqual(hooks.map((h) => h.event.eventId), Array(3).fill(sent.eventId));
       assert.deepEqual(hooks.map((h) => h.key), Array(3).fill(sent.eventId));

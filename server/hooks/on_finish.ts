@@ -199,9 +199,12 @@ function tail(stream: ReadableStream<Uint8Array>): { settle(ms: number): Promise
   };
 }
 
-/** The environment a command gets: a PATH, HOME and locale, nothing of the server's. */
+/**
+ * The environment a command gets: PATH, HOME, locale and time zone where this process may read
+ * them, nothing else of the server's. (Without PATH, Deno still finds the program on its own.)
+ */
 function childEnv(): Record<string, string> {
-  const env: Record<string, string> = { PATH: "/usr/local/bin:/usr/bin:/bin" };
+  const env: Record<string, string> = {};
   for (const name of ["PATH", "HOME", "LANG", "TZ"]) {
     const value = envVar(name);
     if (value !== undefined) env[name] = value;

@@ -160,15 +160,29 @@ export class PgLocker implements Locker {
   }
 
   async #try(id: string): Promise<boolean> {
+    const attempt = this.#sql`SELECT pg_try_advisory_lock(hashtextextended(${id}, 0)) AS ok`;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const [row] = await this.#sql`SELECT pg_try_advisory_lock(hashtextextended(${id}, 0)) AS ok`;
+      // A session that went quiet must not hang every request queued behind it.
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no answer")), HEARTBEAT_TIMEOUT_MS);
+      });
+      const [row] = await Promise.race([attempt, late]);
       return row?.ok === true;
     } catch (error) {
+      // Given up on: should it still succeed later, let that lock go at once (no holder has it).
+      attempt.then(([row]) => {
+        if (row?.ok === true) {
+          this.#sql`SELECT pg_advisory_unlock(hashtextextended(${id}, 0))`.catch(() => {});
+        }
+      }, () => {});
       // The database is down or unreachable: retry later, like a busy server.
       throw new UploadError(503, "locks-unavailable", "The lock database is unavailable", {
         headers: { "Retry-After": "5" },
         cause: error,
       });
+    } finally {
+      clearTimeout(timer);
     }
   }
 

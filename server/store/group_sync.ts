@@ -61,8 +61,9 @@ export class GroupSync {
  * kernel is older than 5.8 (before it, `syncfs` reports no writeback error at all).
  */
 export function openGroupSync(dir: string): GroupSync | undefined {
-  if (Deno.build.os !== "linux" || !kernelAtLeast(5, 8)) return undefined;
+  if (Deno.build.os !== "linux") return undefined;
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
+  if (!kernelAtLeast(5, 8)) return undefined;
   let libc;
   try {
     libc = Deno.dlopen("libc.so.6", {
@@ -87,8 +88,11 @@ export function openGroupSync(dir: string): GroupSync | undefined {
 }
 
 function kernelAtLeast(major: number, minor: number): boolean {
+  const path = "/proc/sys/kernel/osrelease";
+  // Never prompt: without read access the version is unknown, and group commit stays off.
+  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return false;
   try {
-    const [a = 0, b = 0] = Deno.readTextFileSync("/proc/sys/kernel/osrelease").split(/[.-]/)
+    const [a = 0, b = 0] = Deno.readTextFileSync(path).split(/[.-]/)
       .map(Number);
     return a > major || (a === major && b >= minor);
   } catch {

@@ -305,14 +305,24 @@ export class S3Client {
             );
             return;
           }
-          res.pause();
+          // Silence is a dead S3 only while we are reading: a paused body (its reader, a client
+          // downloading slowly, stopped pulling) is quiet on purpose.
+          const pause = () => {
+            res.pause();
+            outgoing.setTimeout(0);
+          };
+          const resume = () => {
+            outgoing.setTimeout(this.#idleMs);
+            res.resume();
+          };
+          pause();
           let done = false;
           resolve(
             new ReadableStream<Uint8Array>({
               start(controller) {
                 res.on("data", (chunk: Buffer) => {
                   controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
-                  if ((controller.desiredSize ?? 0) <= 0) res.pause();
+                  if ((controller.desiredSize ?? 0) <= 0) pause();
                 });
                 res.on("end", () => {
                   done = true;
@@ -326,7 +336,7 @@ export class S3Client {
                 });
               },
               pull() {
-                res.resume();
+                resume();
               },
               cancel() {
                 done = true;
@@ -374,10 +384,11 @@ export class S3Client {
       agent: this.#agent,
     }, onResponse);
     // A connection gone silent (a dead peer, a black-holed route) must fail, not hang the PATCH
-    // and the lock it holds: no byte either way for this long ends the request.
-    outgoing.setTimeout(this.#idleMs, () => {
+    // and the lock it holds: no byte either way for `idleMs` ends the request.
+    outgoing.on("timeout", () => {
       outgoing.destroy(new Error(`S3 sent nothing for ${this.#idleMs / 1000} s`));
     });
+    outgoing.setTimeout(this.#idleMs);
     return outgoing;
   }
 

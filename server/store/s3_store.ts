@@ -40,6 +40,11 @@ const HEARTBEAT_MS = 5 * 60_000;
 const WRITE_BUFFER = 1024 * 1024;
 /** S3's limit on parts per multipart upload. */
 const MAX_PARTS = 10_000;
+/**
+ * Parts an upload of known length is sized for: below MAX_PARTS, because a part number once handed
+ * out is never reused (a failed part leaves a gap), so some numbers must be left to spare.
+ */
+const PLANNED_PARTS = 9_000;
 /** Local copies of the tails this instance wrote, kept so its next PATCH needn't fetch them. */
 const TAIL_CACHE_BYTES = 256 * 1024 * 1024;
 const TAIL_MARK = ".tail-";
@@ -548,10 +553,10 @@ class PartWriter {
     return this.#row.id;
   }
 
-  /** This upload's part size: the configured one, or more when 10,000 parts wouldn't hold it. */
+  /** This upload's part size: the configured one, or more when 9,000 parts wouldn't hold it. */
   get #partSize(): number {
     const length = this.#row.length ?? 0;
-    const needed = Math.ceil(length / MAX_PARTS / (1024 * 1024)) * 1024 * 1024;
+    const needed = Math.ceil(length / PLANNED_PARTS / (1024 * 1024)) * 1024 * 1024;
     return Math.max(this.#deps.partSize, needed);
   }
 

@@ -376,3 +376,33 @@ s3Test("an empty upload becomes an empty object", async (world) => {
   assert.deepEqual(await readAll(await store.read(id, 0, 0)), new Uint8Array(0));
   assert.deepEqual(await objectKeys(world.s3, world.prefix), [store.objectKey(id)]);
 });
+
+Deno.test({
+  name: "S3Client: a download its reader pauses longer than the idle timeout still completes",
+  ignore: services === undefined,
+  sanitizeResources: false,
+  async fn() {
+    const svc = services!;
+    const s3 = new S3Client({ ...svc.s3, idleMs: 300 });
+    await s3.ensureBucket();
+    const key = `idle-${newUploadId()}`;
+    const bytes = new Uint8Array(4 * 1024 * 1024).map((_, i) => i % 251);
+    try {
+      await s3.putObject(key, bytes);
+      const reader = (await s3.getObject(key)).getReader();
+      let got = (await reader.read()).value?.length ?? 0;
+      // A client that stops reading (a paused download) for longer than the idle timeout: the
+      // connection is quiet on purpose and must not be cut. (A pause, not synchronisation.)
+      await new Promise((r) => setTimeout(r, 1000));
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        got += value.length;
+      }
+      assert.equal(got, bytes.length);
+    } finally {
+      await s3.deleteObject(key).catch(() => {});
+      s3.close();
+    }
+  },
+});
