@@ -21,12 +21,13 @@ export function redactUrl(url: string): string {
   const scheme = URL_LIKE.exec(url)?.[0];
   if (scheme === undefined) return url;
   let rest = url.slice(scheme.length);
-  // The authority ends at the first "/" (an unencoded ? or # in a password, `u:p#ss@db/x`, must
-  // not end it early); its user info at the last @ in it. An @ in a path or query is not one.
-  const slash = rest.indexOf("/");
-  const bound = slash >= 0 ? slash : rest.search(/[?#]/) >= 0 ? rest.search(/[?#]/) : rest.length;
-  const at = rest.lastIndexOf("@", bound);
-  if (at >= 0 && at < bound) {
+  // User info ends at the last @ before the first / after the first @: an unencoded / ? # in a
+  // password (`u:p#ss@db`, `u:pa/ss@db`) must not hide it. When in doubt this redacts too much
+  // (an @ in a query can be taken for one), never too little.
+  const first = rest.indexOf("@");
+  if (first >= 0) {
+    const slash = rest.indexOf("/", first);
+    const at = rest.lastIndexOf("@", slash < 0 ? rest.length : slash);
     const userInfo = rest.slice(0, at);
     const colon = userInfo.indexOf(":");
     // `user:password` keeps the user; a lone token (`https://ghp_x@h`) goes whole.

@@ -63,6 +63,8 @@ interface Request {
   body?: S3Body;
   /** Statuses taken as success besides 2xx (e.g. 404 for a HEAD). */
   accept?: number[];
+  /** This request's idle timeout, if not the client's. */
+  idleMs?: number;
 }
 
 interface Response {
@@ -99,7 +101,7 @@ export class S3Client {
   /** Makes sure the bucket exists (creating it if missing); throws if it isn't ours to use. */
   /** Throws unless the bucket answers (one attempt: for readiness probes). */
   async ping(): Promise<void> {
-    const res = await this.#once({ method: "HEAD" });
+    const res = await this.#once({ method: "HEAD", idleMs: 3000 });
     if (res.status >= 300) throw toError(res);
   }
 
@@ -270,6 +272,9 @@ export class S3Client {
         res.on("error", reject);
       });
       outgoing.on("error", reject);
+      // Destroying a timed-out request isn't always reported (Deno may quietly retry it on a
+      // fresh connection): the caller hears of the timeout itself.
+      outgoing.on("timeout", () => reject(idleError(req.idleMs ?? this.#idleMs)));
       const body = req.body;
       if (body === undefined) outgoing.end();
       else if (body instanceof Uint8Array) outgoing.end(body);
@@ -289,6 +294,7 @@ export class S3Client {
   /** A GET whose body is handed over as a stream (status checked first). */
   #stream(key: string, range: string | undefined): Promise<ReadableStream<Uint8Array>> {
     return new Promise((resolve, reject) => {
+      let failBody: ((error: Error) => void) | undefined;
       const outgoing = this.#request(
         { method: "GET", key, ...(range ? { headers: { range } } : {}) },
         (res) => {
@@ -320,6 +326,10 @@ export class S3Client {
           resolve(
             new ReadableStream<Uint8Array>({
               start(controller) {
+                failBody = (error) => {
+                  if (!done) controller.error(error);
+                  done = true;
+                };
                 res.on("data", (chunk: Buffer) => {
                   controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
                   if ((controller.desiredSize ?? 0) <= 0) pause();
@@ -351,6 +361,19 @@ export class S3Client {
         (error) =>
           reject(new S3Error(0, "NetworkError", networkMessage({ method: "GET", key }, error))),
       );
+      // As in #once: a timeout is reported here, before the headers or while reading the body.
+      outgoing.on("timeout", () => {
+        const error = new S3Error(
+          0,
+          "NetworkError",
+          networkMessage(
+            { method: "GET", key },
+            idleError(this.#idleMs),
+          ),
+        );
+        reject(error);
+        failBody?.(error);
+      });
       outgoing.end();
     });
   }
@@ -385,10 +408,9 @@ export class S3Client {
     }, onResponse);
     // A connection gone silent (a dead peer, a black-holed route) must fail, not hang the PATCH
     // and the lock it holds: no byte either way for `idleMs` ends the request.
-    outgoing.on("timeout", () => {
-      outgoing.destroy(new Error(`S3 sent nothing for ${this.#idleMs / 1000} s`));
-    });
-    outgoing.setTimeout(this.#idleMs);
+    const idleMs = req.idleMs ?? this.#idleMs;
+    outgoing.on("timeout", () => outgoing.destroy(idleError(idleMs)));
+    outgoing.setTimeout(idleMs);
     return outgoing;
   }
 
@@ -492,4 +514,8 @@ function unescapeXml(s: string): string {
     /&gt;/g,
     ">",
   ).replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&amp;/g, "&");
+}
+
+function idleError(ms: number): Error {
+  return new Error(`S3 sent nothing for ${ms / 1000} s`);
 }
