@@ -4,6 +4,7 @@
  * Per-method behaviour is tested in `handlers/<method>_test.ts`.
  */
 import assert from "node:assert/strict";
+import { prng } from "../tests/helpers/safety.ts";
 import { FileStore } from "./store/file_store.ts";
 import {
   assertPlainError,
@@ -354,18 +355,6 @@ Deno.test("a file store serves a whole upload through the handler", async () => 
 
 // ---------------------------------------------------------------------------------------------
 // Fuzz: no input may yield a 500
-
-/** mulberry32: a small seeded PRNG, so every run sends the same requests. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING: Record<string, string[]> = {
   "Upload-Offset": ["0", "1", "3", "10", "-1", "+0", "1e3", "9007199254740993", "0, 0", "", "00"],

@@ -7,9 +7,8 @@
 
 import assert from "node:assert/strict";
 import { digestsOf, tempDir } from "./helpers/client_cli.ts";
-import { startServer, type TestServer } from "./helpers/server.ts";
+import { outputWithin, startServer, type TestServer } from "./helpers/server.ts";
 import { md5, randomBytes } from "./helpers/uploads.ts";
-import { withDeadline } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
 
@@ -38,17 +37,7 @@ async function curl(work: string, args: string[]): Promise<CurlResult> {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const output = child.output();
-  let result: Deno.CommandOutput;
-  try {
-    result = await withDeadline(output, 25_000, `curl ${args.join(" ")}`);
-  } catch (error) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await output.catch(() => {});
-    throw error;
-  }
+  const result = await outputWithin(child, 25_000, `curl ${args.join(" ")}`);
   const trace = new TextDecoder().decode(result.stderr);
   const dump = await Deno.readTextFile(headerFile).catch(() => "");
   // One block per response, `100 Continue` first if there was one; the last is the answer.

@@ -21,6 +21,7 @@ import {
   md5,
   offsetOf,
   randomBytes,
+  startPatch,
   streamOf,
 } from "./helpers/uploads.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -586,12 +587,7 @@ Deno.test(
     const upload = await create(server, { "Upload-Length": String(source.length) });
     const sent = 300_000;
 
-    await using conn = await RawConnection.connect(server.url);
-    await conn.sendHead("PATCH", upload.path, {
-      "Content-Type": OCTETS,
-      "Upload-Offset": "0",
-      "Content-Length": String(source.length),
-    });
+    await using conn = await startPatch(server, upload.path, source.length);
     await conn.write(source.subarray(0, sent));
     const stalled = performance.now();
     const res = await conn.readResponse({ timeoutMs: 5000 });

@@ -4,7 +4,6 @@
  */
 
 import assert from "node:assert/strict";
-import { RawConnection } from "./helpers/raw_http.ts";
 import { startServer } from "./helpers/server.ts";
 import {
   createUpload,
@@ -15,11 +14,11 @@ import {
   offsetOf,
   patch,
   randomBytes,
+  startPatch,
 } from "./helpers/uploads.ts";
 import { pollUntil, waitFor, withDeadline } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
-const OCTETS = "application/offset+octet-stream";
 
 Deno.test(
   "after SIGKILL mid-PATCH, the restarted server reports the bytes on disk and the upload resumes to the right content",
@@ -29,12 +28,7 @@ Deno.test(
     const upload = await createUpload(server, source.length);
     const data = server.dataPath(upload.id);
 
-    await using conn = await RawConnection.connect(server.url);
-    await conn.sendHead("PATCH", upload.path, {
-      "Content-Type": OCTETS,
-      "Upload-Offset": "0",
-      "Content-Length": String(source.length),
-    });
+    await using conn = await startPatch(server, upload.path, source.length);
     const sending = conn.write(source.subarray(0, 20 * MiB)).catch(() => {});
     try {
       // Kill while bytes are being written (or, failing that, after a short deadline).
@@ -80,12 +74,7 @@ for (const client of ["closes its connection", "stays silent"] as const) {
       const data = server.dataPath(upload.id);
       const url = server.url;
 
-      await using conn = await RawConnection.connect(server.url);
-      await conn.sendHead("PATCH", upload.path, {
-        "Content-Type": OCTETS,
-        "Upload-Offset": "0",
-        "Content-Length": String(source.length),
-      });
+      await using conn = await startPatch(server, upload.path, source.length);
       await conn.write(source.subarray(0, sent));
       // Wait until the server has the bytes (visible on disk), or long enough that it surely does.
       await pollUntil(async () => (await fileSize(data)) === sent, { timeoutMs: 5000 });

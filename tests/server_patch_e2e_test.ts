@@ -15,6 +15,7 @@ import {
   offsetOf,
   patch,
   randomBytes,
+  startPatch,
   streamOf,
 } from "./helpers/uploads.ts";
 import { pollUntil } from "./helpers/wait.ts";
@@ -285,12 +286,7 @@ Deno.test(
     const upload = await createUpload(server, source.length);
     const data = server.dataPath(upload.id);
 
-    await using stale = await RawConnection.connect(server.url);
-    await stale.sendHead("PATCH", upload.path, {
-      "Content-Type": OCTETS,
-      "Upload-Offset": "0",
-      "Content-Length": String(source.length),
-    });
+    await using stale = await startPatch(server, upload.path, source.length);
     await stale.write(source.subarray(0, half));
     // Then silence: the connection stays open and sends nothing more. Wait until the server has
     // the half (it shows on disk), or long enough that it certainly arrived.

@@ -274,15 +274,24 @@ export async function runMainWith(
     stderr: "piped",
     env: { NO_COLOR: "1", ...env },
   }).spawn();
+  const { code, signal, stdout, stderr } = await outputWithin(
+    child,
+    timeoutMs,
+    `main.ts ${args.join(" ")}`,
+  );
+  const decoder = new TextDecoder();
+  return { code, signal, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/** A child's whole output, or (past `timeoutMs`) the child SIGKILLed and a TimeoutError. */
+export async function outputWithin(
+  child: Deno.ChildProcess,
+  timeoutMs: number,
+  what: string,
+): Promise<Deno.CommandOutput> {
   const output = child.output();
   try {
-    const { code, signal, stdout, stderr } = await withDeadline(
-      output,
-      timeoutMs,
-      `main.ts ${args.join(" ")}`,
-    );
-    const decoder = new TextDecoder();
-    return { code, signal, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+    return await withDeadline(output, timeoutMs, what);
   } catch (error) {
     try {
       child.kill("SIGKILL");

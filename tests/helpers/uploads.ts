@@ -1,6 +1,7 @@
 /** Small client-side helpers shared by the end-to-end tests (plain dialect, via fetch). */
 
 import { createHash } from "node:crypto";
+import { RawConnection } from "./raw_http.ts";
 import type { TestServer } from "./server.ts";
 
 /** Deterministic pseudo-random bytes (xorshift32), fast enough for tens of MiB. */
@@ -141,4 +142,24 @@ export async function listFiles(dir: string): Promise<string[]> {
   };
   await walk("");
   return out.sort();
+}
+
+/**
+ * A tus PATCH at offset 0 announcing `length` body bytes, on a raw connection, its head sent and
+ * no body byte yet: the caller sends what it wants (a part, then silence; or nothing more).
+ */
+export async function startPatch(
+  server: TestServer,
+  path: string,
+  length: number,
+  headers: Record<string, string> = {},
+): Promise<RawConnection> {
+  const conn = await RawConnection.connect(server.url);
+  await conn.sendHead("PATCH", path, {
+    "Content-Type": "application/offset+octet-stream",
+    "Upload-Offset": "0",
+    "Content-Length": String(length),
+    ...headers,
+  });
+  return conn;
 }
