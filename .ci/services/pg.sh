@@ -9,7 +9,8 @@ D=${D:?set D to a state directory}
 PORT=${PGPORT:-54329}
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 cmd=${1:?start or stop}
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# From /, which the postgres user can enter (a checkout under a private temp dir it can't).
+as_postgres() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 case "$cmd" in
 start)
