@@ -9,7 +9,7 @@ import type { ServerConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { sweepExpired } from "./expiry.ts";
 import { openBackends } from "./backends.ts";
-import { requestTrailers, serveHttp } from "./http_node.ts";
+import { requestTrailers, sendInformational, serveHttp } from "./http_node.ts";
 import { Hooks } from "./hooks/hooks.ts";
 import { envVar } from "../lib/env.ts";
 
@@ -61,6 +61,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
     shutdown: stopping.signal,
     logError,
     trailers: requestTrailers,
+    informational: sendInformational,
     ...(accounted ? { usage: accounted } : {}),
     metrics,
     log,
