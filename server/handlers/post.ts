@@ -111,9 +111,13 @@ export async function post(ctx: Context): Promise<Response> {
         await deps.store.remove(id);
         throw error;
       }
-      // Announced: the upload stays with what arrived, for the client to resume.
-      await uploadEvent(deps, "created", info, url);
-      await endIfOverflowed(ctx, info, error);
+      // Announced: the upload stays with what arrived, for the client to resume (unless it was
+      // refused and discarded already, e.g. a type --allow-types doesn't allow).
+      const kept = await deps.store.get(id);
+      if (kept && !kept.ended) {
+        await uploadEvent(deps, "created", kept, url);
+        await endIfOverflowed(ctx, kept, error);
+      }
       throw error;
     }
   }
