@@ -71,6 +71,49 @@ Deno.test("a 104 with Location comes before the body; a creation cut mid-body re
   assert.equal(sha256(stored), sha256(data));
 });
 
+Deno.test("every interop version on the wire: 104, HEAD, a 409 problem document, DELETE", async () => {
+  await using server = await startServer({ maxSize: 1000 });
+  for (const v of [3, 4, 5, 6, 7, 8]) {
+    const version = { "Upload-Draft-Interop-Version": String(v) };
+    const [field, more] = v === 3 ? ["upload-incomplete", "?1"] : ["upload-complete", "?0"];
+    await using conn = await RawConnection.connect(server.url);
+    await conn.sendHead("POST", "/files", { ...version, [field]: more, "Content-Length": "10" });
+    const early = await conn.readResponse({ interim: true });
+    assert.equal(early.status, 104, `version ${v}`);
+    assert.equal(early.headers.get("upload-draft-interop-version"), String(v));
+    assert.equal(early.headers.has("upload-limit"), v >= 6, `version ${v}: Upload-Limit`);
+    await conn.write("0123456789");
+    const created = await conn.readResponse();
+    assert.equal(created.status, 201, created.text());
+    const location = created.headers.get("location")!;
+    assert.equal(location, early.headers.get("location"), "the same Location in both");
+
+    const head = await fetch(location, { method: "HEAD", headers: version });
+    assert.equal(head.status, 204);
+    assert.equal(head.headers.get(field), more, `version ${v}: ${field}`);
+    assert.equal(head.headers.get("upload-offset"), "10");
+    const conflict = await fetch(location, {
+      method: "PATCH",
+      headers: {
+        ...version,
+        "Content-Type": "application/partial-upload",
+        "Upload-Offset": "3",
+        [field]: more,
+      },
+      body: "x",
+    });
+    const problem = await conflict.json();
+    assert.equal(conflict.status, 409);
+    assert.equal(conflict.headers.get("upload-offset"), "10");
+    assert.equal(problem.type.endsWith("#mismatching-upload-offset"), v >= 6, `version ${v}`);
+    const deleted = await fetch(location, { method: "DELETE", headers: version });
+    await deleted.body?.cancel();
+    assert.equal(deleted.status, 204);
+    const gone = await fetch(location, { method: "HEAD", headers: version });
+    assert.equal(gone.status, v <= 6 ? 404 : 410, `version ${v}: HEAD after DELETE`);
+  }
+});
+
 Deno.test("Expect: 100-continue still gets 100 Continue, and the 104 too, before the body", async () => {
   await using server = await startServer();
   await using conn = await RawConnection.connect(server.url);
