@@ -80,7 +80,7 @@ function informational(req: IncomingMessage, res: ServerResponse) {
   return (status: number, headers: Record<string, string>): boolean => {
     const socket = res.socket;
     if (!socket || res.headersSent || res.destroyed || req.httpVersion === "1.0") return false;
-    if (status < 102 || status > 199 || !REASONS[status]) return false;
+    if (!REASONS[status]) return false;
     let head = `HTTP/1.1 ${status} ${REASONS[status]}\r\n`;
     for (const [name, value] of Object.entries(headers)) {
       if (!FIELD_VALUE.test(value)) return false;

@@ -134,7 +134,7 @@ Deno.test("Expect: 100-continue still gets 100 Continue, and the 104 too, before
   assert.equal(final.headers.get("upload-offset"), "5");
 });
 
-Deno.test("tus and plain creations with a body never see a 1xx", async () => {
+Deno.test("tus and plain creations with a body never see a 1xx, nor an HTTP/1.0 client", async () => {
   await using server = await startServer();
   for (const headers of [{ "Tus-Resumable": "1.0.0", "Upload-Length": "5" }, {}]) {
     await using conn = await RawConnection.connect(server.url);
@@ -147,6 +147,13 @@ Deno.test("tus and plain creations with a body never see a 1xx", async () => {
     const first = await conn.readResponse({ interim: true });
     assert.equal(first.status, 201, first.text());
   }
+  await using old = await RawConnection.connect(server.url);
+  await old.write(
+    `POST /files HTTP/1.0\r\nHost: ${server.hostname}\r\nUpload-Draft-Interop-Version: 8\r\n` +
+      "Upload-Complete: ?1\r\nContent-Length: 5\r\n\r\nhello",
+  );
+  const first = await old.readResponse({ interim: true });
+  assert.equal(first.status, 201, "RFC 9110: no 1xx to an HTTP/1.0 client");
 });
 
 function escape(text: string): string {
