@@ -68,6 +68,12 @@ const MIGRATIONS: string[] = [
   // Part numbers are handed out once and never again: a writer that lost its lock unnoticed
   // can't overwrite a part another writer recorded under the same number.
   `ALTER TABLE resumable_uploads ADD COLUMN next_part integer NOT NULL DEFAULT 0;`,
+  // --rate-limit: each key's current window (see rate_limit.ts), shared by every instance.
+  `CREATE TABLE resumable_rate_limits (
+     key           text PRIMARY KEY,
+     window_start  bigint NOT NULL,
+     count         integer NOT NULL
+   );`,
 ];
 
 /** Any constant: serialises migrations of instances starting at once. */
