@@ -91,8 +91,6 @@ export async function serveHttp(
     done.finally(() => inFlight.delete(done));
   };
   const tls = options.tls;
-  // A handshake must also finish within the limit; a failed one (plain HTTP to this port, an
-  // unknown CA) just closes that connection.
   const tlsOptions = (pair: TlsPair) => ({ ...pair, minVersion: "TLSv1.2" as const });
   const secure: SecureServer | undefined = tls
     ? createSecureServer(
@@ -101,6 +99,8 @@ export async function serveHttp(
     )
     : undefined;
   const server: Server = secure ?? createServer({ maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
+  // A handshake must finish within the limit too. A failed one (plain HTTP to this port, a client
+  // that doesn't trust the certificate) closes just that connection: nothing to log or answer.
   if (tls) server.on("tlsClientError", () => {});
   // Deno's node:http doesn't enforce headersTimeout: a connection must send a request head within
   // the limit, whether new or idle between requests; a slowloris client is cut, not kept.

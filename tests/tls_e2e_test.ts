@@ -118,6 +118,16 @@ Deno.test("plain HTTP to the TLS port gets no HTTP answer, and the server keeps 
   assert.equal(server.exited, false);
 });
 
+Deno.test("a connection that never finishes its TLS handshake is cut after --idle-timeout", async () => {
+  await using ca = await makeCa();
+  await using server = await startServer({
+    args: [...tlsArgs(await ca.issue("server")), "--idle-timeout", "1s"],
+  });
+  using conn = await Deno.connect({ hostname: server.hostname, port: server.port });
+  const closed = conn.read(new Uint8Array(16)).catch(() => null);
+  assert.equal(await withDeadline(closed, 10_000, "the silent connection to be closed"), null);
+});
+
 Deno.test("SIGHUP presents a renewed certificate to new connections while an upload in flight completes", async () => {
   await using ca = await makeCa();
   const first = await ca.issue("first");
