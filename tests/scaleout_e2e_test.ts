@@ -42,8 +42,8 @@ async function withCluster(fn: (cluster: Cluster) => Promise<void>): Promise<voi
   const schema = await testSchema(svc);
   const servers: TestServer[] = [];
   const endpoint = new URL(svc.s3.endpoint);
-  endpoint.username = encodeURIComponent(svc.s3.accessKeyId);
-  endpoint.password = encodeURIComponent(svc.s3.secretAccessKey);
+  endpoint.username = encodeURIComponent(svc.s3.credentials.accessKeyId);
+  endpoint.password = encodeURIComponent(svc.s3.credentials.secretAccessKey);
   try {
     await fn({
       s3,
@@ -67,8 +67,8 @@ async function withCluster(fn: (cluster: Cluster) => Promise<void>): Promise<voi
             ...extra,
           ],
           env: {
-            AWS_ACCESS_KEY_ID: svc.s3.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: svc.s3.secretAccessKey,
+            AWS_ACCESS_KEY_ID: svc.s3.credentials.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: svc.s3.credentials.secretAccessKey,
           },
         });
         servers.push(server);
