@@ -11,10 +11,10 @@ import type { ServerConfig } from "./config.ts";
 import { S3Client, S3Error } from "./store/s3_client.ts";
 import type { CredentialSource } from "./store/s3_signer.ts";
 
-/** The endpoint without userinfo, and where the credentials come from. */
+/** The endpoint without userinfo, the credentials, and where they come from (for messages). */
 export async function s3Credentials(
   endpoint: string,
-): Promise<{ endpoint: string; credentials: CredentialSource }> {
+): Promise<{ endpoint: string; credentials: CredentialSource; source: string }> {
   const url = new URL(endpoint);
   const accessKeyId = decodeURIComponent(url.username);
   const secretAccessKey = decodeURIComponent(url.password);
@@ -25,16 +25,17 @@ export async function s3Credentials(
     if (!accessKeyId || !secretAccessKey) {
       throw new RangeError("--s3-endpoint: give both the key and the secret (KEY:SECRET@host)");
     }
-    return { endpoint: bare, credentials: { accessKeyId, secretAccessKey } };
+    const source = "--s3-endpoint's KEY:SECRET";
+    return { endpoint: bare, credentials: { accessKeyId, secretAccessKey }, source };
   }
   // Loaded here, so that a server on the file store never loads the SDK.
   const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
-  return { endpoint: bare, credentials: fromNodeProviderChain() };
+  return { endpoint: bare, credentials: fromNodeProviderChain(), source: "AWS credential chain" };
 }
 
 /** A client on `--s3-bucket`, which exists (created if missing) and answers us. */
 export async function openBucket(config: ServerConfig): Promise<S3Client> {
-  const { endpoint, credentials } = await s3Credentials(config.s3Endpoint!);
+  const { endpoint, credentials, source } = await s3Credentials(config.s3Endpoint!);
   if (typeof credentials === "function") {
     try {
       await credentials();
@@ -57,7 +58,7 @@ export async function openBucket(config: ServerConfig): Promise<S3Client> {
     await s3.ensureBucket();
   } catch (error) {
     s3.close();
-    throw refusal(error, config);
+    throw refusal(error, config, source);
   }
   return s3;
 }
@@ -83,7 +84,7 @@ const SETTING_AT_FAULT: Record<string, "bucket" | "credentials" | "region"> = {
  * A refusal (4xx) of the first request is a wrong setting: one line naming it, with S3's error
  * code and message (a RangeError: exit 2). Anything else (S3 down, a 5xx) stays as it is.
  */
-function refusal(error: unknown, config: ServerConfig): unknown {
+function refusal(error: unknown, config: ServerConfig, source: string): unknown {
   if (!(error instanceof S3Error) || error.status < 400 || error.status >= 500) return error;
   const why = `S3 answered ${error.status} ${error.code}: ${error.detail || "(no message)"}`;
   const setting = SETTING_AT_FAULT[error.code];
@@ -92,7 +93,7 @@ function refusal(error: unknown, config: ServerConfig): unknown {
     : setting === "region"
     ? `--s3-region ${JSON.stringify(config.s3Region)}`
     : setting === "credentials"
-    ? "the S3 credentials"
+    ? `the S3 credentials (from the ${source})`
     : `--s3-endpoint/--s3-bucket ${JSON.stringify(config.s3Bucket)}`;
-  return new RangeError(`${named} refused: ${why}`, { cause: error });
+  return new RangeError(`${named}: ${why}`, { cause: error });
 }

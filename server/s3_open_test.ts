@@ -6,6 +6,7 @@ Deno.test("S3 credentials in the endpoint's userinfo are used as they are, and t
   assert.deepEqual(await s3Credentials("http://key%3Aid:s%40cret@127.0.0.1:8080/"), {
     endpoint: "http://127.0.0.1:8080",
     credentials: { accessKeyId: "key:id", secretAccessKey: "s@cret" },
+    source: "--s3-endpoint's KEY:SECRET",
   });
   await assert.rejects(
     s3Credentials("http://key@127.0.0.1:8080/"),
