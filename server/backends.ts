@@ -8,9 +8,8 @@ import type { ServerConfig } from "./config.ts";
 import { type Locker, MemoryLocker } from "./lock/locker.ts";
 import { PgLocker } from "./lock/pg_locker.ts";
 import { connect, migrate, UploadRows } from "./store/pg_info.ts";
-import { openBucket } from "./s3_open.ts";
 import type { S3Client } from "./store/s3_client.ts";
-import { S3Store } from "./store/s3_store.ts";
+import type { S3Store } from "./store/s3_store.ts";
 import type { UploadStore } from "./store/types.ts";
 
 export interface Backends {
@@ -72,6 +71,11 @@ export async function openBackends(
   try {
     locker = await PgLocker.open(db, { timeoutMs: config.lockTimeoutMs });
     if (config.store === "s3") {
+      // Loaded for this store only: a server on the file store never loads the S3 code or SDK.
+      const [{ openBucket }, { S3Store }] = await Promise.all([
+        import("./s3_open.ts"),
+        import("./store/s3_store.ts"),
+      ]);
       s3 = await openBucket(config);
       store = s3Store = await S3Store.open({
         s3,

@@ -28,7 +28,7 @@ export async function s3Credentials(
     const source = "--s3-endpoint's KEY:SECRET";
     return { endpoint: bare, credentials: { accessKeyId, secretAccessKey }, source };
   }
-  // Loaded here, so that a server on the file store never loads the SDK.
+  // Loaded only when needed (the SDK is large).
   const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
   return { endpoint: bare, credentials: fromNodeProviderChain(), source: "AWS credential chain" };
 }
