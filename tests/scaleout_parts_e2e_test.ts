@@ -31,9 +31,14 @@ scaleTest(
     // A streams the whole upload in one PATCH; its parts reach Swift, their ETags never reach A.
     tap.holdAnswers((r) => r.method === "PUT" && r.query.has("partNumber"));
     const inFlight = patch(a, path, 0, streamOf(data)).catch((error) => error);
-    await waitFor(async () => (await swift.segments(bucket, `${id}/`)).length > 0, {
+    const held = await waitFor(() => tap.requests.find((r) => r.held), {
       timeoutMs: 30_000,
-      message: "a part of A's to be stored in Swift",
+      message: "A to send a part",
+    });
+    const part = `${id}/${held.query.get("uploadId")}/${held.query.get("partNumber")}`;
+    await waitFor(() => swift.hasSegment(bucket, part), {
+      timeoutMs: 30_000,
+      message: `Swift to store ${part}`,
     });
     await a.kill("SIGKILL");
     assert.ok((await inFlight) instanceof Error, "the killed PATCH got no answer");
@@ -57,6 +62,7 @@ scaleTest(
       return JSON.stringify(kept) === JSON.stringify(made);
     }, { message: () => `segments ${kept} to be the object's ${made}` }).catch((e) => e);
     assert.equal(exact, true, String(exact));
+    assert.ok(made.includes(part), `A's unrecorded ${part} was replaced by the object's part`);
 
     const deleted = await fetch(b.origin + path, { method: "DELETE" });
     await deleted.body?.cancel();
@@ -64,5 +70,6 @@ scaleTest(
     await waitFor(async () => (kept = await swift.segments(bucket, `${id}/`)).length === 0, {
       message: () => `no segment to be left, not ${kept}`,
     });
+    assert.equal(await swift.hasSegment(bucket, part), false);
   },
 );

@@ -8,6 +8,8 @@ import type { Services } from "./services.ts";
 export interface Swift {
   /** Segment names under `<bucket>+segments` starting with `prefix`: `<key>/<upload id>/<part>`. */
   segments(bucket: string, prefix: string): Promise<string[]>;
+  /** Whether the segment `name` is stored (asked of the object itself, not of a listing). */
+  hasSegment(bucket: string, name: string): Promise<boolean>;
   /** The segment names an object (a completed multipart upload) is made of. */
   manifest(bucket: string, key: string): Promise<string[]>;
 }
@@ -40,6 +42,18 @@ export async function testSwift(services: Services): Promise<Swift | undefined> 
       const query = `prefix=${encodeURIComponent(prefix)}&format=json`;
       const listed = await get(`${encodeURIComponent(`${bucket}+segments`)}?${query}`);
       return listed.map((o) => o.name).filter((name) => /\/\d+$/.test(name));
+    },
+    async hasSegment(bucket, name) {
+      const path = `${encodeURIComponent(`${bucket}+segments`)}/${name}`;
+      const got = await fetch(`${storage}/${path}`, {
+        method: "HEAD",
+        headers: { "X-Auth-Token": token },
+      });
+      await got.body?.cancel();
+      if (got.status !== 200 && got.status !== 404) {
+        throw new Error(`Swift HEAD ${path} answered ${got.status}`);
+      }
+      return got.status === 200;
     },
     async manifest(bucket, key) {
       const listed = await get(`${bucket}/${encodeURIComponent(key)}?multipart-manifest=get`);
