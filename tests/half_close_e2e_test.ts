@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { RawConnection } from "./helpers/raw_http.ts";
 import { startServer } from "./helpers/server.ts";
-import { createUpload, head, offsetOf } from "./helpers/uploads.ts";
+import { createUpload, head, offsetOf, startPatch } from "./helpers/uploads.ts";
+import { OFFSET_CONTENT_TYPE } from "../lib/protocol.ts";
 
 const BODY = "0123456789";
-const OFFSET_TYPE = "application/offset+octet-stream";
 
 async function download(origin: string, path: string): Promise<string> {
   const res = await fetch(origin + path);
@@ -19,12 +19,7 @@ async function download(origin: string, path: string): Promise<string> {
 Deno.test("a PATCH followed by FIN gets its 204 and its bytes are stored", async () => {
   await using server = await startServer();
   const upload = await createUpload(server, BODY.length);
-  await using conn = await RawConnection.connect(server.url);
-  await conn.sendHead("PATCH", upload.path, {
-    "Content-Type": OFFSET_TYPE,
-    "Upload-Offset": "0",
-    "Content-Length": String(BODY.length),
-  });
+  await using conn = await startPatch(server, upload.path, BODY.length);
   await conn.write(BODY);
   await conn.closeWrite();
   const res = await conn.readResponse();
@@ -41,7 +36,7 @@ Deno.test("a chunked PATCH followed by FIN gets its 204 and its bytes are stored
   const upload = await createUpload(server, BODY.length);
   await using conn = await RawConnection.connect(server.url);
   await conn.sendHead("PATCH", upload.path, {
-    "Content-Type": OFFSET_TYPE,
+    "Content-Type": OFFSET_CONTENT_TYPE,
     "Upload-Offset": "0",
     "Transfer-Encoding": "chunked",
   });
@@ -72,7 +67,7 @@ Deno.test("a POST with its body followed by FIN creates the upload with those by
   await conn.sendHead("POST", new URL(server.url).pathname, {
     "Tus-Resumable": "1.0.0",
     "Upload-Length": String(BODY.length),
-    "Content-Type": OFFSET_TYPE,
+    "Content-Type": OFFSET_CONTENT_TYPE,
     "Content-Length": String(BODY.length),
   });
   await conn.write(BODY);
@@ -89,12 +84,7 @@ Deno.test("a body cut short by FIN is answered at once with the bytes that arriv
   // The idle timeout is long: the answer must come from the FIN, not from the silence.
   await using server = await startServer({ args: ["--idle-timeout", "60s"] });
   const upload = await createUpload(server, 100);
-  await using conn = await RawConnection.connect(server.url);
-  await conn.sendHead("PATCH", upload.path, {
-    "Content-Type": OFFSET_TYPE,
-    "Upload-Offset": "0",
-    "Content-Length": "100",
-  });
+  await using conn = await startPatch(server, upload.path, 100);
   await conn.write(BODY);
   await conn.closeWrite();
   const res = await conn.readResponse({ timeoutMs: 10_000 });
