@@ -36,7 +36,7 @@ export interface ServerConfig {
   maxActive: number;
   /** A request body (or a connection's headers) silent this long is cut. */
   idleTimeoutMs: number;
-  /** Bytes per second a body must average over each idle-timeout window (0: only silence). */
+  /** Bytes per second a body must average over any idle-timeout span (0: only silence). */
   minRate: number;
   /** Media-type patterns uploads must sniff as (e.g. "image/*"); undefined = any. */
   allowTypes?: string[];
@@ -117,8 +117,8 @@ Options:
                         (default ${DEFAULTS.maxActive})
   --idle-timeout DUR    cut a request body (or headers) silent this long; bytes
                         received are kept (default ${DEFAULTS.idleTimeout})
-  --min-rate SIZE       bytes per second a body must average over each idle-timeout
-                        window, so a slow drip can't hold a slot (default ${DEFAULTS.minRate})
+  --min-rate SIZE       bytes per second a body must average over any idle-timeout
+                        span, so a slow drip can't hold a slot (default ${DEFAULTS.minRate})
   --allow-types LIST    only uploads whose first bytes sniff as one of these media
                         types, e.g. image/*,application/pdf (default: any)
   --quota SIZE          most bytes one owner may hold (default: no limit)

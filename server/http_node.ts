@@ -122,6 +122,10 @@ export async function serveHttp(
         "Content-Length: 0\r\nConnection: close\r\n\r\n",
     );
   });
+  // A client may send its whole request and then half-close (FIN, as `nc -N` and some proxies
+  // do): the request is still answered and its body read to the end (node:http's default
+  // aborts it and drops the connection). A body the FIN cuts short ends as a body error.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.maxConnections = MAX_CONNECTIONS;
   server.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
     const status = error.code === "HPE_HEADER_OVERFLOW"
@@ -229,6 +233,9 @@ function toRequest(req: IncomingMessage, body: BodyReader, options: ServeOptions
   } as RequestInit);
 }
 
+/** How many received chunks the body stream holds before it pauses the connection. */
+const BODY_CHUNKS = 8;
+
 /**
  * The request body as a web stream with backpressure (pause/resume). Cancelling it stops reading
  * without destroying the socket, so the handler can still answer on it.
@@ -253,8 +260,28 @@ class BodyReader {
     this.announced = req.headers["transfer-encoding"] !== undefined ||
       (length !== undefined && length !== "0");
     let cancelled = false;
+    let failOnceRead = () => {};
+    const socket = req.socket;
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
+        const fail = () => {
+          cancelled = true;
+          controller.error(new Error("Connection closed before the request body ended"));
+        };
+        // The client half-closed before its body ended: no more bytes will come. What arrived is
+        // still handed over first; the error follows once every byte of it has been read.
+        let finished = false;
+        failOnceRead = () => {
+          if (!finished || this.ended || cancelled) return;
+          if (req.readableLength === 0 && controller.desiredSize === BODY_CHUNKS) fail();
+        };
+        const onFin = () => {
+          if (req.complete) return;
+          finished = true;
+          failOnceRead();
+        };
+        socket.once("end", onFin);
+        req.once("close", () => socket.off("end", onFin));
         req.pause();
         req.on("data", (chunk: Uint8Array) => {
           if (cancelled) return;
@@ -266,20 +293,18 @@ class BodyReader {
           if (!cancelled) controller.close();
         });
         req.on("close", () => {
-          if (!this.ended && !cancelled) {
-            cancelled = true;
-            controller.error(new Error("Connection closed before the request body ended"));
-          }
+          if (!this.ended && !cancelled) fail();
         });
       },
       pull: () => {
         req.resume();
+        failOnceRead();
       },
       cancel: () => {
         cancelled = true;
         req.pause();
       },
-    }, { highWaterMark: 8 });
+    }, { highWaterMark: BODY_CHUNKS });
   }
 }
 
