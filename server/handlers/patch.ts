@@ -10,6 +10,7 @@ import {
   inconsistentLength,
   requestCompletes,
 } from "../ietf.ts";
+import type { Lock } from "../lock/locker.ts";
 import { isComplete, type UploadInfo } from "../store/types.ts";
 import {
   type Context,
@@ -38,11 +39,45 @@ export async function patch(ctx: Context): Promise<Response> {
   if (offset === undefined) {
     throw new UploadError(400, "missing-offset", "Upload-Offset is required on PATCH");
   }
-  let newLength = integer(H.uploadLength);
+  const newLength = integer(H.uploadLength);
   const contentLength = integerHeader(req, "content-length"); // refused if malformed, before the lock
+  const completingBody = completes ? bodyLength(req, contentLength) : undefined;
 
   await using lock = await lockUpload(ctx, id);
-  let info = await loadUpload(ctx, id);
+  const loaded = await loadUpload(ctx, id);
+  try {
+    return await patchLoaded(ctx, loaded, lock, { offset, completes, newLength, completingBody });
+  } catch (error) {
+    // tus: every PATCH response carries Upload-Expires while the upload can expire — refusals
+    // (409, 413, 460…) too, not only the 204. From before this request: never later than true.
+    if (error instanceof UploadError && error.status !== 404 && error.status !== 410) {
+      for (const [name, value] of Object.entries(expiryHeaders(deps, loaded))) {
+        error.headers[name] ??= value;
+      }
+    }
+    throw error;
+  }
+}
+
+/** The PATCH once its upload is locked and loaded. */
+async function patchLoaded(
+  ctx: Context,
+  loaded: UploadInfo,
+  lock: Lock,
+  asked: {
+    offset: number;
+    completes: boolean | undefined;
+    newLength: number | undefined;
+    /** The body's length when this append completes the upload (undefined if unknown). */
+    completingBody: number | undefined;
+  },
+): Promise<Response> {
+  const { deps } = ctx;
+  const id = loaded.id;
+  const rules = ctx.draft;
+  const { offset, completes, completingBody } = asked;
+  let newLength = asked.newLength;
+  let info = loaded;
   const wasComplete = isComplete(info);
   if (info.concat?.kind === "final") {
     throw new UploadError(403, "final-upload", `Upload ${id} is a final upload: PATCH its parts`);
@@ -61,13 +96,7 @@ export async function patch(ctx: Context): Promise<Response> {
       { headers: at },
     );
   }
-  if (rules) {
-    newLength = draftLength(
-      info,
-      newLength,
-      completes ? bodyLength(req, contentLength) : undefined,
-    );
-  }
+  if (rules) newLength = draftLength(info, newLength, completingBody);
   if (newLength !== undefined && newLength !== info.length) {
     if (info.length !== undefined) {
       throw new UploadError(
