@@ -1,13 +1,16 @@
 /**
  * MD5 + SHA-256 computed on other threads, so hashing overlaps the network and disk work of the
- * main thread. A pool of workers sized to the machine (one per core, started on demand): each
- * running state has its MD5 on one worker and its SHA-256 on another, so an upload is bound by
- * MD5 alone, and concurrent uploads spread their MD5s over different workers (cores). Bytes are
- * copied once into pieces of shared memory that both workers read; bytes in flight are bounded
- * per state and in total, so memory stays flat.
+ * main thread. With libcrypto (`--allow-ffi`), on the runtime's blocking threads
+ * (`digest_native.ts`). Without it, on a pool of Web Workers running node:crypto, sized to the
+ * machine (one per core, started on demand): each running state has its MD5 on one worker and
+ * its SHA-256 on another, so an upload is bound by MD5 alone, and concurrent uploads spread their
+ * MD5s over different workers (cores). Bytes are copied once into pieces of shared memory that
+ * both workers read; bytes in flight are bounded per state and in total, so memory stays flat.
  */
 import { type Digests, DigestState } from "./digest.ts";
+import { nativeDigest } from "./digest_native.ts";
 import type { Algorithm, WorkerReply, WorkerRequest } from "./digest_worker.ts";
+import { libcrypto } from "./libcrypto.ts";
 
 /** A running MD5 + SHA-256; `update` resolves once the bytes in flight are back under the bound. */
 export interface RunningDigest {
@@ -172,8 +175,14 @@ export function inlineDigest(): RunningDigest {
   };
 }
 
-/** A running digest on the pool; `hashedBy` names the worker of each digest (once digested). */
-export function offThreadDigest(): RunningDigest & {
+/** A running digest on other threads: libcrypto's where it loads, else the worker pool's. */
+export function offThreadDigest(): RunningDigest {
+  const lib = libcrypto();
+  return lib ? nativeDigest(lib) : workerDigest();
+}
+
+/** A running digest on the worker pool; `hashedBy` names the worker of each digest (once digested). */
+export function workerDigest(): RunningDigest & {
   readonly hashedBy: Readonly<Partial<Record<Algorithm, string>>>;
 } {
   const key = nextKey++;
