@@ -1070,7 +1070,8 @@ async function main(args: string[]): Promise<number> {
   const log = (text: string) => console.error(text);
 
   // The peer, installed fresh (npm's cache makes this quick after the first time).
-  const wantsPeer = ROWS.some((r) => r.needsPeer && (!only || only.test(r.key + r.label)));
+  const wanted = (r: Row) => !only || only.test(r.key) || only.test(r.label);
+  const wantsPeer = ROWS.some((r) => r.needsPeer && wanted(r));
   let peer: Peer | undefined;
   if (wantsPeer) {
     log("installing the peer with npm …");
@@ -1079,16 +1080,13 @@ async function main(args: string[]): Promise<number> {
     else peer = installed;
   }
   let tusd: string | undefined;
-  if (ROWS.some((r) => r.needsTusd && (!only || only.test(r.key + r.label)))) {
+  if (ROWS.some((r) => r.needsTusd && wanted(r))) {
     log("building tusd …");
     const found = await findTusd(values.tusd);
     if (typeof found === "string") tusd = found;
     else log(`NOTICE: ${found.skipped}`);
   }
-  const rows = ROWS.filter((r) =>
-    (!only || only.test(r.key) || only.test(r.label)) && (!r.needsPeer || peer) &&
-    (!r.needsTusd || tusd)
-  );
+  const rows = ROWS.filter((r) => wanted(r) && (!r.needsPeer || peer) && (!r.needsTusd || tusd));
 
   // The test file, once.
   const file = `${workRoot}/test.bin`;
