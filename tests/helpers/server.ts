@@ -18,8 +18,8 @@ const SERVER_PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
-  "--allow-env=RESUMABLE_*,AWS_*,PG*",
-  "--allow-sys=statfs",
+  "--allow-env=RESUMABLE_*,AWS_*,PG*,HOME,USERPROFILE,HOMEPATH,HOMEDRIVE,_X_AMZN_TRACE_ID",
+  "--allow-sys=statfs,osRelease",
   "--allow-ffi",
 ];
 const LISTENING = /^listening on (http:\/\/\S+)$/;
