@@ -23,6 +23,9 @@ const SYMBOLS = {
 
 let libc: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
 
+/** Writeback requests made in this process (for tests and the curious). */
+export const writebackRequests = { count: 0 };
+
 function load(): Deno.DynamicLibrary<typeof SYMBOLS> | null {
   if (libc !== undefined) return libc;
   libc = null;
@@ -59,6 +62,7 @@ export class Writeback {
     const [from, length] = [this.#from, end - this.#from];
     this.#from = end;
     this.requests++;
+    writebackRequests.count++;
     // One request at a time (each may block while the device queue is full); never awaited by
     // the writer: the body keeps flowing.
     this.#running = this.#running.then(() =>
