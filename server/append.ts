@@ -11,6 +11,7 @@ import {
   uploadUrl,
 } from "./context.ts";
 import type { Lock } from "./lock/locker.ts";
+import { limitedAppend } from "./store/limited_append.ts";
 import type { AppendResult, ChecksumCheck, UploadInfo } from "./store/types.ts";
 
 /**
@@ -56,12 +57,14 @@ export async function appendBody(
   const signal = AbortSignal.any([lock.signal, shutdown]);
   try {
     const body = await screened(ctx, info, signal);
-    result = await store.append(info.id, info.offset, body, {
+    const budget = ctx.deps.usage?.budget?.(info.id);
+    result = await limitedAppend(store, info.id, info.offset, body, {
       maxBytes: room,
       signal,
       idleMs: config.idleTimeoutMs,
       minRate: config.minRate,
       onProgress: (bytes) => progress.record(info.id, info.offset + bytes),
+      ...(budget ? { budget } : {}),
       ...(checksum ? { checksum } : {}),
     });
   } catch (error) {
@@ -76,9 +79,21 @@ export async function appendBody(
   } finally {
     active.count--;
   }
+  if (result.offsetMismatch) {
+    // Another writer got in between the caller's check and the store (a lock lost elsewhere).
+    throw new UploadError(
+      409,
+      "offset-mismatch",
+      `Upload ${info.id} holds ${result.offset} bytes, not ${info.offset}`,
+      { headers: { [H.uploadOffset]: String(result.offset) } },
+    );
+  }
   ctx.meta.bytes += result.offset - info.offset;
   ctx.deps.metrics.bytesReceived.add(result.offset - info.offset);
   const offset = { [H.uploadOffset]: String(result.offset) };
+  if (result.noRoom !== undefined) {
+    throw new UploadError(413, "too-large", result.noRoom, { headers: offset });
+  }
   if (result.overflow) throw tooLarge(result.offset, result.overBudget);
   if (result.checksumMismatch) {
     throw new UploadError(

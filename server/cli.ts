@@ -1,6 +1,6 @@
 import { AccountedStore } from "./store/accounted_store.ts";
-import { FileStore } from "./store/file_store.ts";
-import { type GroupSync, openGroupSync } from "./store/group_sync.ts";
+import { FileStore } from "./store/file/file_store.ts";
+import { type GroupSync, openGroupSync } from "./store/file/group_sync.ts";
 import { statfs } from "node:fs/promises";
 import type { Readiness } from "./context.ts";
 import { createLogger } from "./log.ts";

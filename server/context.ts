@@ -10,7 +10,13 @@ import type { Metrics } from "./metrics.ts";
 import type { Progress } from "./progress.ts";
 import type { RateCounter } from "./rate_limit.ts";
 import { HOOK_TYPE, hookEvent, type UploadEventName, type UploadEvents } from "./hooks/events.ts";
-import { isComplete, type NewUpload, type UploadInfo, type UploadStore } from "./store/types.ts";
+import {
+  type Budget,
+  isComplete,
+  type NewUpload,
+  type UploadInfo,
+  type UploadStore,
+} from "./store/types.ts";
 
 /** What the handlers share: the parts of the server, injected so tests can swap them. */
 export interface Deps {
@@ -33,7 +39,7 @@ export interface Deps {
   /** Request bodies being written now (admission control). */
   active: { count: number };
   /** Bytes each owner holds, when a quota is set. */
-  usage?: { of(owner: string): number };
+  usage?: { of(owner: string): number; budget?(id: string): Budget | undefined };
   metrics: Metrics;
   /** Structured log lines (per request, and failures). */
   log: Logger;
