@@ -23,6 +23,8 @@ export interface Deps {
   logError: (message: string, error: unknown) => void;
   /** The request's trailers once its body has ended; absent where the edge can't read them. */
   trailers?: (req: Request) => Promise<Headers>;
+  /** The address of the client that sent a request, where the edge knows it. */
+  peer?: (req: Request) => string | undefined;
   /** Request bodies being written now (admission control). */
   active: { count: number };
   /** Bytes each owner holds, when a quota is set. */
@@ -72,6 +74,8 @@ export interface Context {
 export interface RequestMeta {
   uploadId?: string;
   bytes: number;
+  /** The client closed the connection before its request body ended (logged as 499). */
+  clientClosed?: boolean;
 }
 
 /** A header parsed as a strict integer, or undefined when absent. */

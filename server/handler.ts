@@ -7,6 +7,7 @@ import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { OPERATIONS } from "./operations.ts";
 import { Progress } from "./progress.ts";
+import { logWhenSent } from "./request_log.ts";
 import { INTEROP_HEADER, INTEROP_VERSION, problem } from "./ietf.ts";
 import { authenticate } from "./auth.ts";
 import { corsHeaders, preflight } from "./cors.ts";
@@ -44,6 +45,8 @@ export interface HandlerOptions {
   shutdown?: AbortSignal;
   logError?: (message: string, error: unknown) => void;
   trailers?: (req: Request) => Promise<Headers>;
+  /** The address of the client that sent a request (the edge knows it), for the log. */
+  peer?: (req: Request) => string | undefined;
   /** Bytes per owner, for --quota (see AccountedStore). */
   usage?: { of(owner: string): number };
   metrics?: Metrics;
@@ -64,6 +67,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     shutdown: options.shutdown ?? new AbortController().signal,
     logError: options.logError ?? ((message, error) => console.error(message, error)),
     ...(options.trailers ? { trailers: options.trailers } : {}),
+    ...(options.peer ? { peer: options.peer } : {}),
     active: { count: 0 },
     ...(options.usage ? { usage: options.usage } : {}),
     metrics: options.metrics ?? new Metrics(),
@@ -95,19 +99,6 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     const headers = response.headers;
     headers.set(H.tusResumable, TUS_VERSION);
     headers.set("X-Request-ID", requestId);
-    const seconds = (performance.now() - started) / 1000;
-    deps.metrics.requests.add(1, { method, status: String(response.status) });
-    deps.metrics.requestDuration.observe(seconds);
-    // Path and ids only: no header values (tokens) and no metadata (it may hold secrets).
-    deps.log("info", "request", {
-      method,
-      path: new URL(req.url).pathname,
-      status: response.status,
-      bytes: meta.bytes,
-      duration_ms: Math.round(seconds * 1000),
-      ...(meta.uploadId ? { upload_id: meta.uploadId } : {}),
-      request_id: requestId,
-    });
     for (
       const [k, v] of Object.entries(
         corsHeaders(deps.config.corsOrigins, req.headers.get("origin")),
@@ -115,7 +106,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     ) {
       headers.set(k, v);
     }
-    return response;
+    return logWhenSent(response, { req, method, requestId, started, meta }, deps);
   };
 }
 

@@ -45,8 +45,19 @@ const MAX_CONNECTIONS = 4096;
 /** Methods a web `Request` refuses to represent. */
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 
+/** Request body chunks read ahead of the handler (backpressure pauses the socket beyond). */
+const BODY_QUEUE_CHUNKS = 8;
+
 /** Trailers of the requests in flight, resolved when their bodies end (checksum-trailer). */
 const TRAILERS = new WeakMap<Request, Promise<Headers>>();
+
+/** The address each request in flight came from. */
+const PEERS = new WeakMap<Request, string>();
+
+/** The address of the client that sent a request served here (for the log). */
+export function requestPeer(req: Request): string | undefined {
+  return PEERS.get(req);
+}
 
 /** The trailers of a request served here; empty when it had none or its body never ended. */
 export function requestTrailers(req: Request): Promise<Headers> {
@@ -147,6 +158,7 @@ async function respond(
   const body = new BodyReader(req);
   const request = toRequest(req, body, options);
   TRAILERS.set(request, body.trailers);
+  if (req.socket.remoteAddress) PEERS.set(request, req.socket.remoteAddress);
   const response = await handler(request);
   res.statusCode = response.status;
   if (response.status === 460) res.statusMessage = "Checksum Mismatch";
@@ -213,33 +225,42 @@ class BodyReader {
     this.announced = req.headers["transfer-encoding"] !== undefined ||
       (length !== undefined && length !== "0");
     let cancelled = false;
+    // The connection closed mid-body: the chunks that arrived before are still queued, and the
+    // handler stores them before it sees the error (erroring at once would drop them).
+    let broken = false;
+    const fail = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+      if (controller.desiredSize === BODY_QUEUE_CHUNKS) {
+        controller.error(new Error("Connection closed before the request body ended"));
+      }
+    };
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         req.pause();
         req.on("data", (chunk: Uint8Array) => {
-          if (cancelled) return;
+          if (cancelled || broken) return;
           controller.enqueue(chunk);
           if ((controller.desiredSize ?? 0) <= 0) req.pause();
         });
         req.on("end", () => {
           this.ended = true;
-          if (!cancelled) controller.close();
+          if (!cancelled && !broken) controller.close();
         });
         req.on("close", () => {
-          if (!this.ended && !cancelled) {
-            cancelled = true;
-            controller.error(new Error("Connection closed before the request body ended"));
+          if (!this.ended && !cancelled && !broken) {
+            broken = true;
+            fail(controller);
           }
         });
       },
-      pull: () => {
-        req.resume();
+      pull: (controller) => {
+        if (broken) fail(controller);
+        else req.resume();
       },
       cancel: () => {
         cancelled = true;
         req.pause();
       },
-    }, { highWaterMark: 8 });
+    }, { highWaterMark: BODY_QUEUE_CHUNKS });
   }
 }
 
