@@ -111,7 +111,6 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
     );
   }
   if (result.bodyError !== undefined) {
-    ctx.meta.clientClosed = true;
     throw new UploadError(
       400,
       "body-incomplete",

@@ -74,8 +74,6 @@ export interface Context {
 export interface RequestMeta {
   uploadId?: string;
   bytes: number;
-  /** The client closed the connection before its request body ended (logged as 499). */
-  clientClosed?: boolean;
 }
 
 /** A header parsed as a strict integer, or undefined when absent. */

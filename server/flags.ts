@@ -57,7 +57,7 @@ export const SERVER_OPTIONS = {
   "behind-proxy": {
     type: "boolean",
     default: false,
-    help: "trust Forwarded / X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-For",
+    help: "trust Forwarded and X-Forwarded-* for the URLs handed out and the client address logged",
   },
   "cors-origins": {
     type: "string",

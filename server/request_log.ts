@@ -1,8 +1,9 @@
 /**
  * The request log line and request metrics, written once the response has been sent — or
- * abandoned — so they can say how many body bytes went out. A client that went away before its
- * request or response was complete (a paused upload, a cut download) is logged and counted as
- * 499, as nginx does, apart from the 4xx answers a client actually got.
+ * abandoned — so they can say how many body bytes went out. A request whose client closed the
+ * connection before its answer was sent (a paused upload: its body ends early and the 400 has
+ * nowhere to go; a download the client stopped reading) is logged and counted as 499, as nginx
+ * does, apart from the 4xx answers clients actually got.
  */
 import type { Deps, RequestMeta } from "./context.ts";
 
@@ -71,13 +72,12 @@ export function logWhenSent(response: Response, record: RequestRecord, deps: Dep
 }
 
 function finish(
-  answered: number,
+  status: number,
   sent: number,
   { req, method, requestId, started, meta }: RequestRecord,
   deps: Deps,
   error?: unknown,
 ): void {
-  const status = meta.clientClosed ? CLIENT_CLOSED : answered;
   const seconds = (performance.now() - started) / 1000;
   deps.metrics.requests.add(1, { method, status: String(status) });
   deps.metrics.requestDuration.observe(seconds);

@@ -87,7 +87,9 @@ function usageLines(doc: FlagDoc): string[] {
 
 /** The flags table of docs/server.md (Markdown), markers included. */
 export function flagsTable(): string {
-  const cell = (text: string) => text.replaceAll("|", "\\|");
+  // Markdown would read `<HS256 JWT>` as a tag and `image/*` as emphasis.
+  const cell = (text: string) =>
+    text.replace(/[|*_<>\\]/g, (c) => c === "<" ? "&lt;" : c === ">" ? "&gt;" : `\\${c}`);
   const rows = flagDocs().map((doc) =>
     `| \`${doc.usage}\` | ${doc.env ? `\`${doc.env}\`` : ""} | ${
       doc.default === undefined ? "" : `\`${doc.default}\``
