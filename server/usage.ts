@@ -1,6 +1,6 @@
 /**
  * `resumable server --help` and the flags table of docs/server.md, both rendered from the flag
- * definitions in config.ts, so the help, the docs and the parser can't disagree.
+ * definitions in flags.ts, so the help, the docs and the parser can't disagree.
  */
 import { COMMAND_OPTIONS, SERVER_OPTIONS } from "./flags.ts";
 import { envName, type OptionSpec } from "./config_sources.ts";

@@ -1,6 +1,6 @@
 /**
  * `deno task docs`: writes the flags table of docs/server.md from the flag definitions
- * (config.ts); `usage_test.ts` fails while the committed file differs from what this writes.
+ * (flags.ts); `usage_test.ts` fails while the committed file differs from what this writes.
  */
 import { withFlagsTable } from "./usage.ts";
 
