@@ -38,7 +38,7 @@ export interface ServerConfig {
   maxActive: number;
   /** A request body (or a connection's headers) silent this long is cut. */
   idleTimeoutMs: number;
-  /** Bytes per second a body must average over each idle-timeout window (0: only silence). */
+  /** Bytes per second a body must average over any idle-timeout span (0: only silence). */
   minRate: number;
   /** Media-type patterns uploads must sniff as (e.g. "image/*"); undefined = any. */
   allowTypes?: string[];
@@ -71,6 +71,17 @@ export interface ServerConfig {
   s3PartSize: number;
   /** PostgreSQL URL for shared upload info and locks (several instances); undefined = embedded. */
   db?: string;
+  /** PEM certificate (chain) and private key files: serve https (TLS 1.2+); reloaded on SIGHUP. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** At most `count` upload creations per owner (or client address) in any `periodMs`. */
+  rateLimit?: RateLimit;
+}
+
+/** `--rate-limit N/PERIOD`. */
+export interface RateLimit {
+  count: number;
+  periodMs: number;
 }
 
 type ServerOptions = typeof SERVER_OPTIONS;
@@ -250,6 +261,15 @@ export function resolveServerCommand(
       `store s3 (${settings.store.from}) needs --db postgres://… for upload info and locks`,
     );
   }
+  if (values["tls-cert"] !== undefined) config.tlsCertFile = at("tls-cert", nonEmpty);
+  if (values["tls-key"] !== undefined) config.tlsKeyFile = at("tls-key", nonEmpty);
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    const [given, missing] = config.tlsCertFile === undefined
+      ? ["tls-key", "tls-cert"] as const
+      : ["tls-cert", "tls-key"] as const;
+    throw new RangeError(`${settings[given].from} needs --${missing} too`);
+  }
+  if (values["rate-limit"] !== undefined) config.rateLimit = at("rate-limit", parseRateLimit);
   if (values["max-size"] !== undefined) config.maxSize = at("max-size", parseSize);
   if (values.quota !== undefined) config.quota = at("quota", parseSize);
   if (values["allow-types"] !== undefined) {
@@ -304,6 +324,22 @@ function httpUrl(value: string): string {
     throw new RangeError(`Invalid URL ${JSON.stringify(value)}: expected http(s)://`);
   }
   return value;
+}
+
+function nonEmpty(value: string): string {
+  if (value.trim() === "") throw new RangeError("Invalid file name: empty");
+  return value;
+}
+
+/** `N/PERIOD`: a whole number ≥ 1 and a duration (`100/1h`, `5/30s`). */
+export function parseRateLimit(value: string): RateLimit {
+  const m = /^\s*(\d{1,9})\s*\/\s*(\S+)\s*$/.exec(value);
+  if (!m || Number(m[1]) < 1) {
+    throw new RangeError(
+      `Invalid rate limit ${JSON.stringify(value)}: expected N/PERIOD, e.g. 100/1h`,
+    );
+  }
+  return { count: Number(m[1]), periodMs: moreThanZero(parseDuration(m[2]!)) };
 }
 
 function positive(value: string): number {

@@ -183,6 +183,20 @@ export const SERVER_OPTIONS = {
     arg: "URL",
     help: "postgres://… for shared upload info and locks across instances",
   },
+  "tls-cert": {
+    type: "string",
+    arg: "FILE",
+    help: "serve https with this PEM certificate (chain); needs --tls-key; both are read " +
+      "again on SIGHUP (default: plain http)",
+  },
+  "tls-key": { type: "string", arg: "FILE", help: "the PEM private key of --tls-cert" },
+  "rate-limit": {
+    type: "string",
+    arg: "N/PERIOD",
+    help: "at most N upload creations per PERIOD (e.g. 100/1h) per owner, or per client " +
+      "address without --auth-secret; more get 429 + Retry-After; counted in --db when given " +
+      "(default: no limit)",
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 /** Flags that steer the command rather than set something: no variable, no config file key. */

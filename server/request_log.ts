@@ -78,6 +78,7 @@ function finish(
   deps: Deps,
   error?: unknown,
 ): void {
+  if (meta.clientClosed) status = CLIENT_CLOSED;
   const seconds = (performance.now() - started) / 1000;
   deps.metrics.requests.add(1, { method, status: String(status) });
   deps.metrics.requestDuration.observe(seconds);

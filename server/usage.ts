@@ -61,7 +61,7 @@ export const SERVER_USAGE: string = [
   'snake case (RESUMABLE_MAX_SIZE=10GiB, RESUMABLE_NO_UI=true, RESUMABLE_HOOK_URL="URL URL").',
   "Precedence: flag, then environment, then --config file, then default.",
   "Sizes take B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; durations ms, s, m, h, d.",
-  "Once ready it prints one line: listening on http://HOST:PORT/files",
+  "Once ready it prints one line: listening on http://HOST:PORT/files (https with --tls-cert)",
 ].join("\n");
 
 /** A flag's lines in the usage text: the flag, then its help wrapped beside it. */
