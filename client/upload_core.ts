@@ -11,16 +11,19 @@ import type { RunningDigest } from "../lib/digest_pool.ts";
 import { UploadError } from "../lib/errors.ts";
 import { encodeMetadata, type Metadata } from "../lib/metadata.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
+import { type Answer, type Deadlines, DEFAULT_DEADLINES, fetchWithin } from "./deadline.ts";
+import { networkWords } from "./network_error.ts";
 import {
   type Dialect,
   DIALECTS,
-  discover,
   fastestChecksum,
+  featuresOf,
+  noFeatures,
   type ProtocolName,
   type ServerFeatures,
 } from "./protocol.ts";
 import type { ResumeRecord, ResumeStore } from "./resume_store.ts";
-import { backoffMs, classify, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
+import { backoffMs, classify, Contact, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
 import { rangeSource, type UploadSource } from "./source.ts";
 
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
@@ -72,6 +75,8 @@ export interface UploadOptions {
   metadata?: Metadata;
   signal?: AbortSignal;
   retry?: Partial<RetryPolicy>;
+  /** Per-request deadlines (`client/deadline.ts`); expiry counts as a network failure. */
+  deadlines?: Partial<Deadlines>;
   /** tus (default), the IETF draft, or the plain dialect. */
   protocol?: ProtocolName;
   /** Per-PATCH checksum: an algorithm, "none", or "auto" (the fastest the server offers). */
@@ -108,9 +113,16 @@ export async function upload(
   const emit = (event: UploadEvent) => options.onEvent?.(event);
   const wantsFeatures = dialect.name === "tus" &&
     ((options.parallel ?? 1) > 1 || (options.checksum ?? "auto") !== "none");
-  const features: ServerFeatures = wantsFeatures
-    ? await discover(options.endpoint, fetchFn, { ...options.headers, ...dialect.version })
-    : { extensions: new Set(), checksums: [] };
+  const link: Link = {
+    ...options,
+    dialect,
+    fetch: fetchFn,
+    emit,
+    policy: { ...DEFAULT_RETRY, ...options.retry },
+    deadlines: { ...DEFAULT_DEADLINES, ...options.deadlines },
+    contact: new Contact(),
+  };
+  const features = wantsFeatures ? await discover(link) : noFeatures();
   const checksum = options.hashing.checksum
     ? chooseChecksum(options, dialect, features, emit)
     : undefined;
@@ -124,11 +136,8 @@ export async function upload(
   }
   parallel = Math.min(parallel, Math.max(1, source.size));
   const settings: Settings = {
-    ...options,
-    dialect,
-    fetch: fetchFn,
-    emit,
-    policy: { ...DEFAULT_RETRY, ...options.retry },
+    ...link,
+    hashing: options.hashing,
     chunk: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
     ...(checksum ? { checksumAlgorithm: checksum } : {}),
   };
@@ -207,14 +216,86 @@ function chooseChecksum(
   return wanted;
 }
 
-interface Settings extends UploadOptions {
-  hashing: Hashing;
+/** What every request of an upload shares: how to send, the deadlines and the retry policy. */
+interface Link extends UploadOptions {
   dialect: Dialect;
   fetch: typeof fetch;
   emit: (event: UploadEvent) => void;
   policy: RetryPolicy;
+  deadlines: Deadlines;
+  /** Shared by all requests of the run: until something answers, network failures fail fast. */
+  contact: Contact;
+}
+
+interface Settings extends Link {
+  hashing: Hashing;
   chunk: number;
   checksumAlgorithm?: ChecksumAlgorithm;
+}
+
+/**
+ * What a tus server offers, from OPTIONS. An answer that isn't 2xx means nothing to use (the
+ * creation that follows reports any real problem); no answer is retried like any first contact.
+ */
+async function discover(link: Link): Promise<ServerFeatures> {
+  for (;;) {
+    try {
+      return featuresOf((await send(link, "OPTIONS", link.endpoint, {})).headers);
+    } catch (error) {
+      if (link.signal?.aborted) throw aborted(error);
+      if (!(error instanceof UploadError)) throw error;
+      if (error.status !== 0) return noFeatures();
+      await waitForContact(link, error);
+    }
+  }
+}
+
+/**
+ * After a network failure before anything answered: a short pause before the next quick try,
+ * or the failure itself, in words, once those are used up.
+ */
+async function waitForContact(link: Link, error: UploadError): Promise<void> {
+  const delayMs = link.contact.retryDelay(link.policy);
+  if (delayMs === undefined) throw link.contact.giveUp(error);
+  link.emit({ type: "retry", attempt: link.contact.failures, delayMs, reason: error.message });
+  await (link.sleep ?? sleep)(delayMs, link.signal);
+}
+
+function aborted(cause: unknown): UploadError {
+  return new UploadError(0, "aborted", "Upload aborted", { cause });
+}
+
+/**
+ * Sends one request under the link's deadlines; a non-2xx answer or a network failure (in
+ * words) becomes an UploadError.
+ */
+async function send(
+  link: Link,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body?: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>,
+): Promise<Answer> {
+  let answer: Answer;
+  try {
+    answer = await fetchWithin(link.fetch, url, {
+      method,
+      headers: { ...link.headers, ...link.dialect.version, ...headers },
+      ...(body === undefined ? {} : { body }),
+      ...(link.signal ? { signal: link.signal } : {}),
+    }, link.deadlines);
+  } catch (error) {
+    throw new UploadError(0, "network", networkWords(error, url), { cause: error });
+  }
+  link.contact.answered = true;
+  if (answer.ok) return answer;
+  const retryAfter = answer.headers.get("retry-after");
+  throw new UploadError(
+    answer.status,
+    "http",
+    `${method} ${answer.status}: ${serverMessage(answer.text)}`,
+    { headers: retryAfter ? { "Retry-After": retryAfter } : {} },
+  );
 }
 
 /**
@@ -379,14 +460,17 @@ class Transfer {
         );
         this.#progress();
       } catch (error) {
-        if (this.#s.signal?.aborted) {
-          throw new UploadError(0, "aborted", "Upload aborted", { cause: error });
-        }
+        if (this.#s.signal?.aborted) throw aborted(error);
         if (!(error instanceof UploadError)) throw error;
         if (error.code === "file-changed" || error.code === "usage") throw error;
         const verdict = classify(error.status === 0 ? undefined : error.status);
-        if (verdict === "fatal") {
+        // Creation answered 404 or 410: the endpoint is wrong, and asking again won't change it.
+        if (verdict === "fatal" || (verdict === "restart" && this.#url === undefined)) {
           throw new UploadError(error.status, "rejected", `Server refused: ${error.message}`);
+        }
+        if (error.code === "network" && !this.#s.contact.answered) {
+          await waitForContact(this.#s, error);
+          continue;
         }
         attempt++;
         if (attempt > this.#s.policy.retries) {
@@ -444,7 +528,7 @@ class Transfer {
     if (metadata && Object.keys(metadata).length > 0) {
       headers[H.uploadMetadata] = encodeMetadata(metadata);
     }
-    const res = await this.#request("POST", endpoint, headers);
+    const res = await send(this.#s, "POST", endpoint, headers);
     const location = res.headers.get("location");
     if (!location) {
       throw new UploadError(
@@ -462,11 +546,11 @@ class Transfer {
   }
 
   async #head(): Promise<ServerState> {
-    return serverState(await this.#request("HEAD", this.#url!, {}), !this.#t.final);
+    return serverState(await send(this.#s, "HEAD", this.#url!, {}), !this.#t.final);
   }
 
   async #patch(offset: number, length: number): Promise<number> {
-    let body: BodyInit;
+    let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
     const headers: Record<string, string> = {
       [H.uploadOffset]: String(offset),
       ...this.#s.dialect.append(offset, length, this.#source.size),
@@ -495,7 +579,7 @@ class Transfer {
         },
       });
     }
-    const state = serverState(await this.#request("PATCH", this.#url!, headers, body), true);
+    const state = serverState(await send(this.#s, "PATCH", this.#url!, headers, body), true);
     const now = state.offset!;
     if (now < offset) {
       throw new UploadError(409, "offset-went-back", `Server offset went back to ${now}`);
@@ -506,37 +590,6 @@ class Transfer {
     }
     if (state.digests) this.#server = state.digests;
     return now;
-  }
-
-  /** Sends one request; a non-2xx answer or a network failure becomes an UploadError. */
-  async #request(
-    method: string,
-    url: string,
-    headers: Record<string, string>,
-    body?: BodyInit,
-  ): Promise<Response> {
-    let res: Response;
-    try {
-      res = await this.#s.fetch(url, {
-        method,
-        headers: { ...this.#s.headers, ...this.#s.dialect.version, ...headers },
-        ...(body === undefined ? {} : { body }),
-        ...(this.#s.signal ? { signal: this.#s.signal } : {}),
-      });
-    } catch (error) {
-      throw new UploadError(0, "network", `${method} failed: ${errorText(error)}`, {
-        cause: error,
-      });
-    }
-    if (res.ok) {
-      await res.body?.cancel();
-      return res;
-    }
-    const text = method === "HEAD" ? "" : await res.text().catch(() => "");
-    const retryAfter = res.headers.get("retry-after");
-    throw new UploadError(res.status, "http", `${method} ${res.status}: ${serverMessage(text)}`, {
-      headers: retryAfter ? { "Retry-After": retryAfter } : {},
-    });
   }
 
   /** A chunk read ahead during the previous PATCH, if it is the one wanted now. */
@@ -585,7 +638,7 @@ class Transfer {
 }
 
 /** Offset, length and digests from a response; `needOffset` makes a missing offset an error. */
-function serverState(res: Response, needOffset: boolean): ServerState {
+function serverState(res: Pick<Answer, "status" | "headers">, needOffset: boolean): ServerState {
   const offset = res.headers.get(H.uploadOffset);
   if (offset === null && needOffset) {
     throw new UploadError(res.status, "bad-response", `${res.status} without Upload-Offset`);
@@ -608,10 +661,6 @@ function serverMessage(text: string): string {
     if (typeof message === "string") return message;
   } catch { /* not JSON */ }
   return text.trim().slice(0, 500) || "(no message)";
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Runs calls one after another (resume-record writes from concurrent parts). */

@@ -138,6 +138,52 @@ Deno.test(
 );
 
 Deno.test(
+  "the TCP proxy stalls after N upstream bytes with every socket open, then forwards the rest in order",
+  async () => {
+    await using echo = tcpServer(async (conn) => {
+      const buffer = new Uint8Array(65_536);
+      for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+        await writeAll(conn, buffer.subarray(0, n));
+      }
+      await conn.closeWrite();
+    });
+    await using proxy = TcpProxy.start({ target: echo });
+    const limit = 100_003;
+    proxy.stallAfterUpstreamBytes(limit);
+    const payload = randomBytes(300_000, 33);
+
+    const conn = await Deno.connect({ hostname: proxy.hostname, port: proxy.port });
+    try {
+      const echoed = readAll(conn);
+      // The kernel's buffers take all 300 kB while the proxy holds: the write ends, nothing fails.
+      await withDeadline(writeAll(conn, payload), 5000, "the write into the stalled proxy");
+      await withDeadline(proxy.stalled, 5000, "the stall");
+      assert.equal(proxy.upstreamBytes, limit, "exactly the bytes before the stall went through");
+      assert.ok(proxy.isStalled);
+      // A connection made during the stall is accepted and held too: nothing comes back.
+      const late = await Deno.connect({ hostname: proxy.hostname, port: proxy.port });
+      try {
+        await writeAll(late, payload.subarray(0, 10));
+        await late.closeWrite();
+        await pollUntil(() => proxy.connections === 2, { timeoutMs: 5000 });
+        assert.equal(proxy.upstreamBytes, limit, "the held connection forwards nothing");
+
+        proxy.flow();
+        await conn.closeWrite();
+        const all = await withDeadline(echoed, 5000, "the echo after the stall");
+        assert.equal(md5(all), md5(payload), "every byte, in order, after the stall");
+        const lateEcho = await withDeadline(readAll(late), 5000, "the held connection's echo");
+        assert.equal(md5(lateEcho), md5(payload.subarray(0, 10)));
+      } finally {
+        late.close();
+      }
+    } finally {
+      conn.close();
+    }
+  },
+);
+
+Deno.test(
   "a PATCH cut off by the network keeps exactly the bytes that arrived, and resumes from there",
   async () => {
     await using server = await startServer();
