@@ -962,7 +962,7 @@ const USAGE_CASES: UsageCase[] = [
       "1",
     ],
     code: 4,
-    mentions: /gave up/i,
+    mentions: /connection refused: is the server running at .*\? \(2 tries; nothing answered\)/,
   },
   {
     name: "download with --retries lots",
