@@ -4,73 +4,22 @@
  */
 import assert from "node:assert/strict";
 import { UploadError } from "../lib/errors.ts";
+import { drain, readRequestHead, tcpServer } from "../tests/helpers/tcp_server.ts";
 import { fetchWithin } from "./deadline.ts";
 
 const encoder = new TextEncoder();
-
-/**
- * A TCP server that hands each connection to `serve` and keeps it open until disposed; `serve`
- * gets a promise of that moment, to hold a connection without reading it.
- */
-function rawServer(serve: (conn: Deno.TcpConn, disposed: Promise<void>) => Promise<void>) {
-  const disposed = Promise.withResolvers<void>();
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.TcpConn>();
-  const tasks: Promise<void>[] = [];
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return;
-      }
-      conns.add(conn);
-      tasks.push(serve(conn, disposed.promise).catch(() => {}));
-    }
-  })();
-  return {
-    url: `http://127.0.0.1:${listener.addr.port}/x`,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await accepting;
-      disposed.resolve();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      }
-      await Promise.all(tasks);
-    },
-  };
-}
-
-/** Reads until the end of the request head; returns it. */
-async function readHead(conn: Deno.Conn): Promise<string> {
-  const buffer = new Uint8Array(16_384);
-  let text = "";
-  while (!text.includes("\r\n\r\n")) {
-    const n = await conn.read(buffer);
-    if (n === null) break;
-    text += new TextDecoder().decode(buffer.subarray(0, n));
-  }
-  return text;
-}
-
-/** Resolves when the connection is closed by the peer (reads drained, never answered). */
-async function drain(conn: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(65_536);
-  while ((await conn.read(buffer)) !== null) { /* discard */ }
-}
 
 const isTimeout = (pattern: RegExp) => (error: unknown) =>
   error instanceof UploadError && error.code === "timeout" && pattern.test(error.message);
 
 Deno.test("no response head within responseMs: the request is cut with a timeout", async () => {
-  await using server = rawServer(drain);
+  await using server = tcpServer(drain);
   const started = performance.now();
   await assert.rejects(
-    fetchWithin(fetch, server.url, { method: "HEAD" }, { responseMs: 300, stallMs: 10_000 }),
+    fetchWithin(fetch, `${server.origin}/x`, { method: "HEAD" }, {
+      responseMs: 300,
+      stallMs: 10_000,
+    }),
     isTimeout(/^no response to HEAD within 0\.3 s$/),
   );
   const took = performance.now() - started;
@@ -79,8 +28,8 @@ Deno.test("no response head within responseMs: the request is cut with a timeout
 
 Deno.test("a streamed body nobody takes is cut after stallMs, not at the response deadline", async () => {
   // Reads the head, then stops reading: the socket buffers fill and fetch stops pulling.
-  await using server = rawServer(async (conn, disposed) => {
-    await readHead(conn);
+  await using server = tcpServer(async (conn, disposed) => {
+    await readRequestHead(conn);
     await disposed;
   });
   let pulled = 0;
@@ -91,7 +40,7 @@ Deno.test("a streamed body nobody takes is cut after stallMs, not at the respons
     },
   });
   await assert.rejects(
-    fetchWithin(fetch, server.url, { method: "PATCH", body: endless }, {
+    fetchWithin(fetch, `${server.origin}/x`, { method: "PATCH", body: endless }, {
       responseMs: 60_000,
       stallMs: 500,
     }),
@@ -101,9 +50,12 @@ Deno.test("a streamed body nobody takes is cut after stallMs, not at the respons
 });
 
 Deno.test("a body sent in one piece is allowed stallMs per MiB on top of responseMs", async () => {
-  await using server = rawServer(drain);
+  await using server = tcpServer(drain);
   await assert.rejects(
-    fetchWithin(fetch, server.url, { method: "PATCH", body: new Uint8Array(1024 * 1024 + 1) }, {
+    fetchWithin(fetch, `${server.origin}/x`, {
+      method: "PATCH",
+      body: new Uint8Array(1024 * 1024 + 1),
+    }, {
       responseMs: 200,
       stallMs: 100,
     }),
@@ -112,34 +64,37 @@ Deno.test("a body sent in one piece is allowed stallMs per MiB on top of respons
 });
 
 Deno.test("an answer whose body stops coming is cut after stallMs", async () => {
-  await using server = rawServer(async (conn) => {
-    await readHead(conn);
+  await using server = tcpServer(async (conn) => {
+    await readRequestHead(conn);
     await conn.write(encoder.encode("HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\npartial"));
     await drain(conn);
   });
   await assert.rejects(
-    fetchWithin(fetch, server.url, {}, { responseMs: 10_000, stallMs: 300 }),
+    fetchWithin(fetch, `${server.origin}/x`, {}, { responseMs: 10_000, stallMs: 300 }),
     isTimeout(/^the answer to GET stalled for 0\.3 s$/),
   );
 });
 
 Deno.test("an answer within the deadlines is returned with its body; an abort stays an abort", async () => {
-  await using server = rawServer(async (conn) => {
-    const head = await readHead(conn);
+  await using server = tcpServer(async (conn) => {
+    const head = await readRequestHead(conn);
     const body = head.startsWith("GET") ? "hello" : "";
     await conn.write(
       encoder.encode(`HTTP/1.1 404 Not Found\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
     );
     await drain(conn);
   });
-  const answer = await fetchWithin(fetch, server.url, {}, { responseMs: 5000, stallMs: 5000 });
+  const answer = await fetchWithin(fetch, `${server.origin}/x`, {}, {
+    responseMs: 5000,
+    stallMs: 5000,
+  });
   assert.equal(answer.status, 404);
   assert.equal(answer.ok, false);
   assert.equal(answer.text, "hello");
 
-  await using silent = rawServer(drain);
+  await using silent = tcpServer(drain);
   const stop = new AbortController();
-  const request = fetchWithin(fetch, silent.url, { signal: stop.signal }, {
+  const request = fetchWithin(fetch, `${silent.origin}/x`, { signal: stop.signal }, {
     responseMs: 60_000,
     stallMs: 60_000,
   });

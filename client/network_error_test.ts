@@ -1,6 +1,7 @@
 /** Real fetch failures (as Deno reports them) put into words. */
 import assert from "node:assert/strict";
 import { UploadError } from "../lib/errors.ts";
+import { closedPort, tcpServer } from "../tests/helpers/tcp_server.ts";
 import { networkWords } from "./network_error.ts";
 
 /** What fetch threw for `url` (it must fail). */
@@ -14,25 +15,8 @@ async function failure(url: string): Promise<unknown> {
   throw new Error(`fetch ${url} answered`);
 }
 
-/** A loopback server that treats each connection with `serve`; disposing closes it. */
-function tcp(serve: (conn: Deno.TcpConn) => Promise<void>) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepting = (async () => {
-    for await (const conn of listener) await serve(conn).catch(() => {});
-  })().catch(() => {});
-  return {
-    origin: `http://127.0.0.1:${listener.addr.port}`,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await accepting;
-    },
-  };
-}
-
 Deno.test("a closed port is 'connection refused', naming the URL", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const url = `http://127.0.0.1:${listener.addr.port}/files`;
-  listener.close();
+  const url = `http://127.0.0.1:${closedPort()}/files`;
   assert.equal(
     networkWords(await failure(url), url),
     `connection refused: is the server running at ${url}?`,
@@ -48,10 +32,9 @@ Deno.test("a name that doesn't resolve is a DNS failure", async () => {
 });
 
 Deno.test("https to a plain-HTTP port is a TLS failure, with the reason", async () => {
-  await using server = tcp(async (conn) => {
+  await using server = tcpServer(async (conn) => {
     await conn.read(new Uint8Array(4096));
     await conn.write(new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\n\r\n"));
-    conn.close();
   });
   const url = server.origin.replace("http:", "https:") + "/files";
   assert.match(
@@ -61,7 +44,7 @@ Deno.test("https to a plain-HTTP port is a TLS failure, with the reason", async 
 });
 
 Deno.test("a connection closed before any answer is a reset", async () => {
-  await using server = tcp((conn) => Promise.resolve(conn.close()));
+  await using server = tcpServer(() => Promise.resolve()); // closes each connection at once
   const url = `${server.origin}/files`;
   assert.match(
     networkWords(await failure(url), url),

@@ -7,17 +7,18 @@
 import assert from "node:assert/strict";
 import {
   assertExit,
+  assertOneErrorLine,
   type ClientRun,
   completedEvent,
   describeRun,
   digestsOf,
   eventsOf,
-  lines,
   runClient,
   tempDir,
 } from "./helpers/client_cli.ts";
 import { startServer } from "./helpers/server.ts";
 import { TcpProxy } from "./helpers/tcp_proxy.ts";
+import { closedPort, drain, tcpServer } from "./helpers/tcp_server.ts";
 import { waitFor, withDeadline } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
@@ -33,64 +34,10 @@ async function timed(args: string[]): Promise<{ run: ClientRun; seconds: number 
   return { run, seconds: (performance.now() - started) / 1000 };
 }
 
-/** The one `error:` line of a run (and no stack trace). */
-function errorLine(run: ClientRun): string {
-  const errors = lines(run.stderr).filter((line) => line.startsWith("error:"));
-  assert.equal(errors.length, 1, `expected exactly one "error:" line\n${describeRun(run)}`);
-  assert.ok(!/^\s+at /m.test(run.stderr), `no stack trace expected\n${describeRun(run)}`);
-  return errors[0]!;
-}
-
-/** A TCP server that accepts every connection, reads what comes and never answers. */
-function silentServer() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  let accepted = 0;
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return;
-      }
-      accepted++;
-      conns.add(conn);
-      (async () => {
-        const buffer = new Uint8Array(65_536);
-        while ((await conn.read(buffer)) !== null) { /* swallowed */ }
-      })().catch(() => {});
-    }
-  })();
-  return {
-    origin: `http://127.0.0.1:${listener.addr.port}`,
-    get accepted() {
-      return accepted;
-    },
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await accepting;
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      }
-    },
-  };
-}
-
-/** A closed loopback port: listened on, then closed. */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
-}
-
 Deno.test(
   "against a server that accepts and never answers, upload and download exit within their deadlines, saying so",
   async () => {
-    await using silent = silentServer();
+    await using silent = tcpServer(drain); // accepts, reads, never answers
     await using work = await tempDir();
     const file = `${work.path}/f.bin`;
     await Deno.writeFile(file, new Uint8Array(100_000).fill(7));
@@ -109,7 +56,7 @@ Deno.test(
     ]);
     assertExit(up.run, 4);
     assert.match(
-      errorLine(up.run),
+      assertOneErrorLine(up.run),
       /^error: no response to (OPTIONS|POST) within 1 s \(3 tries; nothing answered\)$/,
     );
     // 3 tries of 1 s and two short pauses, plus the child's start-up: well under 20 s.
@@ -119,7 +66,7 @@ Deno.test(
     const down = await timed(["download", `${endpoint}/x`, `${work.path}/out.bin`, ...SHORT]);
     assertExit(down.run, 4);
     assert.match(
-      errorLine(down.run),
+      assertOneErrorLine(down.run),
       /^error: no response to GET within 1 s \(3 tries; nothing answered\)$/,
     );
     assert.ok(down.seconds < 20, `download took ${down.seconds.toFixed(1)} s`);
@@ -192,7 +139,7 @@ Deno.test(
     const up = await timed(["upload", file, "--endpoint", endpoint, "--state-dir", work.path]);
     assertExit(up.run, 4);
     assert.equal(
-      errorLine(up.run),
+      assertOneErrorLine(up.run),
       `error: connection refused: is the server running at ${endpoint}? ` +
         `(3 tries; nothing answered)`,
     );
@@ -203,7 +150,7 @@ Deno.test(
     const down = await timed(["download", url, `${work.path}/out.bin`]);
     assertExit(down.run, 4);
     assert.equal(
-      errorLine(down.run),
+      assertOneErrorLine(down.run),
       `error: connection refused: is the server running at ${url}? (3 tries; nothing answered)`,
     );
     assert.ok(down.seconds < 10, `download took ${down.seconds.toFixed(1)} s`);
@@ -227,7 +174,7 @@ Deno.test(
     ]);
     assertExit(run, 5);
     assert.equal(
-      errorLine(run),
+      assertOneErrorLine(run),
       "error: Server refused: POST 404: Nothing at /upload; uploads live under /files",
     );
     assert.ok(!/restarting|retry/.test(run.stderr), `no retry, no restart\n${describeRun(run)}`);

@@ -18,6 +18,8 @@
  *     proxy.flow();                              // forward again, from where it stopped
  */
 
+import { writeAll } from "./tcp_server.ts";
+
 export interface ProxyOptions {
   target: { hostname: string; port: number };
   /** Arms a cut at start: see `cutAfterUpstreamBytes`. */
@@ -262,8 +264,4 @@ function closePair(pair: Pair): void {
       conn.close();
     } catch { /* already closed */ }
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
 }
