@@ -11,13 +11,12 @@ import type { RunningDigest } from "../lib/digest_pool.ts";
 import { UploadError } from "../lib/errors.ts";
 import { encodeMetadata, type Metadata } from "../lib/metadata.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
-import { type Answer, type Deadlines, DEFAULT_DEADLINES, fetchWithin } from "./deadline.ts";
-import { networkWords } from "./network_error.ts";
+import { type Answer, type Deadlines, DEFAULT_DEADLINES } from "./deadline.ts";
+import { aborted, discover, type Link, send, sleep, waitForContact } from "./link.ts";
 import {
   type Dialect,
   DIALECTS,
   fastestChecksum,
-  featuresOf,
   noFeatures,
   type ProtocolName,
   type ServerFeatures,
@@ -114,7 +113,10 @@ export async function upload(
   const wantsFeatures = dialect.name === "tus" &&
     ((options.parallel ?? 1) > 1 || (options.checksum ?? "auto") !== "none");
   const link: Link = {
-    ...options,
+    endpoint: options.endpoint,
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
     dialect,
     fetch: fetchFn,
     emit,
@@ -136,6 +138,7 @@ export async function upload(
   }
   parallel = Math.min(parallel, Math.max(1, source.size));
   const settings: Settings = {
+    ...options,
     ...link,
     hashing: options.hashing,
     chunk: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
@@ -216,86 +219,12 @@ function chooseChecksum(
   return wanted;
 }
 
-/** What every request of an upload shares: how to send, the deadlines and the retry policy. */
-interface Link extends UploadOptions {
-  dialect: Dialect;
+interface Settings extends UploadOptions, Link {
   fetch: typeof fetch;
-  emit: (event: UploadEvent) => void;
-  policy: RetryPolicy;
   deadlines: Deadlines;
-  /** Shared by all requests of the run: until something answers, network failures fail fast. */
-  contact: Contact;
-}
-
-interface Settings extends Link {
   hashing: Hashing;
   chunk: number;
   checksumAlgorithm?: ChecksumAlgorithm;
-}
-
-/**
- * What a tus server offers, from OPTIONS. An answer that isn't 2xx means nothing to use (the
- * creation that follows reports any real problem); no answer is retried like any first contact.
- */
-async function discover(link: Link): Promise<ServerFeatures> {
-  for (;;) {
-    try {
-      return featuresOf((await send(link, "OPTIONS", link.endpoint, {})).headers);
-    } catch (error) {
-      if (link.signal?.aborted) throw aborted(error);
-      if (!(error instanceof UploadError)) throw error;
-      if (error.status !== 0) return noFeatures();
-      await waitForContact(link, error);
-    }
-  }
-}
-
-/**
- * After a network failure before anything answered: a short pause before the next quick try,
- * or the failure itself, in words, once those are used up.
- */
-async function waitForContact(link: Link, error: UploadError): Promise<void> {
-  const delayMs = link.contact.retryDelay(link.policy);
-  if (delayMs === undefined) throw link.contact.giveUp(error);
-  link.emit({ type: "retry", attempt: link.contact.failures, delayMs, reason: error.message });
-  await (link.sleep ?? sleep)(delayMs, link.signal);
-}
-
-function aborted(cause: unknown): UploadError {
-  return new UploadError(0, "aborted", "Upload aborted", { cause });
-}
-
-/**
- * Sends one request under the link's deadlines; a non-2xx answer or a network failure (in
- * words) becomes an UploadError.
- */
-async function send(
-  link: Link,
-  method: string,
-  url: string,
-  headers: Record<string, string>,
-  body?: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>,
-): Promise<Answer> {
-  let answer: Answer;
-  try {
-    answer = await fetchWithin(link.fetch, url, {
-      method,
-      headers: { ...link.headers, ...link.dialect.version, ...headers },
-      ...(body === undefined ? {} : { body }),
-      ...(link.signal ? { signal: link.signal } : {}),
-    }, link.deadlines);
-  } catch (error) {
-    throw new UploadError(0, "network", networkWords(error, url), { cause: error });
-  }
-  link.contact.answered = true;
-  if (answer.ok) return answer;
-  const retryAfter = answer.headers.get("retry-after");
-  throw new UploadError(
-    answer.status,
-    "http",
-    `${method} ${answer.status}: ${serverMessage(answer.text)}`,
-    { headers: retryAfter ? { "Retry-After": retryAfter } : {} },
-  );
 }
 
 /**
@@ -653,33 +582,8 @@ function serverState(res: Pick<Answer, "status" | "headers">, needOffset: boolea
   };
 }
 
-/** The message of a JSON error (plain dialect or problem document), or the text as it came. */
-function serverMessage(text: string): string {
-  try {
-    const body = JSON.parse(text);
-    const message = body?.error?.message ?? body?.title;
-    if (typeof message === "string") return message;
-  } catch { /* not JSON */ }
-  return text.trim().slice(0, 500) || "(no message)";
-}
-
 /** Runs calls one after another (resume-record writes from concurrent parts). */
 function serialised<T>(fn: (value: T) => Promise<void>): (value: T) => Promise<void> {
   let last = Promise.resolve();
   return (value) => (last = last.then(() => fn(value), () => fn(value)));
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
