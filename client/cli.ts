@@ -4,6 +4,7 @@ import { envVar } from "../lib/env.ts";
 import { UploadError } from "../lib/errors.ts";
 import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
 import { formatBytes, parseDuration, parseSize } from "../lib/units.ts";
+import { caFetch } from "./ca_fetch.ts";
 import { type Deadlines, DEFAULT_DEADLINES, fetchWithin, seconds } from "./deadline.ts";
 import { download } from "./download.ts";
 import { defaultStateDir, FileResumeStore } from "./file_resume_store.ts";
@@ -37,6 +38,8 @@ upload options:
   --header "NAME: VALUE" extra request header (repeatable)
   --token TOKEN          bearer token for a server with --auth-secret (or $RESUMABLE_TOKEN;
                          status and download take it too)
+  --ca FILE              also trust the PEM CA certificate(s) in FILE for https (a private
+                         CA; status and download take it too)
   --state-dir DIR        where unfinished uploads are remembered
                          (default $XDG_STATE_HOME/resumable or ~/.local/state/resumable)
   --protocol P           tus (default), ietf (the IETF draft, interop version 6) or plain
@@ -164,6 +167,7 @@ async function uploadCommand(args: string[]): Promise<number> {
       protocol: { type: "string", default: "tus" },
       checksum: { type: "string", default: "auto" },
       parallel: { type: "string", default: "1" },
+      ca: { type: "string" },
     },
   });
   if (positionals.length !== 1) usage("upload takes exactly one FILE");
@@ -184,6 +188,7 @@ async function uploadCommand(args: string[]): Promise<number> {
     : parseSize(values["chunk-size"]) || Infinity;
   if (!/^\d{1,3}$/.test(values.retries)) usage(`Invalid --retries ${values.retries}`);
   const crashAt = parseCrashAfter(values["crash-after"]);
+  const fetchFn = values.ca === undefined ? undefined : await caFetch(values.ca);
   const metadata: Record<string, string> = {};
   for (const pair of values.metadata ?? []) {
     const i = pair.indexOf("=");
@@ -224,6 +229,7 @@ async function uploadCommand(args: string[]): Promise<number> {
       parallel: Number(values.parallel),
       resume: { store, fingerprint: fp, path: source.path },
       onEvent,
+      ...(fetchFn ? { fetch: fetchFn } : {}),
     });
     progress?.clear();
     if (!values.json) {
@@ -380,11 +386,13 @@ async function statusCommand(args: string[]): Promise<number> {
       header: { type: "string", multiple: true },
       token: { type: "string" },
       json: { type: "boolean", default: false },
+      ca: { type: "string" },
     },
   });
   if (positionals.length !== 1) usage("status takes exactly one FILE or URL");
   const target = positionals[0]!;
   const headers = headersOf(values.header, values.token);
+  const fetchFn = values.ca === undefined ? fetch : await caFetch(values.ca);
   let urls = [target];
   if (!/^https?:\/\//.test(target)) {
     const endpoint = endpointOf(values.endpoint);
@@ -404,7 +412,7 @@ async function statusCommand(args: string[]): Promise<number> {
   let rate: number | undefined;
   const states = new Set<string>();
   for (const url of urls) {
-    const part = await progressOf(url, headers);
+    const part = await progressOf(url, headers, fetchFn);
     offset += part.offset;
     length = length === undefined || part.length === undefined ? undefined : length + part.length;
     if (part.state) states.add(part.state);
@@ -452,7 +460,11 @@ function formatRate(bytesPerSecond: number): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
-async function progressOf(url: string, headers: Record<string, string>): Promise<Progress> {
+async function progressOf(
+  url: string,
+  headers: Record<string, string>,
+  fetch: typeof globalThis.fetch,
+): Promise<Progress> {
   const ask = (target: string, init: { method?: string; headers: Record<string, string> }) =>
     fetchWithin(fetch, target, init, DEFAULT_DEADLINES).catch((error) => {
       throw new UploadError(0, "network", `${url} can't be reached: ${networkWords(error, url)}`);
@@ -510,6 +522,7 @@ async function downloadCommand(args: string[]): Promise<number> {
       retries: { type: "string" },
       token: { type: "string" },
       ...DEADLINE_FLAGS,
+      ca: { type: "string" },
     },
   });
   if (positionals.length !== 2) usage("download takes a URL and an OUT file");
@@ -520,6 +533,7 @@ async function downloadCommand(args: string[]): Promise<number> {
   }
   const result = await download(url, out, {
     headers: headersOf(values.header, values.token),
+    ...(values.ca === undefined ? {} : { fetch: await caFetch(values.ca) }),
     ...(values.retries ? { retry: { retries: Number(values.retries) } } : {}),
     deadlines: deadlinesOf(values),
   });

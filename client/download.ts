@@ -12,6 +12,8 @@ export interface DownloadOptions {
   deadlines?: Partial<Deadlines>;
   signal?: AbortSignal;
   onProgress?: (received: number, total: number | undefined) => void;
+  /** The fetch to use (e.g. one trusting a private CA); default the global one. */
+  fetch?: typeof fetch;
 }
 
 export interface DownloadResult {
@@ -70,9 +72,11 @@ async function downloadOnce(
       dog.arm(stallMs, `the download stalled: no bytes for ${seconds(stallMs)}`);
     try {
       dog.arm(responseMs, `no response to GET within ${seconds(responseMs)}`);
-      const res = await fetch(url, { headers, signal: dog.signal }).catch((error) => {
-        throw new UploadError(0, "network", networkWords(dog.expired ?? error, url));
-      });
+      const res = await (options.fetch ?? fetch)(url, { headers, signal: dog.signal }).catch(
+        (error) => {
+          throw new UploadError(0, "network", networkWords(dog.expired ?? error, url));
+        },
+      );
       contact.answered = true;
       stalled();
       if (res.status === 416 && have > 0) {
