@@ -9,7 +9,7 @@ import { type Answer, type Deadlines, fetchWithin } from "./deadline.ts";
 import { networkWords } from "./network_error.ts";
 import { type Dialect, featuresOf, noFeatures, type ServerFeatures } from "./protocol.ts";
 import type { Contact, RetryPolicy } from "./retry.ts";
-import type { UploadEvent } from "./upload_core.ts";
+import type { InformationalFetch, UploadEvent } from "./upload_core.ts";
 
 /** What every request of an upload shares: how to send, the deadlines and the retry policy. */
 export interface Link {
@@ -19,6 +19,8 @@ export interface Link {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   dialect: Dialect;
   fetch: typeof fetch;
+  /** Used for a buffered request that wants its 1xx responses (see `UploadOptions`). */
+  informationalFetch?: InformationalFetch;
   emit: (event: UploadEvent) => void;
   policy: RetryPolicy;
   deadlines: Deadlines;
@@ -60,7 +62,8 @@ export function aborted(cause: unknown): UploadError {
 
 /**
  * Sends one request under the link's deadlines; a non-2xx answer or a network failure (in
- * words) becomes an UploadError.
+ * words) becomes an UploadError. With `onInformational`, a buffered request goes through the
+ * link's informational fetch, where there is one, to see its 1xx responses.
  */
 export async function send(
   link: Link,
@@ -68,10 +71,21 @@ export async function send(
   url: string,
   headers: Record<string, string>,
   body?: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>,
+  onInformational?: (status: number, headers: Headers) => void,
 ): Promise<Answer> {
+  const informational = link.informationalFetch;
+  const fetchFn: typeof fetch = onInformational && informational && body instanceof Uint8Array
+    ? (_input, init) =>
+      informational(url, {
+        method,
+        headers: init?.headers as Record<string, string>,
+        body,
+        ...(init?.signal ? { signal: init.signal } : {}),
+      }, onInformational)
+    : link.fetch;
   let answer: Answer;
   try {
-    answer = await fetchWithin(link.fetch, url, {
+    answer = await fetchWithin(fetchFn, url, {
       method,
       headers: { ...link.headers, ...link.dialect.version, ...headers },
       ...(body === undefined ? {} : { body }),

@@ -11,11 +11,12 @@ import type { RunningDigest } from "../lib/digest_pool.ts";
 import { UploadError } from "../lib/errors.ts";
 import { encodeMetadata, type Metadata } from "../lib/metadata.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
+import { INTEROP_HEADER, type InteropVersion } from "../lib/ietf_versions.ts";
 import { type Answer, type Deadlines, DEFAULT_DEADLINES } from "./deadline.ts";
 import { aborted, discover, type Link, send, sleep, waitForContact } from "./link.ts";
 import {
   type Dialect,
-  DIALECTS,
+  dialectOf,
   fastestChecksum,
   noFeatures,
   type ProtocolName,
@@ -78,6 +79,14 @@ export interface UploadOptions {
   deadlines?: Partial<Deadlines>;
   /** tus (default), the IETF draft, or the plain dialect. */
   protocol?: ProtocolName;
+  /** The IETF draft's interop version (3 to 8; default the newest). */
+  ietfVersion?: InteropVersion;
+  /**
+   * A fetch that reports 1xx responses. With it, an IETF-draft upload sends its first chunk in
+   * the creation request and resumes from the URL of the server's 104 if that request is cut;
+   * without it (a browser) the creation is empty and the URL comes with its final response.
+   */
+  informationalFetch?: InformationalFetch;
   /** Per-PATCH checksum: an algorithm, "none", or "auto" (the fastest the server offers). */
   checksum?: ChecksumAlgorithm | "none" | "auto";
   /** Upload in this many concurrent parts, then concatenate (needs tus concatenation). */
@@ -91,6 +100,18 @@ export interface UploadOptions {
   /** How to hash; required here, defaulted by `client/upload.ts` for Deno. */
   hashing?: Hashing;
 }
+
+/** Like `fetch` for a buffered body, plus a callback for each 1xx response before the final one. */
+export type InformationalFetch = (
+  url: string,
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body?: Uint8Array;
+    signal?: AbortSignal;
+  },
+  onInformational: (status: number, headers: Headers) => void,
+) => Promise<Response>;
 
 export interface UploadResult {
   url: string;
@@ -106,7 +127,7 @@ export async function upload(
   source: UploadSource,
   options: UploadOptions & { hashing: Hashing },
 ): Promise<UploadResult> {
-  const dialect = DIALECTS[options.protocol ?? "tus"];
+  const dialect = dialectOf(options.protocol ?? "tus", options.ietfVersion);
   // Called as `settings.fetch(…)`: a browser's own fetch must not be, so it is wrapped.
   const fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
   const emit = (event: UploadEvent) => options.onEvent?.(event);
@@ -117,6 +138,7 @@ export async function upload(
     ...(options.headers ? { headers: options.headers } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...(options.informationalFetch ? { informationalFetch: options.informationalFetch } : {}),
     dialect,
     fetch: fetchFn,
     emit,
@@ -451,13 +473,20 @@ class Transfer {
 
   async #create(): Promise<void> {
     const { endpoint, metadata, dialect } = this.#s;
+    const size = this.#source.size;
+    // The draft with a 1xx-capable fetch: the first chunk goes in the creation request.
+    const first = dialect.draft && this.#s.informationalFetch && !this.#t.final && size > 0
+      ? Math.min(this.#s.chunk, size, BUFFERED_CHUNK_MAX)
+      : 0;
     const headers: Record<string, string> = this.#t.final
       ? { ...this.#t.createHeaders }
-      : { ...dialect.create(this.#source.size), ...this.#t.createHeaders };
+      : { ...dialect.create(size, first === size), ...this.#t.createHeaders };
     if (metadata && Object.keys(metadata).length > 0) {
       headers[H.uploadMetadata] = encodeMetadata(metadata);
     }
-    const res = await send(this.#s, "POST", endpoint, headers);
+    const res = first > 0
+      ? await this.#createWithData(headers, first)
+      : await send(this.#s, "POST", endpoint, headers);
     const location = res.headers.get("location");
     if (!location) {
       throw new UploadError(
@@ -466,12 +495,43 @@ class Transfer {
         `POST answered ${res.status} without Location`,
       );
     }
-    this.#url = new URL(location, endpoint).href;
+    const url = new URL(location, endpoint).href;
+    if (this.#url !== undefined && this.#url !== url) {
+      throw new UploadError(0, "bad-response", `The 104 said ${this.#url}, the final ${url}`);
+    }
     const state = serverState(res, false);
     this.#offset = state.offset ?? 0;
     this.#server = state.digests;
-    await this.#t.onCreated?.(this.#url);
-    this.#s.emit({ type: "created", url: this.#url });
+    if (this.#url === undefined) await this.#announced(url);
+  }
+
+  /**
+   * A creation that carries the first `length` bytes. The server's 104 gives the upload's URL
+   * before the body is sent: remembered at once, so a cut from here on resumes rather than
+   * starting over (the caller's retry sees a known URL and asks its offset).
+   */
+  async #createWithData(headers: Record<string, string>, length: number): Promise<Answer> {
+    const { bytes } = await this.#chunk(0, length);
+    await this.#hashRange(0, bytes);
+    const draft = this.#s.dialect.draft!;
+    let saved: Promise<void> | undefined;
+    const body = bytes as Uint8Array<ArrayBuffer>;
+    const res = await send(this.#s, "POST", this.#s.endpoint, headers, body, (status, h) => {
+      const location = h.get("location");
+      // "Clients MUST ignore a 104 … with missing or mismatching interop version."
+      if (status !== 104 || h.get(INTEROP_HEADER) !== String(draft.version) || !location) return;
+      if (this.#url !== undefined) return;
+      this.#url = new URL(location, this.#s.endpoint).href;
+      saved = this.#announced(this.#url);
+    }).finally(() => saved);
+    this.#sent = Math.max(this.#sent, length);
+    return res;
+  }
+
+  async #announced(url: string): Promise<void> {
+    this.#url = url;
+    await this.#t.onCreated?.(url);
+    this.#s.emit({ type: "created", url });
   }
 
   async #head(): Promise<ServerState> {
@@ -508,8 +568,12 @@ class Transfer {
         },
       });
     }
-    const state = serverState(await send(this.#s, "PATCH", this.#url!, headers, body), true);
-    const now = state.offset!;
+    // The draft's append responses need not carry Upload-Offset (from version 7): a 2xx means
+    // the whole body was appended.
+    const draft = this.#s.dialect.draft !== undefined;
+    const res = await send(this.#s, "PATCH", this.#url!, headers, body);
+    const state = serverState(res, !draft);
+    const now = state.offset ?? offset + length;
     if (now < offset) {
       throw new UploadError(409, "offset-went-back", `Server offset went back to ${now}`);
     }

@@ -1,7 +1,8 @@
 /**
  * A loopback TCP proxy for network-fault tests: clients connect to the proxy, which connects to
  * the target and copies bytes both ways. It can cut every connection once a given number of bytes
- * has gone upstream (client → target), passing exactly that many, or cut everything on demand.
+ * has gone upstream (client → target), passing exactly that many, or cut everything on demand;
+ * or hold the upstream direction after a number of bytes until the next cut.
  * It can also stall: stop forwarding, both ways, on every connection (new ones too), keeping all
  * sockets open — a black hole, as a frozen server or a NAT that forgot the flow looks — until it
  * is told to let traffic flow again, holding back nothing it read.
@@ -44,6 +45,8 @@ export class TcpProxy implements AsyncDisposable {
   #downstreamBytes = 0;
   #connections = 0;
   #limit: number | undefined;
+  /** Upstream bytes past which nothing more is forwarded until the next cut (`holdUpstreamAfter`). */
+  #upstreamHold: number | undefined;
   /** What reaching the limit does. */
   #onLimit: "cut" | "stall" = "cut";
   #cut = Promise.withResolvers<void>();
@@ -146,9 +149,19 @@ export class TcpProxy implements AsyncDisposable {
     this.#onLimit = action;
   }
 
+  /**
+   * After `n` more bytes have gone upstream, forwards exactly those and then holds: nothing more
+   * goes upstream (downstream still flows) until `cutAll`. A client mid-body stays mid-body.
+   */
+  holdUpstreamAfter(n: number): void {
+    this.#upstreamHold = this.#upstreamBytes + n;
+    this.#cut = Promise.withResolvers<void>();
+  }
+
   /** Closes every open connection now, both sides. */
   cutAll(): void {
     this.#limit = undefined;
+    this.#upstreamHold = undefined;
     for (const pair of this.#pairs) closePair(pair);
     this.#cut.resolve();
   }
@@ -223,23 +236,33 @@ export class TcpProxy implements AsyncDisposable {
           await this.#flowing();
           if (pair.closed) return;
           let chunk = rest;
-          let limitHit = false;
-          if (up && this.#limit !== undefined) {
-            const room = this.#limit - this.#upstreamBytes;
+          if (up && this.#upstreamHold !== undefined && this.#upstreamBytes >= this.#upstreamHold) {
+            await this.cut; // held: the rest goes nowhere
+            return;
+          }
+          const bound = up
+            ? Math.min(this.#limit ?? Infinity, this.#upstreamHold ?? Infinity)
+            : Infinity;
+          if (bound !== Infinity) {
+            const room = bound - this.#upstreamBytes;
             if (room <= 0) return; // another connection reached the limit; the cut is under way
-            if (chunk.length >= room) {
-              chunk = chunk.subarray(0, room);
-              limitHit = true;
-            }
+            if (chunk.length > room) chunk = chunk.subarray(0, room);
           }
           rest = rest.subarray(chunk.length);
           // Count (and stall) before writing so concurrent connections never pass more than
           // the limit.
           if (up) this.#upstreamBytes += chunk.length;
           else this.#downstreamBytes += chunk.length;
-          if (limitHit && this.#onLimit === "stall") this.stall();
+          const atLimit = up && this.#limit !== undefined && this.#upstreamBytes >= this.#limit;
+          const atHold = up && this.#upstreamHold !== undefined &&
+            this.#upstreamBytes >= this.#upstreamHold;
+          if (atLimit && this.#onLimit === "stall") this.stall();
           await writeAll(to, chunk);
-          if (limitHit && this.#onLimit === "cut") {
+          if (atHold) {
+            await this.cut; // held until cut
+            return;
+          }
+          if (atLimit && this.#onLimit === "cut") {
             this.cutAll();
             return;
           }
