@@ -1,3 +1,4 @@
+import { badRequest } from "./errors.ts";
 /**
  * tus checksum extension: `Upload-Checksum: <algorithm> <base64 digest>`; sha1 is required. The
  * algorithms and the parser only: no hashing here (that is `checksum.ts`, node:crypto), so a
@@ -14,11 +15,11 @@ export interface Checksum {
 
 const DIGEST_BYTES: Record<ChecksumAlgorithm, number> = { sha1: 20, md5: 16, sha256: 32 };
 
-/** Parses a header value; throws SyntaxError (→ 400) naming what was wrong. */
+/** Parses a header value; throws a 400 UploadError naming what was wrong. */
 export function parseChecksum(value: string): Checksum {
   const m = /^\s*([A-Za-z0-9-]{1,20}) ([A-Za-z0-9+/]+={0,2})\s*$/.exec(value);
   if (!m) {
-    throw new SyntaxError(
+    throw badRequest(
       `Invalid Upload-Checksum ${
         JSON.stringify(value.slice(0, 60))
       }: expected "<algorithm> <base64>"`,
@@ -26,7 +27,7 @@ export function parseChecksum(value: string): Checksum {
   }
   const algorithm = m[1]!.toLowerCase();
   if (!isAlgorithm(algorithm)) {
-    throw new SyntaxError(
+    throw badRequest(
       `Unsupported checksum algorithm ${JSON.stringify(algorithm)}; supported: ${
         CHECKSUM_ALGORITHMS.join(", ")
       }`,
@@ -39,7 +40,7 @@ export function parseChecksum(value: string): Checksum {
     size = -1;
   }
   if (size !== DIGEST_BYTES[algorithm]) {
-    throw new SyntaxError(`Invalid Upload-Checksum: not a base64 ${algorithm} digest`);
+    throw badRequest(`Invalid Upload-Checksum: not a base64 ${algorithm} digest`);
   }
   return { algorithm, digest: m[2]! };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { checksumOf, parseChecksum } from "./checksum.ts";
+import { UploadError } from "./errors.ts";
 
 Deno.test("parseChecksum reads the three algorithms", () => {
   const hello = new TextEncoder().encode("hello");
@@ -22,6 +23,10 @@ Deno.test("parseChecksum refuses unknown algorithms, bad base64 and wrong digest
       "",
     ]
   ) {
-    assert.throws(() => parseChecksum(bad), SyntaxError, bad);
+    assert.throws(
+      () => parseChecksum(bad),
+      (e) => e instanceof UploadError && e.status === 400,
+      bad,
+    );
   }
 });
