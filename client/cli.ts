@@ -4,6 +4,7 @@ import { envVar } from "../lib/env.ts";
 import { UploadError } from "../lib/errors.ts";
 import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
 import { formatBytes, parseSize } from "../lib/units.ts";
+import { caFetch } from "./ca_fetch.ts";
 import { download } from "./download.ts";
 import { defaultStateDir, FileResumeStore } from "./file_resume_store.ts";
 import { type FileSource, openFileSource } from "./file_source.ts";
@@ -30,6 +31,8 @@ upload options:
   --header "NAME: VALUE" extra request header (repeatable)
   --token TOKEN          bearer token for a server with --auth-secret (or $RESUMABLE_TOKEN;
                          status and download take it too)
+  --ca FILE              also trust the PEM CA certificate(s) in FILE for https (a private
+                         CA; status and download take it too)
   --state-dir DIR        where unfinished uploads are remembered
                          (default $XDG_STATE_HOME/resumable or ~/.local/state/resumable)
   --protocol P           tus (default), ietf (the IETF draft, interop version 6) or plain
@@ -156,6 +159,7 @@ async function uploadCommand(args: string[]): Promise<number> {
       protocol: { type: "string", default: "tus" },
       checksum: { type: "string", default: "auto" },
       parallel: { type: "string", default: "1" },
+      ca: { type: "string" },
     },
   });
   if (positionals.length !== 1) usage("upload takes exactly one FILE");
@@ -176,6 +180,7 @@ async function uploadCommand(args: string[]): Promise<number> {
     : parseSize(values["chunk-size"]) || Infinity;
   if (!/^\d{1,3}$/.test(values.retries)) usage(`Invalid --retries ${values.retries}`);
   const crashAt = parseCrashAfter(values["crash-after"]);
+  const fetchFn = values.ca === undefined ? undefined : await caFetch(values.ca);
   const metadata: Record<string, string> = {};
   for (const pair of values.metadata ?? []) {
     const i = pair.indexOf("=");
@@ -215,6 +220,7 @@ async function uploadCommand(args: string[]): Promise<number> {
       parallel: Number(values.parallel),
       resume: { store, fingerprint: fp, path: source.path },
       onEvent,
+      ...(fetchFn ? { fetch: fetchFn } : {}),
     });
     progress?.clear();
     if (!values.json) {
@@ -350,11 +356,13 @@ async function statusCommand(args: string[]): Promise<number> {
       header: { type: "string", multiple: true },
       token: { type: "string" },
       json: { type: "boolean", default: false },
+      ca: { type: "string" },
     },
   });
   if (positionals.length !== 1) usage("status takes exactly one FILE or URL");
   const target = positionals[0]!;
   const headers = headersOf(values.header, values.token);
+  const fetchFn = values.ca === undefined ? fetch : await caFetch(values.ca);
   let urls = [target];
   if (!/^https?:\/\//.test(target)) {
     const endpoint = endpointOf(values.endpoint);
@@ -374,7 +382,7 @@ async function statusCommand(args: string[]): Promise<number> {
   let rate: number | undefined;
   const states = new Set<string>();
   for (const url of urls) {
-    const part = await progressOf(url, headers);
+    const part = await progressOf(url, headers, fetchFn);
     offset += part.offset;
     length = length === undefined || part.length === undefined ? undefined : length + part.length;
     if (part.state) states.add(part.state);
@@ -422,7 +430,11 @@ function formatRate(bytesPerSecond: number): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
-async function progressOf(url: string, headers: Record<string, string>): Promise<Progress> {
+async function progressOf(
+  url: string,
+  headers: Record<string, string>,
+  fetch: typeof globalThis.fetch,
+): Promise<Progress> {
   const failed = (error: Error) => {
     throw new UploadError(0, "network", `${url} can't be reached: ${error.message}`);
   };
@@ -479,6 +491,7 @@ async function downloadCommand(args: string[]): Promise<number> {
       header: { type: "string", multiple: true },
       retries: { type: "string" },
       token: { type: "string" },
+      ca: { type: "string" },
     },
   });
   if (positionals.length !== 2) usage("download takes a URL and an OUT file");
@@ -489,6 +502,7 @@ async function downloadCommand(args: string[]): Promise<number> {
   }
   const result = await download(url, out, {
     headers: headersOf(values.header, values.token),
+    ...(values.ca === undefined ? {} : { fetch: await caFetch(values.ca) }),
     ...(values.retries ? { retry: { retries: Number(values.retries) } } : {}),
   });
   console.log(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatBytes, parseDuration, parseSize } from "./units.ts";
+import { formatBytes, formatDuration, parseDuration, parseSize } from "./units.ts";
 
 Deno.test("parseSize reads binary and decimal units", () => {
   assert.equal(parseSize("512"), 512);
@@ -31,4 +31,10 @@ Deno.test("formatBytes is readable", () => {
   assert.equal(formatBytes(10), "10 B");
   assert.equal(formatBytes(1536), "1.50 KiB");
   assert.equal(formatBytes(3 * 2 ** 30), "3.00 GiB");
+});
+
+Deno.test("formatDuration says a duration as parseDuration reads it", () => {
+  for (const text of ["1h", "90s", "2d", "5m", "1500ms"]) {
+    assert.equal(formatDuration(parseDuration(text)), text);
+  }
 });

@@ -100,6 +100,17 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
       { headers: { ...offset, "Retry-After": "5" } },
     );
   }
+  const reason: unknown = lock.signal.reason;
+  if (result.stopped && reason instanceof UploadError && reason.status !== 423) {
+    // Stopped for the server's own trouble, not by a newer request (the lock's database session
+    // ended, say): the client is told to retry, whatever of the body was stored.
+    throw new UploadError(
+      reason.status,
+      reason.code,
+      `${reason.message}; ${result.offset} bytes of upload ${info.id} are stored`,
+      { headers: { ...reason.headers, ...offset }, cause: reason },
+    );
+  }
   if (result.stopped && result.offset === info.offset) {
     throw new UploadError(
       423,

@@ -7,6 +7,8 @@
 import type { ServerConfig } from "./config.ts";
 import { type Locker, MemoryLocker } from "./lock/locker.ts";
 import { PgLocker } from "./lock/pg_locker.ts";
+import type { RateCounter } from "./rate_limit.ts";
+import { PgRateCounter } from "./rate_limit_pg.ts";
 import { connect, migrate, UploadRows } from "./store/pg_info.ts";
 import type { S3Client } from "./store/s3_client.ts";
 import type { S3Store } from "./store/s3_store.ts";
@@ -19,6 +21,8 @@ export interface Backends {
   close(): Promise<void>;
   /** Why the database or the bucket can't be used now (for /readyz), or undefined if they can. */
   probe?(): Promise<string | undefined>;
+  /** `--rate-limit` counts shared through the database (without one, each instance counts). */
+  rateCounter?: RateCounter;
 }
 
 /** How long a readiness probe of the database or the bucket may take. */
@@ -96,6 +100,7 @@ export async function openBackends(
   return {
     store,
     locker,
+    ...(config.rateLimit ? { rateCounter: new PgRateCounter(sql) } : {}),
     async close() {
       await locker!.close();
       await sql.end({ timeout: 5 });

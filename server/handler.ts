@@ -22,6 +22,7 @@ import { ui } from "./handlers/ui.ts";
 import { type Locker, MemoryLocker } from "./lock/locker.ts";
 import type { UploadStore } from "./store/types.ts";
 import type { UploadEvents } from "./hooks/events.ts";
+import { MemoryRateCounter, type RateCounter } from "./rate_limit.ts";
 
 type Route = (ctx: Context) => Response | Promise<Response>;
 
@@ -52,6 +53,10 @@ export interface HandlerOptions {
   progress?: Progress;
   /** Hooks (`--hook-url`, `--on-finish`): pre-create checks and post-* events. */
   events?: UploadEvents;
+  /** The peer address of a request (per-address rate limits). */
+  peer?: (req: Request) => string | undefined;
+  /** Counts creations for `--rate-limit` (in memory, or shared in PostgreSQL). */
+  rateCounter?: RateCounter;
 }
 
 /** The whole server as one function: Request → Response. No `Deno.*` here or below. */
@@ -71,6 +76,10 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     ...(options.readiness ? { readiness: options.readiness } : {}),
     progress: options.progress ?? new Progress(),
     ...(options.events ? { events: options.events } : {}),
+    ...(options.peer ? { peer: options.peer } : {}),
+    ...(options.config.rateLimit
+      ? { rateCounter: options.rateCounter ?? new MemoryRateCounter(options.now) }
+      : {}),
   };
   return async (req) => {
     const started = performance.now();

@@ -2,6 +2,7 @@ import { UploadError } from "../../lib/errors.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
 import { appendBody, assertLengthAllowed } from "../append.ts";
 import { ietfHeaders, PARTIAL_UPLOAD_TYPE, uploadComplete } from "../ietf.ts";
+import type { Lock } from "../lock/locker.ts";
 import { isComplete, type UploadInfo } from "../store/types.ts";
 import {
   type Context,
@@ -37,7 +38,32 @@ export async function patch(ctx: Context): Promise<Response> {
   integerHeader(req, "content-length"); // refuse a malformed one before taking the lock
 
   await using lock = await lockUpload(ctx, id);
-  let info = await loadUpload(ctx, id);
+  const loaded = await loadUpload(ctx, id);
+  try {
+    return await patchLoaded(ctx, loaded, lock, { offset, completes, newLength });
+  } catch (error) {
+    // tus: every PATCH response carries Upload-Expires while the upload can expire — refusals
+    // (409, 413, 460…) too, not only the 204. From before this request: never later than true.
+    if (error instanceof UploadError && error.status !== 404 && error.status !== 410) {
+      for (const [name, value] of Object.entries(expiryHeaders(deps, loaded))) {
+        error.headers[name] ??= value;
+      }
+    }
+    throw error;
+  }
+}
+
+/** The PATCH once its upload is locked and loaded. */
+async function patchLoaded(
+  ctx: Context,
+  loaded: UploadInfo,
+  lock: Lock,
+  asked: { offset: number; completes: boolean | undefined; newLength: number | undefined },
+): Promise<Response> {
+  const { deps } = ctx;
+  const id = loaded.id;
+  const { offset, completes, newLength } = asked;
+  let info = loaded;
   const wasComplete = isComplete(info);
   if (info.concat?.kind === "final") {
     throw new UploadError(403, "final-upload", `Upload ${id} is a final upload: PATCH its parts`);

@@ -6,6 +6,7 @@ import { appendBody, assertLengthAllowed } from "../append.ts";
 import { assembleIfReady, finalLength, parseConcat } from "../concat.ts";
 import { ietfHeaders, uploadComplete } from "../ietf.ts";
 import { isComplete, type NewUpload } from "../store/types.ts";
+import { assertCreationAllowed } from "../rate_limit.ts";
 import {
   type Context,
   digestHeaders,
@@ -76,6 +77,7 @@ export async function post(ctx: Context): Promise<Response> {
     ...(concat ? { concat: { kind: "partial" } } : {}),
     ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
   };
+  await assertCreationAllowed(ctx); // a valid request only: a malformed one costs nothing
   await preCreateHook(ctx, upload);
   // Checked again after the hook's await, with no await between it and the reservation (see
   // AccountedStore.create): concurrent creations can't all slip under the quota.
@@ -154,6 +156,7 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
     concat: { kind: "final", parts },
     ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
   };
+  await assertCreationAllowed(ctx);
   await preCreateHook(ctx, upload);
   // The parts again: one may have been deleted while the hook answered.
   if ((await finalLength(ctx, parts)) !== length) {

@@ -62,6 +62,8 @@ export interface HarnessOptions<S extends UploadStore> {
   /** Hooks (pre-create checks, post-* events). */
   events?: UploadEvents;
   metrics?: Metrics;
+  /** The peer address each request comes from (per-address rate limits). */
+  peer?: (req: Request) => string | undefined;
 }
 
 /** A handler with defaults: `/files`, 24h expiry, CORS for any origin, a MemoryStore on a fake clock. */
@@ -84,6 +86,7 @@ export function harness(options: HarnessOptions<UploadStore> = {}): Harness<Uplo
     ...(options.usage ? { usage: options.usage } : {}),
     ...(options.events ? { events: options.events } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.peer ? { peer: options.peer } : {}),
     logError: (_message, error) => void logged.push(error),
   });
   return {

@@ -73,6 +73,12 @@ const MIGRATIONS: string[] = [
      ADD COLUMN last_part integer NOT NULL DEFAULT 0;
    UPDATE resumable_uploads u SET last_part = coalesce(
      (SELECT max(part) FROM resumable_parts p WHERE p.upload_id = u.id), 0);`,
+  // --rate-limit: each key's current window (see rate_limit.ts), shared by every instance.
+  `CREATE TABLE resumable_rate_limits (
+     key           text PRIMARY KEY,
+     window_start  bigint NOT NULL,
+     count         integer NOT NULL
+   );`,
 ];
 
 /** Any constant: serialises migrations of instances starting at once. */
