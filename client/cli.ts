@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { isAlgorithm } from "../lib/checksum.ts";
 import { envVar } from "../lib/env.ts";
 import { UploadError } from "../lib/errors.ts";
+import { draftRules, INTEROP_VERSIONS } from "../lib/ietf_versions.ts";
 import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
 import { formatBytes, parseSize } from "../lib/units.ts";
 import { caFetch } from "./ca_fetch.ts";
@@ -35,7 +36,8 @@ upload options:
                          CA; status and download take it too)
   --state-dir DIR        where unfinished uploads are remembered
                          (default $XDG_STATE_HOME/resumable or ~/.local/state/resumable)
-  --protocol P           tus (default), ietf (the IETF draft, interop version 6) or plain
+  --protocol P           tus (default), ietf (the IETF resumable-upload draft) or plain
+  --ietf-version N       the draft's interop version with --protocol ietf: 3 to 8 (default 8)
   --checksum ALG         Upload-Checksum per PATCH: md5, sha1, sha256, none, or auto
                          (default: the fastest the server offers; sha1, then sha256, then md5)
   --parallel N           N partial uploads at once, then concatenated (tus concatenation;
@@ -157,6 +159,7 @@ async function uploadCommand(args: string[]): Promise<number> {
       "no-progress": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       protocol: { type: "string", default: "tus" },
+      "ietf-version": { type: "string" },
       checksum: { type: "string", default: "auto" },
       parallel: { type: "string", default: "1" },
       ca: { type: "string" },
@@ -166,6 +169,17 @@ async function uploadCommand(args: string[]): Promise<number> {
   const protocol = values.protocol;
   if (protocol !== "tus" && protocol !== "ietf" && protocol !== "plain") {
     usage(`Invalid --protocol ${JSON.stringify(protocol)}: expected tus, ietf or plain`);
+  }
+  const ietfVersion = values["ietf-version"];
+  const draft = ietfVersion === undefined ? undefined : draftRules(ietfVersion);
+  if (ietfVersion !== undefined && (!draft || protocol !== "ietf")) {
+    usage(
+      protocol === "ietf"
+        ? `Invalid --ietf-version ${JSON.stringify(ietfVersion)}: expected ${
+          INTEROP_VERSIONS.join(", ")
+        }`
+        : "--ietf-version needs --protocol ietf",
+    );
   }
   const checksum = values.checksum;
   if (checksum !== "auto" && checksum !== "none" && !isAlgorithm(checksum)) {
@@ -216,6 +230,7 @@ async function uploadCommand(args: string[]): Promise<number> {
       metadata: { filename: name, filetype: guessType(name), ...metadata },
       retry: { retries: Number(values.retries) },
       protocol,
+      ...(draft ? { ietfVersion: draft.version } : {}),
       checksum,
       parallel: Number(values.parallel),
       resume: { store, fingerprint: fp, path: source.path },

@@ -6,6 +6,7 @@
  */
 import { checksumOf } from "../lib/checksum.ts";
 import { offThreadDigest } from "../lib/digest_pool.ts";
+import { fetchWithInformational } from "./informational_fetch.ts";
 import type { UploadSource } from "./source.ts";
 import {
   type Hashing,
@@ -27,7 +28,16 @@ export {
 /** Hashing in Deno: off-thread whole-file digests, node:crypto chunk checksums. */
 export const DENO_HASHING: Hashing = { digest: offThreadDigest, checksum: checksumOf };
 
-/** Uploads `source`; resolves once the server holds it and it is verified. */
+/**
+ * Uploads `source`; resolves once the server holds it and it is verified. Unless another `fetch`
+ * is given, the IETF draft's 104 responses are heard (node:http), so a creation can carry data.
+ */
 export function upload(source: UploadSource, options: UploadOptions): Promise<UploadResult> {
-  return uploadWith(source, { ...options, hashing: options.hashing ?? DENO_HASHING });
+  const informational = options.informationalFetch ??
+    (options.fetch ? undefined : fetchWithInformational);
+  return uploadWith(source, {
+    ...options,
+    hashing: options.hashing ?? DENO_HASHING,
+    ...(informational ? { informationalFetch: informational } : {}),
+  });
 }

@@ -9,7 +9,7 @@ import type { ServerConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { sweepExpired } from "./expiry.ts";
 import { openBackends } from "./backends.ts";
-import { requestPeer, requestTrailers, serveHttp } from "./http_node.ts";
+import { requestPeer, requestTrailers, sendInformational, serveHttp } from "./http_node.ts";
 import { Hooks } from "./hooks/hooks.ts";
 import { envVar } from "../lib/env.ts";
 import { readTlsPair } from "./tls.ts";
@@ -68,6 +68,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
     shutdown: stopping.signal,
     logError,
     trailers: requestTrailers,
+    informational: sendInformational,
     peer: requestPeer,
     ...(backends.rateCounter ? { rateCounter: backends.rateCounter } : {}),
     ...(accounted ? { usage: accounted } : {}),

@@ -2,6 +2,7 @@ import { formatReprDigest } from "../lib/digest.ts";
 import { UploadError } from "../lib/errors.ts";
 import { decodeMetadata, type Metadata } from "../lib/metadata.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
+import type { DraftRules } from "../lib/ietf_versions.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Lock, Locker } from "./lock/locker.ts";
 import type { Logger } from "./log.ts";
@@ -24,6 +25,11 @@ export interface Deps {
   logError: (message: string, error: unknown) => void;
   /** The request's trailers once its body has ended; absent where the edge can't read them. */
   trailers?: (req: Request) => Promise<Headers>;
+  /**
+   * Sends an informational (1xx) response ahead of the final one; false where the edge can't (or
+   * the response has begun). Absent where the edge has no way to.
+   */
+  informational?: (req: Request, status: number, headers: Record<string, string>) => boolean;
   /** Request bodies being written now (admission control). */
   active: { count: number };
   /** Bytes each owner holds, when a quota is set. */
@@ -63,6 +69,8 @@ export interface Context {
   url: URL;
   method: string;
   dialect: Dialect;
+  /** The draft's rules at the request's interop version (the "ietf" dialect only). */
+  draft?: DraftRules;
   /** Set for `/files/{id}` routes; already validated. */
   id?: string;
   /** The authenticated `sub` (auth on); uploads of other owners don't exist for this request. */

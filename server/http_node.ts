@@ -73,6 +73,44 @@ export function requestPeer(req: Request): string | undefined {
   return PEERS.get(req);
 }
 
+/** How each request in flight sends an informational (1xx) response, while it can. */
+const INFORMATIONAL = new WeakMap<
+  Request,
+  (status: number, headers: Record<string, string>) => boolean
+>();
+
+/**
+ * Sends a 1xx response for a request served here, ahead of its final response: written straight
+ * to the connection, as node:http has no general way to. Only while this request owns the
+ * connection (a pipelined one waits its turn) and before its response has begun; never to an
+ * HTTP/1.0 client (RFC 9110 §15.2). True if sent.
+ */
+export function sendInformational(
+  req: Request,
+  status: number,
+  headers: Record<string, string>,
+): boolean {
+  return INFORMATIONAL.get(req)?.(status, headers) ?? false;
+}
+
+const REASONS: Record<number, string> = { 104: "Upload Resumption Supported" };
+const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
+
+function informational(req: IncomingMessage, res: ServerResponse) {
+  return (status: number, headers: Record<string, string>): boolean => {
+    const socket = res.socket;
+    if (!socket || res.headersSent || res.destroyed || req.httpVersion === "1.0") return false;
+    if (!REASONS[status]) return false;
+    let head = `HTTP/1.1 ${status} ${REASONS[status]}\r\n`;
+    for (const [name, value] of Object.entries(headers)) {
+      if (!FIELD_VALUE.test(value)) return false;
+      head += `${name}: ${value}\r\n`;
+    }
+    socket.write(head + "\r\n");
+    return true;
+  };
+}
+
 export async function serveHttp(
   options: ServeOptions,
   handler: (req: Request) => Promise<Response>,
@@ -189,6 +227,7 @@ async function respond(
   const body = new BodyReader(req);
   const request = toRequest(req, body, options);
   TRAILERS.set(request, body.trailers);
+  INFORMATIONAL.set(request, informational(req, res));
   if (req.socket.remoteAddress) PEERS.set(request, req.socket.remoteAddress);
   const response = await handler(request);
   res.statusCode = response.status;
