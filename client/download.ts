@@ -1,5 +1,6 @@
 import { base64ToHex, DigestState, parseReprDigest } from "../lib/digest.ts";
 import { UploadError } from "../lib/errors.ts";
+import { explainRefusal } from "./refusal.ts";
 import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
 import { showDigests } from "./upload.ts";
 
@@ -72,8 +73,8 @@ async function downloadOnce(
         continue;
       }
       if (res.status !== 200 && res.status !== 206) {
-        const text = (await res.text()).slice(0, 300).trim();
-        throw new UploadError(res.status, "http", `GET ${res.status}: ${text}`);
+        const said = await res.text().catch(() => "");
+        throw new UploadError(res.status, "http", explainRefusal(url, res.status, said));
       }
       etag = res.headers.get("etag");
       const digest = res.headers.get("repr-digest");
@@ -100,7 +101,11 @@ async function downloadOnce(
       const status = error instanceof UploadError ? error.status : 0;
       if (status !== 0 && status < 500) throw error;
       if (++attempt > policy.retries) {
-        throw new UploadError(status, "gave-up", `Gave up after ${attempt} attempts: ${error}`);
+        throw new UploadError(
+          status,
+          "gave-up",
+          `Gave up after ${attempt} attempts: ${errorText(error)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, backoffMs(attempt - 1, policy)));
     }

@@ -27,7 +27,14 @@ export {
 /** Hashing in Deno: off-thread whole-file digests, node:crypto chunk checksums. */
 export const DENO_HASHING: Hashing = { digest: offThreadDigest, checksum: checksumOf };
 
-/** Uploads `source`; resolves once the server holds it and it is verified. */
+/**
+ * Uploads `source`; resolves once the server holds it and it is verified. Bodies stream (Deno can),
+ * so `sent` progress moves while a chunk is on its way.
+ */
 export function upload(source: UploadSource, options: UploadOptions): Promise<UploadResult> {
-  return uploadWith(source, { ...options, hashing: options.hashing ?? DENO_HASHING });
+  return uploadWith(source, {
+    streamBody: true,
+    ...options,
+    hashing: options.hashing ?? DENO_HASHING,
+  });
 }
