@@ -104,7 +104,7 @@ async function downloadOnce(
         throw new UploadError(
           status,
           "gave-up",
-          `Gave up after ${attempt} attempts: ${errorText(error)}`,
+          `Gave up after ${attempt} attempts: ${error instanceof Error ? error.message : error}`,
         );
       }
       await new Promise((r) => setTimeout(r, backoffMs(attempt - 1, policy)));
