@@ -255,13 +255,13 @@ async function uploadCommand(args: string[]): Promise<number> {
   });
 }
 
-/** The success lines: where the file went, then each digest on a line of its own. */
+/** The success lines: size, then the URL and each digest on a line of its own. */
 function describeResult(result: UploadResult): string {
   const digests = `MD5 ${result.md5}`;
-  return `uploaded ${result.url} (${formatBytes(result.size)})\n` +
+  return `uploaded ${formatBytes(result.size)}\nURL ${result.url}\n` +
     (result.verified === "digest"
       ? `${digests} matched\nSHA-256 ${result.sha256} matched`
-      : `size matched; the server gave no digest, so ${digests} was not compared`);
+      : `${digests} not compared: the server gave no digest (the size matched)`);
 }
 
 function parseCrashAfter(value: string | undefined): number | undefined {
@@ -361,13 +361,12 @@ async function statusCommand(args: string[]): Promise<number> {
       return [await new FileResumeStore(stateDir).get(fp), await finishedStore(stateDir).get(fp)];
     });
     if (!record && finished) {
-      const when = finished.finishedAt ? ` on ${new Date(finished.finishedAt).toISOString()}` : "";
-      const summary = `${target} finished uploading${when} (${formatBytes(finished.size)})`;
+      const when = finished.finishedAt ? `, on ${new Date(finished.finishedAt).toISOString()}` : "";
       if (values.json) {
         console.log(
           JSON.stringify({ url: finished.url, length: finished.size, state: "finished" }),
         );
-      } else say(`${summary}:\n${finished.url}`);
+      } else say(`finished: ${target} (${formatBytes(finished.size)})${when}\nURL ${finished.url}`);
       return 0;
     }
     if (!record) {

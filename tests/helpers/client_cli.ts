@@ -9,7 +9,8 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { runMainWith } from "./server.ts";
+import { runMainWith, spawnMainWith } from "./server.ts";
+import { withDeadline } from "./wait.ts";
 
 /** The permissions the `client` task grants. */
 const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
@@ -25,6 +26,68 @@ export interface ClientRun {
 /** Runs `main.ts client …args` to its end (SIGKILL after the deadline) and collects its output. */
 export async function runClient(args: string[], timeoutMs = 30_000): Promise<ClientRun> {
   return { args, ...await runMainWith(CLIENT_PERMISSIONS, ["client", ...args], timeoutMs) };
+}
+
+/** A client running in the background: its stdout lines as they come, signals, its end. */
+export interface LiveClient extends AsyncDisposable {
+  /** The first stdout line `test` accepts (waiting for it); rejects at the deadline or the end. */
+  line(test: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  kill(signal: Deno.Signal): void;
+  /** Waits for the end (SIGKILL after the deadline) and collects the whole output. */
+  done(timeoutMs?: number): Promise<ClientRun>;
+}
+
+/** Starts `main.ts client …args` without waiting for it. */
+export function startClient(args: string[]): LiveClient {
+  const child = spawnMainWith(CLIENT_PERMISSIONS, ["client", ...args]);
+  const seen: string[] = [];
+  let ended = false;
+  let wake = Promise.withResolvers<void>();
+  const stdout = (async () => {
+    let buffered = "";
+    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffered += text;
+      const parts = buffered.split("\n");
+      buffered = parts.pop()!;
+      seen.push(...parts);
+      wake.resolve();
+      wake = Promise.withResolvers<void>();
+    }
+    if (buffered) seen.push(buffered);
+    ended = true;
+    wake.resolve();
+  })();
+  const stderr = new Response(child.stderr).text();
+  const status = child.status;
+  const done = async (timeoutMs = 30_000): Promise<ClientRun> => {
+    try {
+      const { code, signal } = await withDeadline(status, timeoutMs, `client ${args.join(" ")}`);
+      await stdout;
+      return { args, code, signal, stdout: seen.join("\n"), stderr: await stderr };
+    } catch (error) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await Promise.all([status, stdout, stderr]).catch(() => {});
+      throw error;
+    }
+  };
+  return {
+    async line(test, timeoutMs = 30_000) {
+      const deadline = performance.now() + timeoutMs;
+      for (let i = 0;;) {
+        for (; i < seen.length; i++) if (test(seen[i]!)) return seen[i]!;
+        if (ended) throw new Error(`client ${args.join(" ")} ended without such a line`);
+        const left = deadline - performance.now();
+        await withDeadline(wake.promise, Math.max(0, left), "a stdout line from the client");
+      }
+    },
+    kill: (signal) => child.kill(signal),
+    done,
+    async [Symbol.asyncDispose]() {
+      await done(0).catch(() => {});
+    },
+  };
 }
 
 /** What a run printed, for assertion messages. */

@@ -9,12 +9,18 @@
  *     await proxy.cut;                                          // resolved when the cut happened
  *
  * A cut is one-shot: connections made after it pass untouched until armed again.
+ *
+ * It can also throttle what goes upstream to a rate (over all connections), for a slow link:
+ *
+ *     await using proxy = TcpProxy.start({ target: server, upstreamBytesPerSecond: 2 * MiB });
  */
 
 export interface ProxyOptions {
   target: { hostname: string; port: number };
   /** Arms a cut at start: see `cutAfterUpstreamBytes`. */
   cutAfterUpstreamBytes?: number;
+  /** Forwards client → target no faster than this, over all connections. */
+  upstreamBytesPerSecond?: number;
 }
 
 interface Pair {
@@ -35,6 +41,9 @@ export class TcpProxy implements AsyncDisposable {
   #downstreamBytes = 0;
   #connections = 0;
   #limit: number | undefined;
+  readonly #rate: number | undefined;
+  /** When the throttle allows the next byte upstream (performance.now() ms). */
+  #nextAt = 0;
   #cut = Promise.withResolvers<void>();
   #closing = false;
 
@@ -42,6 +51,9 @@ export class TcpProxy implements AsyncDisposable {
     this.#target = { hostname: options.target.hostname, port: options.target.port };
     this.#listener = Deno.listen({ hostname: this.hostname, port: 0, transport: "tcp" });
     this.port = this.#listener.addr.port;
+    const rate = options.upstreamBytesPerSecond;
+    if (rate !== undefined && !(rate > 0)) throw new RangeError(`Invalid rate ${rate}`);
+    this.#rate = rate;
     if (options.cutAfterUpstreamBytes !== undefined) {
       this.cutAfterUpstreamBytes(options.cutAfterUpstreamBytes);
     }
@@ -153,7 +165,8 @@ export class TcpProxy implements AsyncDisposable {
   async #copy(pair: Pair, up: boolean): Promise<void> {
     const from = up ? pair.client : pair.upstream;
     const to = up ? pair.upstream : pair.client;
-    const buffer = new Uint8Array(64 * 1024);
+    // Throttled: small reads, so the pace is smooth rather than a burst per 64 KiB.
+    const buffer = new Uint8Array(up && this.#rate !== undefined ? 8 * 1024 : 64 * 1024);
     try {
       for (;;) {
         const n = await from.read(buffer);
@@ -174,6 +187,7 @@ export class TcpProxy implements AsyncDisposable {
         // Count before writing so concurrent connections never pass more than the limit.
         if (up) this.#upstreamBytes += chunk.length;
         else this.#downstreamBytes += chunk.length;
+        if (up) await this.#pace(chunk.length);
         await writeAll(to, chunk);
         if (cutAfter) {
           this.cutAll();
@@ -183,6 +197,15 @@ export class TcpProxy implements AsyncDisposable {
     } catch {
       closePair(pair); // one side failed: the connection is over
     }
+  }
+
+  /** Waits until `n` more bytes fit the throttle's rate (a simulated slow link). */
+  async #pace(n: number): Promise<void> {
+    if (this.#rate === undefined) return;
+    const now = performance.now();
+    const at = Math.max(now, this.#nextAt);
+    this.#nextAt = at + (n / this.#rate) * 1000;
+    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
   }
 }
 
