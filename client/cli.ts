@@ -261,7 +261,7 @@ function describeResult(result: UploadResult): string {
   return `uploaded ${formatBytes(result.size)}\nURL ${result.url}\n` +
     (result.verified === "digest"
       ? `${digests} matched\nSHA-256 ${result.sha256} matched`
-      : `${digests} not compared: the server gave no digest (the size matched)`);
+      : `size matched; the server gave no digest to compare\n${digests} (not compared)`);
 }
 
 function parseCrashAfter(value: string | undefined): number | undefined {

@@ -94,11 +94,11 @@ Deno.test(
 );
 
 Deno.test(
-  "Ctrl-C mid-upload prints where it stopped and exits 130; the same command resumes; status tells",
+  "Ctrl-C mid-upload says where it stopped (exit 130), the same command resumes, status tells all",
   async () => {
     await using server = await startServer();
     await using work = await tempDir();
-    await using proxy = TcpProxy.start({ target: server, upstreamBytesPerSecond: 4 * MiB });
+    await using proxy = TcpProxy.start({ target: server, upstreamBytesPerSecond: 2 * MiB });
     const file = `${work.path}/big.bin`;
     const size = 32 * MiB;
     await generate(file, size, 2);
@@ -111,6 +111,13 @@ Deno.test(
     const created = await live.line((l) => l.includes('"created"'));
     const url = (JSON.parse(created) as { url: string }).url;
     await live.line((l) => /"acknowledged":[1-9]/.test(l));
+    // While it is being sent, status shows the speed and the time left.
+    const busy = await runClient(["status", url]);
+    assertExit(busy, 0);
+    assert.match(
+      busy.stdout,
+      /uploading: .*, \d+\.\d+ (KiB|MiB)\/s, about (\d+ min )?\d+ s left\n$/,
+    );
     live.kill("SIGINT");
     const interrupted = await live.done();
     assertExit(interrupted, 130);
