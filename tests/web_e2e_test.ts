@@ -431,7 +431,7 @@ Deno.test({
   async fn() {
     await using server = await startServer();
     await using files = await tempFiles();
-    const path = await files.write("reconnect.bin", randomBytes(4 * CHUNK, 15));
+    const path = await files.write("reconnect.bin", randomBytes(2 * CHUNK + MiB, 15));
     await using browser = await launchBrowser();
     const watched = await browser.newPage();
     const page = await openPage(watched, server);
@@ -447,13 +447,16 @@ Deno.test({
     });
     await page.setInputFiles("#files", path);
     const r = row(page, "reconnect.bin");
-    const held = await withDeadline(retried.promise, 60_000, "the retried PATCH");
+    // Generous: the page hashes each chunk (JavaScript SHA-256 and MD5) before it sends it.
+    const held = await withDeadline(retried.promise, 120_000, "the retried PATCH");
     assert.equal(await r.getAttribute("data-acknowledged"), String(2 * CHUNK));
     assert.equal(await r.getAttribute("data-retry-status"), "network");
     assert.equal(await r.locator(".eta").textContent(), "", "no time left from stale samples");
     assert.equal(await r.locator(".speed").textContent(), "", "no speed from stale samples");
     await held.continue();
     await waitForState(page, "reconnect.bin", "done");
-    assert.deepEqual(watched.errors, []);
+    // The one error is the browser's report of the connection that was reset on purpose.
+    const errors = watched.errors.filter((e) => !/ERR_CONNECTION_RESET/.test(e));
+    assert.deepEqual(errors, [], String(watched.errors));
   },
 });
