@@ -16,6 +16,7 @@ import {
   idOf,
   lines,
   runClient,
+  runClientInTerminal,
   startClient,
   tempDir,
 } from "./helpers/client_cli.ts";
@@ -203,5 +204,42 @@ Deno.test(
       /not complete yet \(the server said: Upload [0-9a-f]+ is incomplete: 0 of 10 bytes stored\); finish it/,
     );
     assert.doesNotMatch(text, /[{}]|GET 409/);
+  },
+);
+
+Deno.test(
+  "on a terminal, the progress line shows sent ahead of saved, within the width, then is erased",
+  async () => {
+    await using server = await startServer();
+    await using work = await tempDir();
+    await using proxy = TcpProxy.start({ target: server, upstreamBytesPerSecond: 8 * MiB });
+    const file = `${work.path}/tty.bin`;
+    const size = 16 * MiB;
+    await generate(file, size, 4);
+    const columns = 100;
+    const run = await runClientInTerminal([
+      "upload",
+      file,
+      "--endpoint",
+      `${proxy.origin}/files`,
+      "--state-dir",
+      `${work.path}/state`,
+      "--chunk-size",
+      "16MiB",
+    ], columns);
+    assertExit(run, 0);
+    // Each redraw starts with a carriage return and ends by erasing the rest of the line.
+    const frames = run.stdout.split("\r").map((f) => f.replace(/\x1b\[K/g, "").replace(/\n.*/s, ""))
+      .filter((f) => f.startsWith("["));
+    const PROGRESS = /^\[[#=.]+\] \d+% sent ([\d.]+ (?:B|KiB|MiB)) of 16\.0 MiB, saved ([^,]+)/;
+    const unsaved = frames.flatMap((f) => {
+      const m = PROGRESS.exec(f);
+      return m && m[2] === "0 B" ? [m[1]!] : [];
+    });
+    assert.ok(new Set(unsaved).size >= 3, `sent should move before anything is saved: ${frames}`);
+    assert.ok(frames.some((f) => f.includes("=")), "a bar with sent-not-saved cells");
+    for (const f of frames) assert.ok(f.length < columns, `a frame of ${f.length}: ${f}`);
+    // The line is erased before the result: the success lines start at the left margin.
+    assert.match(run.stdout, /\r\x1b\[Kuploaded 16\.0 MiB\r?\n/);
   },
 );

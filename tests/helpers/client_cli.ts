@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { runMainWith, spawnMainWith } from "./server.ts";
+import { outputWithin, runMainWith, spawnMainWith } from "./server.ts";
 import { withDeadline } from "./wait.ts";
 
 /** The permissions the `client` task grants. */
@@ -26,6 +26,42 @@ export interface ClientRun {
 /** Runs `main.ts client …args` to its end (SIGKILL after the deadline) and collects its output. */
 export async function runClient(args: string[], timeoutMs = 30_000): Promise<ClientRun> {
   return { args, ...await runMainWith(CLIENT_PERMISSIONS, ["client", ...args], timeoutMs) };
+}
+
+/**
+ * Runs `main.ts client …args` on a pseudo-terminal of `columns` columns (util-linux `script`), as
+ * a person at a terminal would see it: stdout and stderr arrive merged, in `stdout`, with the
+ * carriage returns and erase-line sequences of the progress line.
+ */
+export async function runClientInTerminal(
+  args: string[],
+  columns: number,
+  timeoutMs = 60_000,
+): Promise<ClientRun> {
+  const main = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
+  const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+  const command = [Deno.execPath(), "run", ...CLIENT_PERMISSIONS, main, "client", ...args]
+    .map(quote).join(" ");
+  const child = new Deno.Command("script", {
+    args: [
+      "--quiet",
+      "--return",
+      "--command",
+      `stty cols ${columns} rows 24; exec ${command}`,
+      "/dev/null",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const { code, signal, stdout, stderr } = await outputWithin(
+    child,
+    timeoutMs,
+    `client ${args.join(" ")} on a terminal`,
+  );
+  const decoder = new TextDecoder();
+  return { args, code, signal, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
 
 /** A client running in the background: its stdout lines as they come, signals, its end. */
