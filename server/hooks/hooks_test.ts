@@ -56,6 +56,10 @@ Deno.test("Hooks queue post-* events in <dir>/.hooks, deliver them and keep the 
       assert.deepEqual(stored, { v: 1, urls: [receiver.url], event });
       held.resolve();
       const hooksSeen = await receiver.waitFor(2);
+      // The delivery is recorded (queue entry, gauge, counter) after the receiver has answered.
+      await waitFor(() => /resumable_hook_deliveries_total 1/.test(metrics.render()), {
+        message: "the delivery to be counted",
+      });
       await waitFor(() => hooks.backlog === 0, { message: "the backlog to drain" });
       assert.deepEqual(hooksSeen[1]!.event.storage, {
         type: "file",
