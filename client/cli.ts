@@ -363,9 +363,8 @@ async function statusCommand(args: string[]): Promise<number> {
     if (!record && finished) {
       const when = finished.finishedAt ? `, on ${new Date(finished.finishedAt).toISOString()}` : "";
       if (values.json) {
-        console.log(
-          JSON.stringify({ url: finished.url, length: finished.size, state: "finished" }),
-        );
+        const { url, size: length, finishedAt } = finished;
+        console.log(JSON.stringify({ url, length, state: "complete", finishedAt }));
       } else say(`finished: ${target} (${formatBytes(finished.size)})${when}\nURL ${finished.url}`);
       return 0;
     }
