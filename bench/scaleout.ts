@@ -216,8 +216,8 @@ async function main(): Promise<number> {
   const bucket = `resumable-bench-${crypto.randomUUID().slice(0, 8)}`;
   const s3 = await testBucket({ ...services, s3: { ...services.s3, bucket } });
   const credentials = {
-    AWS_ACCESS_KEY_ID: services.s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: services.s3.secretAccessKey,
+    AWS_ACCESS_KEY_ID: services.s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: services.s3.credentials.secretAccessKey,
   };
   const samples = new Map<string, number[]>();
   const add = (row: string, seconds: number) =>

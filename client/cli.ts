@@ -2,7 +2,9 @@ import { parseArgs } from "node:util";
 import { isAlgorithm } from "../lib/checksum.ts";
 import { envVar } from "../lib/env.ts";
 import { UploadError } from "../lib/errors.ts";
+import { draftRules, INTEROP_VERSIONS } from "../lib/ietf_versions.ts";
 import { formatBytes, parseSize } from "../lib/units.ts";
+import { caFetch } from "./ca_fetch.ts";
 import { download } from "./download.ts";
 import { defaultStateDir, FileResumeStore, finishedStore } from "./file_resume_store.ts";
 import { type FileSource, openFileSource } from "./file_source.ts";
@@ -32,9 +34,12 @@ upload options:
   --header "NAME: VALUE" extra request header (repeatable)
   --token TOKEN          bearer token for a server with --auth-secret (or $RESUMABLE_TOKEN;
                          status and download take it too)
+  --ca FILE              also trust the PEM CA certificate(s) in FILE for https (a private
+                         CA; status and download take it too)
   --state-dir DIR        where unfinished uploads are remembered
                          (default $XDG_STATE_HOME/resumable or ~/.local/state/resumable)
-  --protocol P           tus (default), ietf (the IETF draft, interop version 6) or plain
+  --protocol P           tus (default), ietf (the IETF resumable-upload draft) or plain
+  --ietf-version N       the draft's interop version with --protocol ietf: 3 to 8 (default 8)
   --checksum ALG         Upload-Checksum per PATCH: md5, sha1, sha256, none, or auto
                          (default: the fastest the server offers; sha1, then sha256, then md5)
   --parallel N           N partial uploads at once, then concatenated (tus concatenation;
@@ -156,14 +161,27 @@ async function uploadCommand(args: string[]): Promise<number> {
       "no-progress": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       protocol: { type: "string", default: "tus" },
+      "ietf-version": { type: "string" },
       checksum: { type: "string", default: "auto" },
       parallel: { type: "string", default: "1" },
+      ca: { type: "string" },
     },
   });
   if (positionals.length !== 1) usage("upload takes exactly one FILE");
   const protocol = values.protocol;
   if (protocol !== "tus" && protocol !== "ietf" && protocol !== "plain") {
     usage(`Invalid --protocol ${JSON.stringify(protocol)}: expected tus, ietf or plain`);
+  }
+  const ietfVersion = values["ietf-version"];
+  const draft = ietfVersion === undefined ? undefined : draftRules(ietfVersion);
+  if (ietfVersion !== undefined && (!draft || protocol !== "ietf")) {
+    usage(
+      protocol === "ietf"
+        ? `Invalid --ietf-version ${JSON.stringify(ietfVersion)}: expected ${
+          INTEROP_VERSIONS.join(", ")
+        }`
+        : "--ietf-version needs --protocol ietf",
+    );
   }
   const checksum = values.checksum;
   if (checksum !== "auto" && checksum !== "none" && !isAlgorithm(checksum)) {
@@ -178,6 +196,7 @@ async function uploadCommand(args: string[]): Promise<number> {
     : parseSize(values["chunk-size"]) || Infinity;
   if (!/^\d{1,3}$/.test(values.retries)) usage(`Invalid --retries ${values.retries}`);
   const crashAt = parseCrashAfter(values["crash-after"]);
+  const fetchFn = values.ca === undefined ? undefined : await caFetch(values.ca);
   const metadata: Record<string, string> = {};
   for (const pair of values.metadata ?? []) {
     const i = pair.indexOf("=");
@@ -224,11 +243,13 @@ async function uploadCommand(args: string[]): Promise<number> {
         metadata: { filename: name, filetype: guessType(name), ...metadata },
         retry: { retries: Number(values.retries) },
         protocol,
+        ...(draft ? { ietfVersion: draft.version } : {}),
         checksum,
         parallel: Number(values.parallel),
         resume: { store, fingerprint: fp, path: source.path },
         signal: interrupt.signal,
         onEvent,
+        ...(fetchFn ? { fetch: fetchFn } : {}),
       });
     } catch (error) {
       if (!interrupt.signal.aborted) throw error;
@@ -347,11 +368,13 @@ async function statusCommand(args: string[]): Promise<number> {
       header: { type: "string", multiple: true },
       token: { type: "string" },
       json: { type: "boolean", default: false },
+      ca: { type: "string" },
     },
   });
   if (positionals.length !== 1) usage("status takes exactly one FILE or URL");
   const target = positionals[0]!;
   const headers = headersOf(values.header, values.token);
+  const fetchFn = values.ca === undefined ? fetch : await caFetch(values.ca);
   let urls = [target];
   if (!/^https?:\/\//.test(target)) {
     const endpoint = endpointOf(values.endpoint);
@@ -379,7 +402,7 @@ async function statusCommand(args: string[]): Promise<number> {
     urls = record.url ? [record.url] : (record.parts ?? []).filter((u) => u !== null);
   }
   const parts = [];
-  for (const url of urls) parts.push(await fetchProgress(url, headers));
+  for (const url of urls) parts.push(await fetchProgress(url, headers, fetchFn));
   const summary = summarise(urls, parts);
   if (values.json) console.log(JSON.stringify(summary));
   else say(describeStatus(summary));
@@ -410,6 +433,7 @@ async function downloadCommand(args: string[]): Promise<number> {
       header: { type: "string", multiple: true },
       retries: { type: "string" },
       token: { type: "string" },
+      ca: { type: "string" },
     },
   });
   if (positionals.length !== 2) usage("download takes a URL and an OUT file");
@@ -420,6 +444,7 @@ async function downloadCommand(args: string[]): Promise<number> {
   }
   const result = await download(url, out, {
     headers: headersOf(values.header, values.token),
+    ...(values.ca === undefined ? {} : { fetch: await caFetch(values.ca) }),
     ...(values.retries ? { retry: { retries: Number(values.retries) } } : {}),
   });
   say(

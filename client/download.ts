@@ -9,6 +9,8 @@ export interface DownloadOptions {
   retry?: Partial<RetryPolicy>;
   signal?: AbortSignal;
   onProgress?: (received: number, total: number | undefined) => void;
+  /** The fetch to use (e.g. one trusting a private CA); default the global one. */
+  fetch?: typeof fetch;
 }
 
 export interface DownloadResult {
@@ -61,7 +63,7 @@ async function downloadOnce(
       headers["Range"] = `bytes=${have}-`;
     }
     try {
-      const res = await fetch(url, {
+      const res = await (options.fetch ?? fetch)(url, {
         headers,
         ...(options.signal ? { signal: options.signal } : {}),
       });

@@ -4,7 +4,7 @@
  * speed over the last seconds of bytes sent and the time left. Speed and time left are left out
  * until fresh samples exist (after a start, a retry or a resume), so they are never a stale guess.
  */
-import { formatBytes, formatDuration, formatRate } from "../lib/units.ts";
+import { formatBytes, formatRate, formatTimeLeft } from "../lib/units.ts";
 import { RateWindow } from "./rate_window.ts";
 import type { UploadEvent } from "./upload.ts";
 import { widthOf } from "./terminal.ts";
@@ -29,7 +29,7 @@ export function renderProgress(f: ProgressFigures, width: number): string {
     `${percent}% sent ${formatBytes(f.sent)} of ${formatBytes(f.total)}`,
     `saved ${formatBytes(f.acknowledged)}`,
     ...(f.rate ? [formatRate(f.rate)] : []),
-    ...(f.rate && f.eta !== undefined ? [`${formatDuration(f.eta)} left`] : []),
+    ...(f.rate && f.eta !== undefined ? [`${formatTimeLeft(f.eta)} left`] : []),
   ];
   const room = width - 1;
   let text = parts.join(", ");

@@ -1,5 +1,13 @@
 /** The three dialects the client speaks, and what it learns from a tus server's OPTIONS. */
 import { type ChecksumAlgorithm, isAlgorithm } from "../lib/checksum_header.ts";
+import {
+  completenessField,
+  DRAFT_RULES,
+  type DraftRules,
+  INTEROP_HEADER,
+  type InteropVersion,
+  LATEST_INTEROP_VERSION,
+} from "../lib/ietf_versions.ts";
 import { H, OFFSET_CONTENT_TYPE, TUS_VERSION } from "../lib/protocol.ts";
 
 export type ProtocolName = "tus" | "ietf" | "plain";
@@ -8,38 +16,54 @@ export interface Dialect {
   name: ProtocolName;
   /** Sent on every request. */
   version: Record<string, string>;
-  /** Extra headers of a creation request that announces `size` bytes. */
-  create(size: number): Record<string, string>;
+  /** The IETF draft's rules at the version spoken (the "ietf" dialect only). */
+  draft?: DraftRules;
+  /** Extra headers of a creation request for `size` bytes; `complete`: its body is all of them. */
+  create(size: number, complete?: boolean): Record<string, string>;
   /** Extra headers of an append of `length` bytes at `offset` of `size`. */
   append(offset: number, length: number, size: number): Record<string, string>;
 }
 
-export const DIALECTS: Record<ProtocolName, Dialect> = {
-  tus: {
-    name: "tus",
-    version: { [H.tusResumable]: TUS_VERSION },
-    create: (size) => ({ [H.uploadLength]: String(size) }),
-    append: () => ({ "Content-Type": OFFSET_CONTENT_TYPE }),
-  },
-  ietf: {
+const TUS: Dialect = {
+  name: "tus",
+  version: { [H.tusResumable]: TUS_VERSION },
+  create: (size) => ({ [H.uploadLength]: String(size) }),
+  append: () => ({ "Content-Type": OFFSET_CONTENT_TYPE }),
+};
+
+const PLAIN: Dialect = {
+  name: "plain",
+  version: {},
+  create: (size) => ({ [H.uploadLength]: String(size) }),
+  append: () => ({ "Content-Type": OFFSET_CONTENT_TYPE }),
+};
+
+/** The IETF draft at interop `version`: its field names, media type and length field. */
+function ietf(version: InteropVersion): Dialect {
+  const draft = DRAFT_RULES[version];
+  const length = (size: number) => draft.sendsLength ? { [H.uploadLength]: String(size) } : {};
+  return {
     name: "ietf",
-    version: { "Upload-Draft-Interop-Version": "6" },
-    create: (size) => ({
-      [H.uploadLength]: String(size),
-      "Upload-Complete": size === 0 ? "?1" : "?0",
+    version: { [INTEROP_HEADER]: String(version) },
+    draft,
+    create: (size, complete = size === 0) => ({
+      ...length(size),
+      ...Object.fromEntries([completenessField(draft, complete)]),
     }),
     append: (offset, length, size) => ({
-      "Content-Type": "application/partial-upload",
-      "Upload-Complete": offset + length >= size ? "?1" : "?0",
+      ...(draft.appendType ? { "Content-Type": draft.appendType } : {}),
+      ...Object.fromEntries([completenessField(draft, offset + length >= size)]),
     }),
-  },
-  plain: {
-    name: "plain",
-    version: {},
-    create: (size) => ({ [H.uploadLength]: String(size) }),
-    append: () => ({ "Content-Type": OFFSET_CONTENT_TYPE }),
-  },
-};
+  };
+}
+
+/** The dialect named, the IETF draft at `ietfVersion` (the newest by default). */
+export function dialectOf(
+  name: ProtocolName,
+  ietfVersion: InteropVersion = LATEST_INTEROP_VERSION,
+): Dialect {
+  return name === "tus" ? TUS : name === "plain" ? PLAIN : ietf(ietfVersion);
+}
 
 export interface ServerFeatures {
   extensions: Set<string>;

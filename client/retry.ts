@@ -29,8 +29,14 @@ export function classify(status: number | undefined): Verdict {
 }
 
 /**
+ * The longest `Retry-After` waited out in full. A rate-limited server may name a time far past
+ * the backoff cap (`--rate-limit 100/1h`); asking sooner only spends attempts on refusals.
+ */
+export const RETRY_AFTER_MAX_MS = 3_600_000;
+
+/**
  * Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)), but never less
- * than the server's `Retry-After` (seconds) when it gave one.
+ * than the server's `Retry-After` (seconds, up to RETRY_AFTER_MAX_MS) when it gave one.
  */
 export function backoffMs(
   attempt: number,
@@ -41,5 +47,5 @@ export function backoffMs(
   const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** attempt);
   const jittered = Math.floor(random() * ceiling);
   const after = retryAfter && /^\d{1,6}$/.test(retryAfter) ? Number(retryAfter) * 1000 : 0;
-  return Math.max(jittered, Math.min(after, policy.capMs));
+  return Math.max(jittered, Math.min(after, RETRY_AFTER_MAX_MS));
 }

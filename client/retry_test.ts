@@ -20,8 +20,9 @@ Deno.test("backoff grows exponentially with full jitter up to the cap", () => {
   assert.equal(backoffMs(5, DEFAULT_RETRY, null, () => 0), 0);
 });
 
-Deno.test("backoff honours Retry-After seconds, bounded by the cap", () => {
+Deno.test("backoff honours Retry-After seconds in full, past the cap, up to an hour", () => {
   assert.equal(backoffMs(0, DEFAULT_RETRY, "3", () => 0), 3000);
-  assert.equal(backoffMs(0, DEFAULT_RETRY, "9999", () => 0), 30_000);
+  assert.equal(backoffMs(0, DEFAULT_RETRY, "600", () => 0), 600_000);
+  assert.equal(backoffMs(0, DEFAULT_RETRY, "9999", () => 0), 3_600_000);
   assert.equal(backoffMs(0, DEFAULT_RETRY, "soon", () => 0), 0);
 });

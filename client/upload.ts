@@ -6,6 +6,7 @@
  */
 import { checksumOf } from "../lib/checksum.ts";
 import { offThreadDigest } from "../lib/digest_pool.ts";
+import { fetchWithInformational } from "./informational_fetch.ts";
 import type { UploadSource } from "./source.ts";
 import {
   type Hashing,
@@ -29,12 +30,16 @@ export const DENO_HASHING: Hashing = { digest: offThreadDigest, checksum: checks
 
 /**
  * Uploads `source`; resolves once the server holds it and it is verified. Bodies stream (Deno can),
- * so `sent` progress moves while a chunk is on its way.
+ * so `sent` progress moves while a chunk is on its way. Unless another `fetch` is given, the IETF
+ * draft's 104 responses are heard (node:http), so a creation can carry data.
  */
 export function upload(source: UploadSource, options: UploadOptions): Promise<UploadResult> {
+  const informational = options.informationalFetch ??
+    (options.fetch ? undefined : fetchWithInformational);
   return uploadWith(source, {
     streamBody: true,
     ...options,
     hashing: options.hashing ?? DENO_HASHING,
+    ...(informational ? { informationalFetch: informational } : {}),
   });
 }

@@ -11,9 +11,10 @@ import type { RunningDigest } from "../lib/digest_pool.ts";
 import { UploadError } from "../lib/errors.ts";
 import { encodeMetadata, type Metadata } from "../lib/metadata.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
+import { INTEROP_HEADER, type InteropVersion } from "../lib/ietf_versions.ts";
 import {
   type Dialect,
-  DIALECTS,
+  dialectOf,
   discover,
   fastestChecksum,
   type ProtocolName,
@@ -85,6 +86,14 @@ export interface UploadOptions {
   retry?: Partial<RetryPolicy>;
   /** tus (default), the IETF draft, or the plain dialect. */
   protocol?: ProtocolName;
+  /** The IETF draft's interop version (3 to 8; default the newest). */
+  ietfVersion?: InteropVersion;
+  /**
+   * A fetch that reports 1xx responses. With it, an IETF-draft upload sends its first chunk in
+   * the creation request and resumes from the URL of the server's 104 if that request is cut;
+   * without it (a browser) the creation is empty and the URL comes with its final response.
+   */
+  informationalFetch?: InformationalFetch;
   /** Per-PATCH checksum: an algorithm, "none", or "auto" (the fastest the server offers). */
   checksum?: ChecksumAlgorithm | "none" | "auto";
   /**
@@ -105,6 +114,18 @@ export interface UploadOptions {
   hashing?: Hashing;
 }
 
+/** Like `fetch` for a buffered body, plus a callback for each 1xx response before the final one. */
+export type InformationalFetch = (
+  url: string,
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body?: Uint8Array;
+    signal?: AbortSignal;
+  },
+  onInformational: (status: number, headers: Headers) => void,
+) => Promise<Response>;
+
 export interface UploadResult {
   url: string;
   size: number;
@@ -119,7 +140,7 @@ export async function upload(
   source: UploadSource,
   options: UploadOptions & { hashing: Hashing },
 ): Promise<UploadResult> {
-  const dialect = DIALECTS[options.protocol ?? "tus"];
+  const dialect = dialectOf(options.protocol ?? "tus", options.ietfVersion);
   // Called as `settings.fetch(…)`: a browser's own fetch must not be, so it is wrapped.
   const fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
   const emit = (event: UploadEvent) => options.onEvent?.(event);
@@ -470,13 +491,20 @@ class Transfer {
 
   async #create(): Promise<void> {
     const { endpoint, metadata, dialect } = this.#s;
+    const size = this.#source.size;
+    // The draft with a 1xx-capable fetch: the first chunk goes in the creation request.
+    const first = dialect.draft && this.#s.informationalFetch && !this.#t.final && size > 0
+      ? Math.min(this.#s.chunk, size, BUFFERED_CHUNK_MAX)
+      : 0;
     const headers: Record<string, string> = this.#t.final
       ? { ...this.#t.createHeaders }
-      : { ...dialect.create(this.#source.size), ...this.#t.createHeaders };
+      : { ...dialect.create(size, first === size), ...this.#t.createHeaders };
     if (metadata && Object.keys(metadata).length > 0) {
       headers[H.uploadMetadata] = encodeMetadata(metadata);
     }
-    const res = await this.#request("POST", endpoint, headers);
+    const res = first > 0
+      ? await this.#createWithData(headers, first)
+      : await this.#request("POST", endpoint, headers);
     const location = res.headers.get("location");
     if (!location) {
       throw new UploadError(
@@ -485,12 +513,43 @@ class Transfer {
         `POST answered ${res.status} without Location`,
       );
     }
-    this.#url = new URL(location, endpoint).href;
+    const url = new URL(location, endpoint).href;
+    if (this.#url !== undefined && this.#url !== url) {
+      throw new UploadError(0, "bad-response", `The 104 said ${this.#url}, the final ${url}`);
+    }
     const state = serverState(res, false);
     this.#offset = state.offset ?? 0;
     this.#server = state.digests;
-    await this.#t.onCreated?.(this.#url);
-    this.#s.emit({ type: "created", url: this.#url });
+    if (this.#url === undefined) await this.#announced(url);
+  }
+
+  /**
+   * A creation that carries the first `length` bytes. The server's 104 gives the upload's URL
+   * before the body is sent: remembered at once, so a cut from here on resumes rather than
+   * starting over (the caller's retry sees a known URL and asks its offset).
+   */
+  async #createWithData(headers: Record<string, string>, length: number): Promise<Response> {
+    const { bytes } = await this.#chunk(0, length);
+    await this.#hashRange(0, bytes);
+    const draft = this.#s.dialect.draft!;
+    let saved: Promise<void> | undefined;
+    const body = bytes as Uint8Array<ArrayBuffer>;
+    const res = await this.#request("POST", this.#s.endpoint, headers, body, (status, h) => {
+      const location = h.get("location");
+      // "Clients MUST ignore a 104 … with missing or mismatching interop version."
+      if (status !== 104 || h.get(INTEROP_HEADER) !== String(draft.version) || !location) return;
+      if (this.#url !== undefined) return;
+      this.#url = new URL(location, this.#s.endpoint).href;
+      saved = this.#announced(this.#url);
+    }).finally(() => saved);
+    this.#sent = Math.max(this.#sent, length);
+    return res;
+  }
+
+  async #announced(url: string): Promise<void> {
+    this.#url = url;
+    await this.#t.onCreated?.(url);
+    this.#s.emit({ type: "created", url });
   }
 
   async #head(): Promise<ServerState> {
@@ -525,8 +584,12 @@ class Transfer {
         return piece;
       });
     }
-    const state = serverState(await this.#request("PATCH", this.#url!, headers, body), true);
-    const now = state.offset!;
+    // The draft's append responses need not carry Upload-Offset (from version 7): a 2xx means
+    // the whole body was appended.
+    const draft = this.#s.dialect.draft !== undefined;
+    const res = await this.#request("PATCH", this.#url!, headers, body);
+    const state = serverState(res, !draft);
+    const now = state.offset ?? offset + length;
     if (now < offset) {
       throw new UploadError(409, "offset-went-back", `Server offset went back to ${now}`);
     }
@@ -562,15 +625,18 @@ class Transfer {
     url: string,
     headers: Record<string, string>,
     body?: BodyInit,
+    onInformational?: (status: number, headers: Headers) => void,
   ): Promise<Response> {
     let res: Response;
+    const init = {
+      method,
+      headers: { ...this.#s.headers, ...this.#s.dialect.version, ...headers },
+      ...(this.#s.signal ? { signal: this.#s.signal } : {}),
+    };
     try {
-      res = await this.#s.fetch(url, {
-        method,
-        headers: { ...this.#s.headers, ...this.#s.dialect.version, ...headers },
-        ...(body === undefined ? {} : { body }),
-        ...(this.#s.signal ? { signal: this.#s.signal } : {}),
-      });
+      res = onInformational && this.#s.informationalFetch && body instanceof Uint8Array
+        ? await this.#s.informationalFetch(url, { ...init, body }, onInformational)
+        : await this.#s.fetch(url, { ...init, ...(body === undefined ? {} : { body }) });
     } catch (error) {
       throw new UploadError(0, "network", `${method} failed: ${errorText(error)}`, {
         cause: error,

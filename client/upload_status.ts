@@ -5,7 +5,7 @@
  */
 import { UploadError } from "../lib/errors.ts";
 import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
-import { formatBytes, formatDuration, formatRate } from "../lib/units.ts";
+import { formatBytes, formatRate, formatTimeLeft } from "../lib/units.ts";
 import { explainRefusal } from "./refusal.ts";
 
 export interface UploadProgress {
@@ -17,10 +17,14 @@ export interface UploadProgress {
   bytesPerSecond?: number;
 }
 
-/** The server's view of the upload at `url`; a refusal or an unreachable server throws. */
+/**
+ * The server's view of the upload at `url` (asked with `fetch`: `--ca` gives one that trusts
+ * another CA); a refusal or an unreachable server throws.
+ */
 export async function fetchProgress(
   url: string,
   headers: Record<string, string>,
+  fetch: typeof globalThis.fetch = globalThis.fetch,
 ): Promise<UploadProgress> {
   const failed = (error: Error) => {
     throw new UploadError(0, "network", `${url} can't be reached: ${error.message}`);
@@ -110,6 +114,6 @@ export function describeStatus(s: StatusSummary): string {
   const speed = s.bytesPerSecond === undefined
     ? idle ? ", nobody is sending it now" : ""
     : `, ${formatRate(s.bytesPerSecond)}` +
-      (s.eta === undefined ? "" : `, about ${formatDuration(s.eta)} left`);
+      (s.eta === undefined ? "" : `, about ${formatTimeLeft(s.eta)} left`);
   return `${s.url}\n  ${s.state ?? "received"}: ${figures}${speed}`;
 }

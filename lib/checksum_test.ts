@@ -10,18 +10,33 @@ Deno.test("parseChecksum reads the three algorithms", () => {
   assert.equal(parseChecksum("sha1 qvTGHdzF6KLavt4PO0gs2a6pQ00=").algorithm, "sha1");
 });
 
-Deno.test("parseChecksum refuses unknown algorithms, bad base64 and wrong digest sizes", () => {
+Deno.test("parseChecksum refuses unknown algorithms and bad base64", () => {
   for (
     const bad of [
       "crc32 AAAAAA==",
       "sha1",
       "sha1 not-base64!",
-      "sha1 AAAA",
-      "md5 qvTGHdzF6KLavt4PO0gs2a6pQ00=",
+      "sha1 A",
       "sha1  qvTGHdzF6KLavt4PO0gs2a6pQ00=",
       "",
     ]
   ) {
     assert.throws(() => parseChecksum(bad), SyntaxError, bad);
   }
+});
+
+Deno.test("parseChecksum takes a well-formed digest of the wrong length, to fail verification", () => {
+  // A mismatch (460), not a malformed header (400): tus keeps 400 for unsupported algorithms.
+  assert.deepEqual(parseChecksum("md5 qvTGHdzF6KLavt4PO0gs2a6pQ00="), {
+    algorithm: "md5",
+    digest: "qvTGHdzF6KLavt4PO0gs2a6pQ00=",
+  });
+  assert.deepEqual(parseChecksum("sha256 AAAA"), { algorithm: "sha256", digest: "AAAA" });
+});
+
+Deno.test("parseChecksum pads an unpadded digest, so it compares equal to the computed one", () => {
+  const padded = checksumOf("sha1", new TextEncoder().encode("hello"));
+  const unpadded = padded.replace(/=+$/, "");
+  assert.notEqual(unpadded, padded);
+  assert.deepEqual(parseChecksum(unpadded), parseChecksum(padded));
 });

@@ -1,4 +1,11 @@
 /** Names and constants both sides of the protocol speak. */
+import {
+  INTEROP_HEADER,
+  UPLOAD_COMPLETE,
+  UPLOAD_INCOMPLETE,
+  UPLOAD_LIMIT,
+} from "./ietf_versions.ts";
+
 export const TUS_VERSION = "1.0.0";
 export const OFFSET_CONTENT_TYPE = "application/offset+octet-stream";
 
@@ -33,9 +40,10 @@ export const EXPOSED_HEADERS = [
   H.uploadExpires,
   H.uploadConcat,
   H.reprDigest,
-  "Upload-Complete",
-  "Upload-Limit",
-  "Upload-Draft-Interop-Version",
+  UPLOAD_COMPLETE,
+  UPLOAD_INCOMPLETE,
+  UPLOAD_LIMIT,
+  INTEROP_HEADER,
   "Location",
   "Retry-After",
   "Content-Range",
@@ -58,8 +66,9 @@ export const ALLOWED_HEADERS = [
   H.uploadMetadata,
   H.uploadConcat,
   H.uploadChecksum,
-  "Upload-Complete",
-  "Upload-Draft-Interop-Version",
+  UPLOAD_COMPLETE,
+  UPLOAD_INCOMPLETE,
+  INTEROP_HEADER,
 ];
 
 const INTEGER = /^[0-9]{1,16}$/;

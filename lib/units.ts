@@ -51,6 +51,13 @@ export function parseDuration(text: string): number {
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "s"]!);
 }
 
+/** Formats milliseconds in the largest unit that divides them: 3600000 → "1h", 90000 → "90s". */
+export function formatDuration(ms: number): string {
+  const units = Object.entries(DURATION_UNITS).sort(([, a], [, b]) => b - a);
+  const [unit, size] = units.find(([, size]) => ms % size === 0) ?? ["ms", 1];
+  return `${ms / size}${unit}`;
+}
+
 /** Formats bytes for people: "1.5 GiB". */
 export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -69,7 +76,7 @@ export function formatRate(bytesPerSecond: number): string {
 }
 
 /** Formats a time left for people: "45 s", "3 min 20 s", "2 h 5 min". */
-export function formatDuration(seconds: number): string {
+export function formatTimeLeft(seconds: number): string {
   const s = Math.max(0, Math.ceil(seconds));
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { formatBytes, formatDuration, formatRate, parseDuration, parseSize } from "./units.ts";
+import {
+  formatBytes,
+  formatDuration,
+  formatRate,
+  formatTimeLeft,
+  parseDuration,
+  parseSize,
+} from "./units.ts";
 
 Deno.test("parseSize reads binary and decimal units", () => {
   assert.equal(parseSize("512"), 512);
@@ -33,11 +40,17 @@ Deno.test("formatBytes is readable", () => {
   assert.equal(formatBytes(3 * 2 ** 30), "3.00 GiB");
 });
 
-Deno.test("formatRate and formatDuration are short, readable and in the same unit family", () => {
+Deno.test("formatRate and formatTimeLeft are short, readable and in the same unit family", () => {
   assert.equal(formatRate(1536 * 1024), "1.50 MiB/s");
   assert.equal(formatRate(3e6), "2.86 MiB/s");
   assert.equal(formatRate(10.4), "10 B/s");
-  assert.equal(formatDuration(0.2), "1 s");
-  assert.equal(formatDuration(200), "3 min 20 s");
-  assert.equal(formatDuration(7500), "2 h 5 min");
+  assert.equal(formatTimeLeft(0.2), "1 s");
+  assert.equal(formatTimeLeft(200), "3 min 20 s");
+  assert.equal(formatTimeLeft(7500), "2 h 5 min");
+});
+
+Deno.test("formatDuration says a duration as parseDuration reads it", () => {
+  for (const text of ["1h", "90s", "2d", "5m", "1500ms"]) {
+    assert.equal(formatDuration(parseDuration(text)), text);
+  }
 });

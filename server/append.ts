@@ -15,10 +15,15 @@ import type { AppendResult, ChecksumCheck, UploadInfo } from "./store/types.ts";
 
 /**
  * Streams the request body into the upload at its committed offset (PATCH and POST with data).
- * The caller holds the lock and has matched the offset. Returns the new durable offset; every
- * other outcome is an UploadError carrying the committed `Upload-Offset`.
+ * The caller holds the lock and has matched the offset. Returns the new durable offset, and whether
+ * the whole body was stored (not stopped part-way by a newer request); every other outcome is an
+ * UploadError carrying the committed `Upload-Offset`.
  */
-export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Promise<number> {
+export async function appendBody(
+  ctx: Context,
+  info: UploadInfo,
+  lock: Lock,
+): Promise<{ offset: number; whole: boolean }> {
   const { store, shutdown, config, active, progress } = ctx.deps;
   const at = { [H.uploadOffset]: String(info.offset) };
   if (active.count >= config.maxActive) {
@@ -100,6 +105,17 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
       { headers: { ...offset, "Retry-After": "5" } },
     );
   }
+  const reason: unknown = lock.signal.reason;
+  if (result.stopped && reason instanceof UploadError && reason.status !== 423) {
+    // Stopped for the server's own trouble, not by a newer request (the lock's database session
+    // ended, say): the client is told to retry, whatever of the body was stored.
+    throw new UploadError(
+      reason.status,
+      reason.code,
+      `${reason.message}; ${result.offset} bytes of upload ${info.id} are stored`,
+      { headers: { ...reason.headers, ...offset }, cause: reason },
+    );
+  }
   if (result.stopped && result.offset === info.offset) {
     throw new UploadError(
       423,
@@ -119,8 +135,9 @@ export async function appendBody(ctx: Context, info: UploadInfo, lock: Lock): Pr
       { headers: offset, cause: result.bodyError },
     );
   }
-  // Finished, or stopped by a newer request after storing some bytes: both are committed progress.
-  return result.offset;
+  // Finished, or stopped by a newer request after storing some bytes: both are committed progress,
+  // but only a finished body may complete the upload.
+  return { offset: result.offset, whole: !result.stopped };
 }
 
 /**

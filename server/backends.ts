@@ -4,13 +4,14 @@
  * S3-compatible bucket, info in PostgreSQL and locks shared through PostgreSQL. `--db` with the
  * file store shares only the locks (instances on one shared filesystem; info stays in `.info`).
  */
-import { envVar } from "../lib/env.ts";
 import type { ServerConfig } from "./config.ts";
 import { type Locker, MemoryLocker } from "./lock/locker.ts";
 import { PgLocker } from "./lock/pg_locker.ts";
+import type { RateCounter } from "./rate_limit.ts";
+import { PgRateCounter } from "./rate_limit_pg.ts";
 import { connect, migrate, UploadRows } from "./store/pg_info.ts";
-import { S3Client } from "./store/s3_client.ts";
-import { S3Store } from "./store/s3_store.ts";
+import type { S3Client } from "./store/s3_client.ts";
+import type { S3Store } from "./store/s3_store.ts";
 import type { UploadStore } from "./store/types.ts";
 
 export interface Backends {
@@ -20,6 +21,8 @@ export interface Backends {
   close(): Promise<void>;
   /** Why the database or the bucket can't be used now (for /readyz), or undefined if they can. */
   probe?(): Promise<string | undefined>;
+  /** `--rate-limit` counts shared through the database (without one, each instance counts). */
+  rateCounter?: RateCounter;
 }
 
 /** How long a readiness probe of the database or the bucket may take. */
@@ -45,25 +48,6 @@ async function probed(what: string, check: () => Promise<unknown>): Promise<stri
   }
 }
 
-/** S3 credentials: from the endpoint URL's userinfo, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. */
-export function s3Credentials(
-  endpoint: string,
-  env: (name: string) => string | undefined = envVar,
-): { endpoint: string; accessKeyId: string; secretAccessKey: string } {
-  const url = new URL(endpoint);
-  const accessKeyId = decodeURIComponent(url.username) || env("AWS_ACCESS_KEY_ID");
-  const secretAccessKey = decodeURIComponent(url.password) || env("AWS_SECRET_ACCESS_KEY");
-  if (!accessKeyId || !secretAccessKey) {
-    throw new RangeError(
-      "--store s3 needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY " +
-        "(the server needs --allow-env for them)",
-    );
-  }
-  url.username = "";
-  url.password = "";
-  return { endpoint: url.href.replace(/\/+$/, ""), accessKeyId, secretAccessKey };
-}
-
 /** Opens the backends `config` asks for; `openFiles` makes the file store (cli.ts knows how). */
 export async function openBackends(
   config: ServerConfig,
@@ -77,7 +61,6 @@ export async function openBackends(
     };
   }
   const db = config.db;
-  const credentials = config.store === "s3" ? s3Credentials(config.s3Endpoint!) : undefined;
   const sql = connect(db);
   try {
     await migrate(sql);
@@ -91,9 +74,13 @@ export async function openBackends(
   let store: UploadStore;
   try {
     locker = await PgLocker.open(db, { timeoutMs: config.lockTimeoutMs });
-    if (credentials) {
-      s3 = new S3Client({ ...credentials, bucket: config.s3Bucket!, region: config.s3Region });
-      await s3.ensureBucket();
+    if (config.store === "s3") {
+      // Loaded for this store only: a server on the file store never loads the S3 code or SDK.
+      const [{ openBucket }, { S3Store }] = await Promise.all([
+        import("./s3_open.ts"),
+        import("./store/s3_store.ts"),
+      ]);
+      s3 = await openBucket(config);
       store = s3Store = await S3Store.open({
         s3,
         rows: new UploadRows(sql),
@@ -113,6 +100,7 @@ export async function openBackends(
   return {
     store,
     locker,
+    ...(config.rateLimit ? { rateCounter: new PgRateCounter(sql) } : {}),
     async close() {
       await locker!.close();
       await sql.end({ timeout: 5 });

@@ -9,18 +9,25 @@ import type { ServerConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { sweepExpired } from "./expiry.ts";
 import { openBackends } from "./backends.ts";
-import { requestTrailers, serveHttp } from "./http_node.ts";
+import { requestPeer, requestTrailers, sendInformational, serveHttp } from "./http_node.ts";
 import { Hooks } from "./hooks/hooks.ts";
 import { envVar } from "../lib/env.ts";
+import { readTlsPair } from "./tls.ts";
 
 /** How long shutdown waits for in-flight requests (already told to stop) before giving up. */
 const SHUTDOWN_GRACE_MS = 5000;
 
 /**
  * Runs the server until SIGINT or SIGTERM. Prints exactly one line to stdout once ready:
- * `listening on http://HOST:PORT/files`. Resolves when the server has stopped.
+ * `listening on http://HOST:PORT/files` (https with a certificate). Resolves when the server has
+ * stopped. SIGHUP reads the certificate and key again.
  */
 export async function runServer(config: ServerConfig): Promise<void> {
+  // First: a bad certificate is a bad setting (RangeError, exit 2), before anything is opened.
+  const tls = config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+    ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }
+    : undefined;
+  const initialTls = tls ? await readTlsPair(tls.certFile, tls.keyFile) : undefined;
   const metrics = new Metrics();
   const log = createLogger(config.logFormat, config.logLevel, (line) => console.error(line));
   await Deno.mkdir(config.dir, { recursive: true });
@@ -61,6 +68,9 @@ export async function runServer(config: ServerConfig): Promise<void> {
     shutdown: stopping.signal,
     logError,
     trailers: requestTrailers,
+    informational: sendInformational,
+    peer: requestPeer,
+    ...(backends.rateCounter ? { rateCounter: backends.rateCounter } : {}),
     ...(accounted ? { usage: accounted } : {}),
     metrics,
     log,
@@ -68,12 +78,32 @@ export async function runServer(config: ServerConfig): Promise<void> {
     ...(hooks ? { events: hooks } : {}),
   });
   const server = await serveHttp(
-    { hostname: config.host, port: config.port, headersTimeoutMs: config.idleTimeoutMs },
+    {
+      hostname: config.host,
+      port: config.port,
+      headersTimeoutMs: config.idleTimeoutMs,
+      ...(initialTls ? { tls: initialTls.pair } : {}),
+    },
     handler,
     logError,
   );
+  if (initialTls) log("info", "tls certificate loaded", { ...initialTls.summary });
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
-  console.log(`listening on http://${host}:${server.port}${config.basePath}`);
+  console.log(`listening on ${server.scheme}://${host}:${server.port}${config.basePath}`);
+
+  // Renewed certificates: new connections get the new pair; open ones (uploads) keep theirs. A
+  // bad new pair is logged and the old one stays.
+  const reloadTls = async () => {
+    if (!tls) return;
+    try {
+      const next = await readTlsPair(tls.certFile, tls.keyFile);
+      server.setTls(next.pair);
+      log("info", "tls certificate reloaded", { ...next.summary });
+    } catch (error) {
+      logError("tls certificate reload failed; keeping the current one", error);
+    }
+  };
+  if (tls) Deno.addSignalListener("SIGHUP", reloadTls);
 
   let sweeping: Promise<void> | undefined;
   const runSweep = () => sweeping ??= sweepOnce().finally(() => sweeping = undefined);
@@ -108,6 +138,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
   await new Promise((resolve) => stopping.signal.addEventListener("abort", resolve));
   clearInterval(sweep);
   for (const s of signals) Deno.removeSignalListener(s, stop);
+  if (tls) Deno.removeSignalListener("SIGHUP", reloadTls);
   // In-flight bodies saw the abort: they fsync what arrived and answer 503; then we close.
   await server.shutdown(SHUTDOWN_GRACE_MS);
   // The sweep saw the abort and stops at the next upload (its events are queued first), but a

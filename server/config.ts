@@ -36,7 +36,7 @@ export interface ServerConfig {
   maxActive: number;
   /** A request body (or a connection's headers) silent this long is cut. */
   idleTimeoutMs: number;
-  /** Bytes per second a body must average over each idle-timeout window (0: only silence). */
+  /** Bytes per second a body must average over any idle-timeout span (0: only silence). */
   minRate: number;
   /** Media-type patterns uploads must sniff as (e.g. "image/*"); undefined = any. */
   allowTypes?: string[];
@@ -69,6 +69,17 @@ export interface ServerConfig {
   s3PartSize: number;
   /** PostgreSQL URL for shared upload info and locks (several instances); undefined = embedded. */
   db?: string;
+  /** PEM certificate (chain) and private key files: serve https (TLS 1.2+); reloaded on SIGHUP. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** At most `count` upload creations per owner (or client address) in any `periodMs`. */
+  rateLimit?: RateLimit;
+}
+
+/** `--rate-limit N/PERIOD`. */
+export interface RateLimit {
+  count: number;
+  periodMs: number;
 }
 
 export const DEFAULTS = {
@@ -106,8 +117,8 @@ Options:
                         (default ${DEFAULTS.maxActive})
   --idle-timeout DUR    cut a request body (or headers) silent this long; bytes
                         received are kept (default ${DEFAULTS.idleTimeout})
-  --min-rate SIZE       bytes per second a body must average over each idle-timeout
-                        window, so a slow drip can't hold a slot (default ${DEFAULTS.minRate})
+  --min-rate SIZE       bytes per second a body must average over any idle-timeout
+                        span, so a slow drip can't hold a slot (default ${DEFAULTS.minRate})
   --allow-types LIST    only uploads whose first bytes sniff as one of these media
                         types, e.g. image/*,application/pdf (default: any)
   --quota SIZE          most bytes one owner may hold (default: no limit)
@@ -133,6 +144,12 @@ Options:
   --s3-region REGION    region (default ${DEFAULTS.s3Region})
   --s3-part-size SIZE   multipart part size, at least 5MiB (default ${DEFAULTS.s3PartSize})
   --db URL              postgres://… for shared upload info and locks across instances
+  --tls-cert FILE       serve https with this PEM certificate (chain); needs --tls-key;
+                        both are read again on SIGHUP (default: plain http)
+  --tls-key FILE        the PEM private key of --tls-cert
+  --rate-limit N/PERIOD at most N upload creations per PERIOD (e.g. 100/1h) per owner, or
+                        per client address without --auth-secret; more get 429 +
+                        Retry-After; counted in --db when given (default: no limit)
   --config FILE         read settings from a JSON file: {"max-size": "10GiB", "port": 8080}
   --print-config        print the effective settings as JSON (secrets redacted) and exit
   -h, --help            show this help
@@ -141,7 +158,7 @@ Every flag can also be set by an environment variable, RESUMABLE_ and the flag i
 snake case (RESUMABLE_MAX_SIZE=10GiB, RESUMABLE_NO_UI=true, RESUMABLE_HOOK_URL="URL URL").
 Precedence: flag, then environment, then --config file, then default.
 Sizes take B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; durations ms, s, m, h, d.
-Once ready it prints one line: listening on http://HOST:PORT/files`;
+Once ready it prints one line: listening on http://HOST:PORT/files (https with --tls-cert)`;
 
 /**
  * Every server flag: its parseArgs shape and default, and what the environment
@@ -177,6 +194,9 @@ const SERVER_OPTIONS = {
   "s3-region": { type: "string", default: DEFAULTS.s3Region },
   "s3-part-size": { type: "string", default: DEFAULTS.s3PartSize, numeric: true },
   db: { type: "string", secret: true },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "rate-limit": { type: "string" },
 } as const satisfies Record<string, OptionSpec>;
 
 type ServerOptions = typeof SERVER_OPTIONS;
@@ -353,6 +373,15 @@ export function resolveServerCommand(
       `store s3 (${settings.store.from}) needs --db postgres://… for upload info and locks`,
     );
   }
+  if (values["tls-cert"] !== undefined) config.tlsCertFile = at("tls-cert", nonEmpty);
+  if (values["tls-key"] !== undefined) config.tlsKeyFile = at("tls-key", nonEmpty);
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    const [given, missing] = config.tlsCertFile === undefined
+      ? ["tls-key", "tls-cert"] as const
+      : ["tls-cert", "tls-key"] as const;
+    throw new RangeError(`${settings[given].from} needs --${missing} too`);
+  }
+  if (values["rate-limit"] !== undefined) config.rateLimit = at("rate-limit", parseRateLimit);
   if (values["max-size"] !== undefined) config.maxSize = at("max-size", parseSize);
   if (values.quota !== undefined) config.quota = at("quota", parseSize);
   if (values["allow-types"] !== undefined) {
@@ -407,6 +436,22 @@ function httpUrl(value: string): string {
     throw new RangeError(`Invalid URL ${JSON.stringify(value)}: expected http(s)://`);
   }
   return value;
+}
+
+function nonEmpty(value: string): string {
+  if (value.trim() === "") throw new RangeError("Invalid file name: empty");
+  return value;
+}
+
+/** `N/PERIOD`: a whole number ≥ 1 and a duration (`100/1h`, `5/30s`). */
+export function parseRateLimit(value: string): RateLimit {
+  const m = /^\s*(\d{1,9})\s*\/\s*(\S+)\s*$/.exec(value);
+  if (!m || Number(m[1]) < 1) {
+    throw new RangeError(
+      `Invalid rate limit ${JSON.stringify(value)}: expected N/PERIOD, e.g. 100/1h`,
+    );
+  }
+  return { count: Number(m[1]), periodMs: moreThanZero(parseDuration(m[2]!)) };
 }
 
 function positive(value: string): number {

@@ -303,3 +303,25 @@ Deno.test("redaction hides the auth secret, URL passwords and secret-like query 
   );
   assert.equal(redactUrl("not a url"), "not a url");
 });
+
+Deno.test("--tls-cert and --tls-key come as a pair", () => {
+  const config = parseServerArgs(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+  assert.ok(config !== "help");
+  assert.equal(config.tlsCertFile, "c.pem");
+  assert.equal(config.tlsKeyFile, "k.pem");
+  assert.throws(() => parseServerArgs(["--tls-cert", "c.pem"]), /--tls-cert needs --tls-key/);
+  assert.throws(
+    () => parseServerArgs([], { RESUMABLE_TLS_KEY: "k.pem" }),
+    /RESUMABLE_TLS_KEY needs --tls-cert/,
+  );
+});
+
+Deno.test("--rate-limit takes N/PERIOD", () => {
+  const config = parseServerArgs(["--rate-limit", "100/1h"]);
+  assert.ok(config !== "help");
+  assert.deepEqual(config.rateLimit, { count: 100, periodMs: 3_600_000 });
+  assert.equal(defaultConfig().rateLimit, undefined);
+  for (const bad of ["100", "0/1h", "x/1h", "5/0s", "5/", "5/soon"]) {
+    assert.throws(() => parseServerArgs(["--rate-limit", bad]), /--rate-limit/, bad);
+  }
+});

@@ -2,11 +2,13 @@ import { formatReprDigest } from "../lib/digest.ts";
 import { UploadError } from "../lib/errors.ts";
 import { decodeMetadata, type Metadata } from "../lib/metadata.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
+import type { DraftRules } from "../lib/ietf_versions.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Lock, Locker } from "./lock/locker.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Progress } from "./progress.ts";
+import type { RateCounter } from "./rate_limit.ts";
 import { HOOK_TYPE, hookEvent, type UploadEventName, type UploadEvents } from "./hooks/events.ts";
 import { isComplete, type NewUpload, type UploadInfo, type UploadStore } from "./store/types.ts";
 
@@ -23,6 +25,11 @@ export interface Deps {
   logError: (message: string, error: unknown) => void;
   /** The request's trailers once its body has ended; absent where the edge can't read them. */
   trailers?: (req: Request) => Promise<Headers>;
+  /**
+   * Sends an informational (1xx) response ahead of the final one; false where the edge can't (or
+   * the response has begun). Absent where the edge has no way to.
+   */
+  informational?: (req: Request, status: number, headers: Record<string, string>) => boolean;
   /** Request bodies being written now (admission control). */
   active: { count: number };
   /** Bytes each owner holds, when a quota is set. */
@@ -36,6 +43,10 @@ export interface Deps {
   progress: Progress;
   /** Hooks (`--hook-url`, `--on-finish`); absent when none are configured. */
   events?: UploadEvents;
+  /** The address of the connection a request came on; absent where the edge can't tell. */
+  peer?: (req: Request) => string | undefined;
+  /** Creations per owner or address, for `--rate-limit`. */
+  rateCounter?: RateCounter;
 }
 
 export interface Readiness {
@@ -58,6 +69,8 @@ export interface Context {
   url: URL;
   method: string;
   dialect: Dialect;
+  /** The draft's rules at the request's interop version (the "ietf" dialect only). */
+  draft?: DraftRules;
   /** Set for `/files/{id}` routes; already validated. */
   id?: string;
   /** The authenticated `sub` (auth on); uploads of other owners don't exist for this request. */
@@ -169,23 +182,52 @@ const HOST = /^[A-Za-z0-9.\-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
 
 function publicOrigin(ctx: Context): string {
   if (!ctx.deps.config.behindProxy) return ctx.url.origin;
-  let proto: string | undefined;
-  let host: string | undefined;
-  const forwarded = ctx.req.headers.get("forwarded");
-  if (forwarded) {
-    const first = forwarded.split(",")[0]!;
-    for (const part of first.split(";")) {
-      const [k, v] = part.trim().split("=", 2);
-      const value = v?.replace(/^"|"$/g, "");
-      if (k?.toLowerCase() === "proto") proto = value;
-      if (k?.toLowerCase() === "host") host = value;
-    }
-  }
-  proto ??= ctx.req.headers.get("x-forwarded-proto")?.split(",")[0]?.trim();
-  host ??= ctx.req.headers.get("x-forwarded-host")?.split(",")[0]?.trim();
+  // The first element: what the client asked the outermost proxy for.
+  const first = forwardedElements(ctx.req)[0];
+  const proto = first?.proto ?? ctx.req.headers.get("x-forwarded-proto")?.split(",")[0]?.trim();
+  const host = first?.host ?? ctx.req.headers.get("x-forwarded-host")?.split(",")[0]?.trim();
   const scheme = proto === "https" || proto === "http" ? proto : ctx.url.protocol.slice(0, -1);
   const authority = host && HOST.test(host) ? host : ctx.url.host;
   return `${scheme}://${authority}`;
+}
+
+/** The elements of `Forwarded` (RFC 7239), each as its lower-cased parameters, quotes removed. */
+function forwardedElements(req: Request): Record<string, string>[] {
+  const header = req.headers.get("forwarded");
+  if (!header) return [];
+  return header.split(",").map((element) => {
+    const params: Record<string, string> = {};
+    for (const part of element.split(";")) {
+      const i = part.indexOf("=");
+      if (i > 0) {
+        params[part.slice(0, i).trim().toLowerCase()] = part.slice(i + 1).trim().replace(
+          /^"|"$/g,
+          "",
+        );
+      }
+    }
+    return params;
+  });
+}
+
+/**
+ * The client's address, for per-address limits: the connection's peer; behind a proxy
+ * (`--behind-proxy`), the address our proxy saw — the last `Forwarded: for=` or `X-Forwarded-For`
+ * entry, the one it added: earlier entries come from the client and can be made up.
+ */
+export function clientAddress(ctx: Context): string {
+  const peer = ctx.deps.peer?.(ctx.req) ?? "unknown";
+  if (!ctx.deps.config.behindProxy) return peer;
+  const forwarded = forwardedElements(ctx.req).at(-1)?.for;
+  const listed = forwarded ??
+    ctx.req.headers.get("x-forwarded-for")?.split(",").at(-1)?.trim();
+  if (!listed) return peer;
+  // `[2001:db8::1]:4711` and `192.0.2.1:4711` without the port; IPv6 without brackets.
+  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(listed);
+  if (v6) return v6[1]!.toLowerCase();
+  return /^[^:]+:\d+$/.test(listed)
+    ? listed.slice(0, listed.lastIndexOf(":"))
+    : listed.toLowerCase();
 }
 
 /**

@@ -7,7 +7,8 @@ import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { OPERATIONS } from "./operations.ts";
 import { Progress } from "./progress.ts";
-import { INTEROP_HEADER, INTEROP_VERSION, problem } from "./ietf.ts";
+import { draftRules, INTEROP_HEADER } from "../lib/ietf_versions.ts";
+import { problem, unsupportedVersion } from "./ietf.ts";
 import { authenticate } from "./auth.ts";
 import { corsHeaders, preflight } from "./cors.ts";
 import { del } from "./handlers/delete.ts";
@@ -22,6 +23,7 @@ import { ui } from "./handlers/ui.ts";
 import { type Locker, MemoryLocker } from "./lock/locker.ts";
 import type { UploadStore } from "./store/types.ts";
 import type { UploadEvents } from "./hooks/events.ts";
+import { MemoryRateCounter, type RateCounter } from "./rate_limit.ts";
 
 type Route = (ctx: Context) => Response | Promise<Response>;
 
@@ -44,6 +46,8 @@ export interface HandlerOptions {
   shutdown?: AbortSignal;
   logError?: (message: string, error: unknown) => void;
   trailers?: (req: Request) => Promise<Headers>;
+  /** Sends a 1xx response ahead of the final one (the draft's 104); see `Deps.informational`. */
+  informational?: (req: Request, status: number, headers: Record<string, string>) => boolean;
   /** Bytes per owner, for --quota (see AccountedStore). */
   usage?: { of(owner: string): number };
   metrics?: Metrics;
@@ -52,6 +56,10 @@ export interface HandlerOptions {
   progress?: Progress;
   /** Hooks (`--hook-url`, `--on-finish`): pre-create checks and post-* events. */
   events?: UploadEvents;
+  /** The peer address of a request (per-address rate limits). */
+  peer?: (req: Request) => string | undefined;
+  /** Counts creations for `--rate-limit` (in memory, or shared in PostgreSQL). */
+  rateCounter?: RateCounter;
 }
 
 /** The whole server as one function: Request → Response. No `Deno.*` here or below. */
@@ -64,6 +72,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     shutdown: options.shutdown ?? new AbortController().signal,
     logError: options.logError ?? ((message, error) => console.error(message, error)),
     ...(options.trailers ? { trailers: options.trailers } : {}),
+    ...(options.informational ? { informational: options.informational } : {}),
     active: { count: 0 },
     ...(options.usage ? { usage: options.usage } : {}),
     metrics: options.metrics ?? new Metrics(),
@@ -71,6 +80,10 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     ...(options.readiness ? { readiness: options.readiness } : {}),
     progress: options.progress ?? new Progress(),
     ...(options.events ? { events: options.events } : {}),
+    ...(options.peer ? { peer: options.peer } : {}),
+    ...(options.config.rateLimit
+      ? { rateCounter: options.rateCounter ?? new MemoryRateCounter(options.now) }
+      : {}),
   };
   return async (req) => {
     const started = performance.now();
@@ -185,15 +198,8 @@ async function route(
     );
   }
   const interop = req.headers.get(INTEROP_HEADER);
-  if (dialect === "ietf" && interop !== INTEROP_VERSION) {
-    throw new UploadError(
-      400,
-      "unsupported-interop-version",
-      `Upload-Draft-Interop-Version ${
-        interop?.slice(0, 10)
-      } is not supported; use ${INTEROP_VERSION}`,
-    );
-  }
+  const draft = dialect === "ietf" ? draftRules(interop) : undefined;
+  if (dialect === "ietf" && !draft) throw unsupportedVersion(interop);
   const handler = routes[method];
   if (!handler) {
     throw new UploadError(405, "method-not-allowed", `${method} is not allowed here`, {
@@ -212,6 +218,7 @@ async function route(
     url,
     method,
     dialect,
+    ...(draft ? { draft } : {}),
     ...(id === undefined ? {} : { id }),
     ...(principal === undefined ? {} : { owner: principal.owner, admin: principal.admin }),
     deps,
@@ -234,10 +241,14 @@ function errorResponse(
     deps.logError(`${method} ${new URL(req.url).pathname} failed`, e.cause ?? error);
   }
   const headers = new Headers(e.headers);
-  if (method === "HEAD" || req.method === "HEAD") {
-    return new Response(null, { status: e.status, headers });
+  const head = method === "HEAD" || req.method === "HEAD";
+  if (dialect === "ietf") {
+    const res = problem(e, req, method, draftRules(req.headers.get(INTEROP_HEADER)));
+    if (!head) return res;
+    res.headers.delete("Content-Type");
+    return new Response(null, { status: res.status, headers: res.headers });
   }
-  if (dialect === "ietf") return problem(e, req);
+  if (head) return new Response(null, { status: e.status, headers });
   if (dialect === "plain") {
     headers.set("Content-Type", "application/json");
     return Response.json({ error: { code: e.code, message: e.message } }, {

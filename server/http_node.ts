@@ -6,10 +6,13 @@
  * would still be read to the end, and a half-dead client would hold its connection forever.
  * Here the socket is ours: after a response sent before its request body was consumed, the rest
  * is discarded only within a bound (see LINGER_*), then the connection is destroyed. node:http
- * also exposes request trailers (checksum-trailer) and the connection, for its limits.
+ * also exposes request trailers (checksum-trailer) and the connection, for its limits. With a
+ * certificate it is node:https on the same terms, and the certificate can be replaced live.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createSecureServer, type Server as SecureServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import type { TlsPair } from "./tls.ts";
 
 /**
  * After an early response: how long and how much of the unread body we discard before cutting the
@@ -24,6 +27,13 @@ const LINGER_BYTES = 16 * 1024 * 1024;
 export interface HttpServer {
   readonly hostname: string;
   readonly port: number;
+  /** "https" when serving with a certificate. */
+  readonly scheme: "http" | "https";
+  /**
+   * Presents `pair` to connections made from now on; those open keep theirs, so uploads in
+   * flight go on (https only).
+   */
+  setTls(pair: TlsPair): void;
   /** Stops accepting, waits for in-flight requests up to `graceMs`, then cuts what is left. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -33,6 +43,8 @@ export interface ServeOptions {
   port: number;
   /** A connection that hasn't sent a whole request head in this long is closed (slowloris). */
   headersTimeoutMs?: number;
+  /** Serve https (TLS 1.2 or later) with this certificate and key. */
+  tls?: TlsPair;
 }
 
 /** Request heads larger than this get 431 (node:http enforces it). */
@@ -53,13 +65,60 @@ export function requestTrailers(req: Request): Promise<Headers> {
   return TRAILERS.get(req) ?? Promise.resolve(new Headers());
 }
 
+/** Peer addresses of the requests in flight (the connection's, never a header's). */
+const PEERS = new WeakMap<Request, string>();
+
+/** The address of the peer that sent a request served here (undefined if unknown). */
+export function requestPeer(req: Request): string | undefined {
+  return PEERS.get(req);
+}
+
+/** How each request in flight sends an informational (1xx) response, while it can. */
+const INFORMATIONAL = new WeakMap<
+  Request,
+  (status: number, headers: Record<string, string>) => boolean
+>();
+
+/**
+ * Sends a 1xx response for a request served here, ahead of its final response: written straight
+ * to the connection, as node:http has no general way to. Only while this request owns the
+ * connection (a pipelined one waits its turn) and before its response has begun; never to an
+ * HTTP/1.0 client (RFC 9110 §15.2). True if sent.
+ */
+export function sendInformational(
+  req: Request,
+  status: number,
+  headers: Record<string, string>,
+): boolean {
+  return INFORMATIONAL.get(req)?.(status, headers) ?? false;
+}
+
+const REASONS: Record<number, string> = { 104: "Upload Resumption Supported" };
+const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
+
+function informational(req: IncomingMessage, res: ServerResponse) {
+  return (status: number, headers: Record<string, string>): boolean => {
+    const socket = res.socket;
+    if (!socket || res.headersSent || res.destroyed || req.httpVersion === "1.0") return false;
+    if (!REASONS[status]) return false;
+    let head = `HTTP/1.1 ${status} ${REASONS[status]}\r\n`;
+    for (const [name, value] of Object.entries(headers)) {
+      if (!FIELD_VALUE.test(value)) return false;
+      head += `${name}: ${value}\r\n`;
+    }
+    socket.write(head + "\r\n");
+    return true;
+  };
+}
+
 export async function serveHttp(
   options: ServeOptions,
   handler: (req: Request) => Promise<Response>,
   onError: (message: string, error: unknown) => void,
 ): Promise<HttpServer> {
   const inFlight = new Set<Promise<void>>();
-  const server: Server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+  const limit = options.headersTimeoutMs ?? 30_000;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     disarm(req.socket);
     res.once("finish", () => arm(req.socket));
     const done = respond(req, res, handler, options).catch((error) => {
@@ -68,17 +127,29 @@ export async function serveHttp(
     });
     inFlight.add(done);
     done.finally(() => inFlight.delete(done));
-  });
+  };
+  const tls = options.tls;
+  const tlsOptions = (pair: TlsPair) => ({ ...pair, minVersion: "TLSv1.2" as const });
+  const secure: SecureServer | undefined = tls
+    ? createSecureServer(
+      { ...tlsOptions(tls), maxHeaderSize: MAX_HEADER_BYTES, handshakeTimeout: limit },
+      onRequest,
+    )
+    : undefined;
+  const server: Server = secure ?? createServer({ maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
+  // A handshake must finish within the limit too. A failed one (plain HTTP to this port, a client
+  // that doesn't trust the certificate) closes just that connection: nothing to log or answer.
+  if (tls) server.on("tlsClientError", () => {});
   // Deno's node:http doesn't enforce headersTimeout: a connection must send a request head within
   // the limit, whether new or idle between requests; a slowloris client is cut, not kept.
   const timers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
-  const limit = options.headersTimeoutMs ?? 30_000;
   const arm = (socket: Socket) => {
     clearTimeout(timers.get(socket));
     timers.set(socket, setTimeout(() => socket.destroy(), limit));
   };
   const disarm = (socket: Socket) => clearTimeout(timers.get(socket));
-  server.on("connection", (socket: Socket) => {
+  // With TLS, requests arrive on the TLS socket, which exists once the handshake is done.
+  server.on(tls ? "secureConnection" : "connection", (socket: Socket) => {
     arm(socket);
     socket.once("close", () => disarm(socket));
   });
@@ -89,6 +160,10 @@ export async function serveHttp(
         "Content-Length: 0\r\nConnection: close\r\n\r\n",
     );
   });
+  // A client may send its whole request and then half-close (FIN, as `nc -N` and some proxies
+  // do): the request is still answered and its body read to the end (node:http's default
+  // aborts it and drops the connection). A body the FIN cuts short ends as a body error.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.maxConnections = MAX_CONNECTIONS;
   server.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
     const status = error.code === "HPE_HEADER_OVERFLOW"
@@ -107,6 +182,11 @@ export async function serveHttp(
   return {
     hostname: address.address,
     port: address.port,
+    scheme: tls ? "https" : "http",
+    setTls(pair) {
+      if (!secure) throw new Error("This server speaks plain http");
+      secure.setSecureContext(tlsOptions(pair));
+    },
     async shutdown(graceMs) {
       const closed = new Promise((resolve) => server.close(resolve));
       server.closeIdleConnections();
@@ -147,6 +227,8 @@ async function respond(
   const body = new BodyReader(req);
   const request = toRequest(req, body, options);
   TRAILERS.set(request, body.trailers);
+  INFORMATIONAL.set(request, informational(req, res));
+  if (req.socket.remoteAddress) PEERS.set(request, req.socket.remoteAddress);
   const response = await handler(request);
   res.statusCode = response.status;
   if (response.status === 460) res.statusMessage = "Checksum Mismatch";
@@ -174,11 +256,12 @@ function toRequest(req: IncomingMessage, body: BodyReader, options: ServeOptions
   const host = /^[A-Za-z0-9.\-:[\]]+$/.test(req.headers.host ?? "")
     ? req.headers.host!
     : `${options.hostname}:${options.port}`;
+  const scheme = options.tls ? "https" : "http";
   let url: URL;
   try {
-    url = new URL(req.url ?? "/", `http://${host}`);
+    url = new URL(req.url ?? "/", `${scheme}://${host}`);
   } catch {
-    url = new URL("/", `http://${options.hostname}`);
+    url = new URL("/", `${scheme}://${options.hostname}`);
   }
   const method = req.method ?? "GET";
   const hasBody = method !== "GET" && method !== "HEAD" && body.announced;
@@ -188,6 +271,9 @@ function toRequest(req: IncomingMessage, body: BodyReader, options: ServeOptions
     ...(hasBody ? { body: body.stream, duplex: "half" } : {}),
   } as RequestInit);
 }
+
+/** How many received chunks the body stream holds before it pauses the connection. */
+const BODY_CHUNKS = 8;
 
 /**
  * The request body as a web stream with backpressure (pause/resume). Cancelling it stops reading
@@ -213,8 +299,28 @@ class BodyReader {
     this.announced = req.headers["transfer-encoding"] !== undefined ||
       (length !== undefined && length !== "0");
     let cancelled = false;
+    let failOnceRead = () => {};
+    const socket = req.socket;
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
+        const fail = () => {
+          cancelled = true;
+          controller.error(new Error("Connection closed before the request body ended"));
+        };
+        // The client half-closed before its body ended: no more bytes will come. What arrived is
+        // still handed over first; the error follows once every byte of it has been read.
+        let finished = false;
+        failOnceRead = () => {
+          if (!finished || this.ended || cancelled) return;
+          if (req.readableLength === 0 && controller.desiredSize === BODY_CHUNKS) fail();
+        };
+        const onFin = () => {
+          if (req.complete) return;
+          finished = true;
+          failOnceRead();
+        };
+        socket.once("end", onFin);
+        req.once("close", () => socket.off("end", onFin));
         req.pause();
         req.on("data", (chunk: Uint8Array) => {
           if (cancelled) return;
@@ -226,20 +332,18 @@ class BodyReader {
           if (!cancelled) controller.close();
         });
         req.on("close", () => {
-          if (!this.ended && !cancelled) {
-            cancelled = true;
-            controller.error(new Error("Connection closed before the request body ended"));
-          }
+          if (!this.ended && !cancelled) fail();
         });
       },
       pull: () => {
         req.resume();
+        failOnceRead();
       },
       cancel: () => {
         cancelled = true;
         req.pause();
       },
-    }, { highWaterMark: 8 });
+    }, { highWaterMark: BODY_CHUNKS });
   }
 }
 

@@ -25,6 +25,7 @@ import type {
 } from "../server/store/types.ts";
 import type { Digests } from "../lib/digest.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
+import { mountTmpfs } from "./helpers/tmpfs.ts";
 import { listFiles, md5, offsetOf, randomBytes } from "./helpers/uploads.ts";
 
 const KiB = 1024;
@@ -54,63 +55,30 @@ function dataPath(dir: string, id: string): string {
   return `${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
 }
 
-async function run(command: string, args: string[]): Promise<{ code: number; text: string }> {
-  try {
-    const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
-      .output();
-    const decoder = new TextDecoder();
-    return { code: out.code, text: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
-  } catch (error) {
-    return { code: -1, text: String(error) };
-  }
-}
-
 /** The real server on a fresh tmpfs of CAPACITY bytes, or undefined if mounting is not allowed. */
 async function onTmpfs(): Promise<Target | undefined> {
-  const root = await Deno.makeTempDir({ prefix: "resumable-diskfull-" });
-  const mnt = `${root}/mnt`;
-  await Deno.mkdir(mnt);
-  const mounted = await run("mount", [
-    "-t",
-    "tmpfs",
-    "-o",
-    `size=${CAPACITY},mode=0700`,
-    "tmpfs",
-    mnt,
-  ]);
-  if (mounted.code !== 0) {
-    console.log(`mount failed (${mounted.code}): ${mounted.text.trim()}`);
-    await Deno.remove(root, { recursive: true }).catch(() => {});
-    return undefined;
-  }
-  const unmount = async () => {
-    const out = await run("umount", [mnt]);
-    if (out.code !== 0) {
-      // Busy for a moment after the server died: lazily detach it instead.
-      await run("umount", ["-l", mnt]);
-    }
-    await Deno.remove(root, { recursive: true }).catch(() => {});
-  };
+  const fs = await mountTmpfs(CAPACITY);
+  if (!fs) return undefined;
   let server: TestServer;
   try {
     // --min-free 0: a 24 MiB filesystem is "full" by the default 1 GiB readiness threshold.
-    server = await startServer({ args: ["--dir", mnt, "--min-free", "0"] });
+    server = await startServer({ args: ["--dir", fs.dir, "--min-free", "0"] });
   } catch (error) {
-    await unmount();
+    await fs[Symbol.asyncDispose]();
     throw error;
   }
   return {
     kind: "tmpfs",
     url: server.url,
     origin: server.origin,
-    dir: mnt,
+    dir: fs.dir,
     log: () => server.stderr,
     alive: () => !server.exited,
     async [Symbol.asyncDispose]() {
       try {
         await server[Symbol.asyncDispose]();
       } finally {
-        await unmount();
+        await fs[Symbol.asyncDispose]();
       }
     },
   };

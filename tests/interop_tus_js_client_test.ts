@@ -480,6 +480,46 @@ Deno.test('tus-js-client with protocol "ietf-draft-05": the draft dialect comple
   await assertDownload(server, url, source);
 });
 
+Deno.test('tus-js-client with protocol "ietf-draft-03": interop version 5, appends without a media type, MD5 right', async () => {
+  await using server = await startServer();
+  const size = 3 * MiB + 17;
+  const source = sourceOf(size, 107);
+  const { log, hooks } = logExchanges();
+
+  const url = await uploadFile(source, {
+    endpoint: server.url,
+    protocol: "ietf-draft-03",
+    chunkSize: 2 * MiB,
+    ...hooks,
+  });
+
+  assert.ok(
+    log.every((e) => e.request["Upload-Draft-Interop-Version"] === "5"),
+    "every request spoke interop version 5",
+  );
+  assert.deepEqual(log.map((e) => e.method), ["POST", "PATCH", "PATCH"]);
+  const patches = log.filter((e) => e.method === "PATCH");
+  assert.ok(patches.every((e) => e.request["Content-Type"] === undefined), "no partial-upload");
+  // Version 5 (draft -03): "MUST acknowledge it by responding with the 201 (Created) status code".
+  assert.deepEqual(patches.map((e) => e.status), [201, 201]);
+  assert.deepEqual(patches.map((e) => e.response["Upload-Offset"]), [
+    String(2 * MiB),
+    String(size),
+  ]);
+
+  const res = await fetch(`${server.url}/${idOf(url)}`, {
+    method: "HEAD",
+    headers: { "Upload-Draft-Interop-Version": "5" },
+  });
+  await res.body?.cancel();
+  assert.equal(res.status, 204);
+  assert.equal(res.headers.get("upload-offset"), String(size));
+  assert.equal(res.headers.get("upload-complete"), "?1");
+  assert.equal(res.headers.get("upload-limit"), null, "Upload-Limit came with version 6");
+  await assertStored(server, url, source);
+  await assertDownload(server, url, source);
+});
+
 Deno.test("tus-js-client with overridePatchMethod: POST + X-HTTP-Method-Override: PATCH, MD5 right", async () => {
   await using server = await startServer();
   const size = 5 * MiB + 1;

@@ -4,114 +4,15 @@
  * tests/helpers/services.ts). Skipped, with a notice, where those aren't running.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { base64ToHex, parseReprDigest } from "../lib/digest.ts";
-import type { S3Client } from "../server/store/s3_client.ts";
 import { S3Store } from "../server/store/s3_store.ts";
-import { startServer, type TestServer } from "./helpers/server.ts";
-import {
-  emptyPrefix,
-  multipartUploads,
-  objectKeys,
-  type Services,
-  testBucket,
-  type TestSchema,
-  testSchema,
-  testServices,
-} from "./helpers/services.ts";
+import { download, objectMd5, scaleTest, services } from "./helpers/cluster.ts";
+import { startServer } from "./helpers/server.ts";
+import { multipartUploads, objectKeys, type Services, testSchema } from "./helpers/services.ts";
 import { createUpload, head, md5, patch, randomBytes, streamOf } from "./helpers/uploads.ts";
 import { TcpProxy } from "./helpers/tcp_proxy.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
-const services = testServices();
-
-interface Cluster {
-  s3: S3Client;
-  bucket: string;
-  schema: TestSchema;
-  /** Starts one more instance on the shared bucket and database. */
-  start(extra?: string[]): Promise<TestServer>;
-}
-
-/** A bucket and a database schema of its own, and servers on them; all removed afterwards. */
-async function withCluster(fn: (cluster: Cluster) => Promise<void>): Promise<void> {
-  const svc = services as Services;
-  const bucket = `rt-${crypto.randomUUID().slice(0, 13)}`;
-  const s3 = await testBucket({ ...svc, s3: { ...svc.s3, bucket } });
-  const schema = await testSchema(svc);
-  const servers: TestServer[] = [];
-  const endpoint = new URL(svc.s3.endpoint);
-  endpoint.username = encodeURIComponent(svc.s3.accessKeyId);
-  endpoint.password = encodeURIComponent(svc.s3.secretAccessKey);
-  try {
-    await fn({
-      s3,
-      bucket,
-      schema,
-      async start(extra = []) {
-        const server = await startServer({
-          args: [
-            "--store",
-            "s3",
-            "--s3-endpoint",
-            svc.s3.endpoint,
-            "--s3-bucket",
-            bucket,
-            "--s3-region",
-            svc.s3.region,
-            "--s3-part-size",
-            "5MiB",
-            "--db",
-            schema.url,
-            ...extra,
-          ],
-          env: {
-            AWS_ACCESS_KEY_ID: svc.s3.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: svc.s3.secretAccessKey,
-          },
-        });
-        servers.push(server);
-        return server;
-      },
-    });
-  } finally {
-    for (const server of servers) await server[Symbol.asyncDispose]();
-    await emptyPrefix(s3, "").catch(() => {});
-    await s3.deleteBucket().catch(() => {});
-    s3.close();
-    await schema.drop();
-  }
-}
-
-function scaleTest(name: string, fn: (cluster: Cluster) => Promise<void>): void {
-  Deno.test({
-    name: `scale-out: ${name}`,
-    ignore: services === undefined,
-    // The servers' own connections end with their processes.
-    sanitizeResources: false,
-    fn: () => withCluster(fn),
-  });
-}
-
-/** The bytes of an object straight from the bucket. */
-async function objectMd5(s3: S3Client, key: string): Promise<string> {
-  const hash = createHash("md5");
-  for await (const chunk of await s3.getObject(key)) hash.update(chunk);
-  return hash.digest("hex");
-}
-
-/** GET through a server: the bytes' MD5 and the MD5 its Repr-Digest states. */
-async function download(server: TestServer, path: string) {
-  const res = await fetch(server.origin + path);
-  const body = new Uint8Array(await res.arrayBuffer());
-  const digest = parseReprDigest(res.headers.get("repr-digest") ?? "");
-  return {
-    status: res.status,
-    md5: md5(body),
-    stated: digest?.md5 ? base64ToHex(digest.md5) : undefined,
-  };
-}
 
 scaleTest(
   "an upload started on A resumes on B after A is SIGKILLed mid-body; the object's MD5 matches",

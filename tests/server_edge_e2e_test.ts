@@ -5,8 +5,16 @@
 import assert from "node:assert/strict";
 import { RawConnection, rawRequest } from "./helpers/raw_http.ts";
 import { startServer } from "./helpers/server.ts";
-import { createUpload, fileSize, head, patch, randomBytes } from "./helpers/uploads.ts";
-import { pollUntil, withDeadline } from "./helpers/wait.ts";
+import {
+  createUpload,
+  fileSize,
+  head,
+  offsetOf,
+  patch,
+  randomBytes,
+  startPatch,
+} from "./helpers/uploads.ts";
+import { pollUntil, waitFor, withDeadline } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
 
@@ -97,4 +105,29 @@ Deno.test("a download that the client stops reading is cut after the idle timeou
   } finally {
     conn.close();
   }
+});
+
+Deno.test("a body that falls silent is cut within 1.2 × --idle-timeout of its last byte", async () => {
+  const timeoutMs = 3000;
+  await using server = await startServer({ args: ["--idle-timeout", `${timeoutMs / 1000}s`] });
+  // Well over --min-rate's share of a window (1 KiB/s by default), then nothing.
+  const sent = randomBytes(256 * 1024, 43);
+  const upload = await createUpload(server, 4 * MiB);
+  await using conn = await startPatch(server, upload.path, 4 * MiB);
+  await conn.write(sent);
+  const written = performance.now();
+  const res = await conn.readResponse({ timeoutMs: 4 * timeoutMs });
+  const answeredAfter = performance.now() - written;
+  assert.equal(res.status, 408, res.text());
+  assert.equal(offsetOf(res.headers), sent.length);
+  // The server read the last byte no earlier than it was written: never cut before the timeout.
+  assert.ok(answeredAfter >= timeoutMs, `cut ${answeredAfter.toFixed(0)} ms after the last byte`);
+  // The upper bound by the server's own clock, from the request's start (before its last byte),
+  // so that a loaded machine's delays on this side don't count.
+  const logged = await waitFor(
+    () => server.stderr.split("\n").find((l) => l.includes(`"status":408`)),
+    { message: "the PATCH's log line" },
+  );
+  const { duration_ms } = JSON.parse(logged) as { duration_ms: number };
+  assert.ok(duration_ms <= timeoutMs * 1.2, `cut after ${duration_ms} ms`);
 });

@@ -14,7 +14,7 @@ import {
 } from "../client/web_storage_resume_store.ts";
 import { UploadError } from "../lib/errors.ts";
 import { H, TUS_VERSION } from "../lib/protocol.ts";
-import { formatBytes, formatDuration, formatRate } from "../lib/units.ts";
+import { formatBytes, formatRate, formatTimeLeft } from "../lib/units.ts";
 import { RateWindow } from "../client/rate_window.ts";
 import { workerHashing } from "./hashing.ts";
 import { describeError, describeRetry } from "./messages.ts";
@@ -292,7 +292,7 @@ class Row {
     const rate = this.#meter.rate(now);
     const eta = this.#meter.eta(this.file.size, now);
     this.#speed.textContent = rate ? formatRate(rate) : "";
-    this.#eta.textContent = eta === undefined || finished ? "" : `${formatDuration(eta)} left`;
+    this.#eta.textContent = eta === undefined || finished ? "" : `${formatTimeLeft(eta)} left`;
   }
 
   #startCountdown(status: number | undefined, delayMs: number): void {

@@ -44,11 +44,29 @@ Deno.test("PATCH answers 460 and discards the chunk when the checksum does not m
 Deno.test("PATCH answers 400 for an unknown or malformed checksum, before reading the body", async () => {
   const h = harness();
   const id = await createUpload(h, { length: 100 });
-  for (const value of ["crc32 AAAAAA==", "sha1 !!!", "sha1", "md5 qvTGHdzF6KLavt4PO0gs2a6pQ00="]) {
+  for (const value of ["crc32 AAAAAA==", "sha1 !!!", "sha1", "sha1 A"]) {
     const res = await h.send(patchRequest(id, 0, bytes(5), { "Upload-Checksum": value }));
     assert.equal(res.status, 400, value);
   }
   assert.equal((await stored(h.store, id))?.offset, 0);
+});
+
+Deno.test("PATCH answers 460 for a well-formed digest of the wrong length, storing nothing", async () => {
+  const h = harness();
+  const id = await createUpload(h, { length: 100 });
+  assert.equal((await h.send(patchRequest(id, 0, bytes(10)))).status, 204);
+  const data = bytes(20, 10);
+  // A sha1 digest (20 bytes) announced as md5 (16), and a sha256 digest cut short.
+  const sha256 = checksumOf("sha256", data).split(" ")[1]!;
+  const wrong = [`md5 ${checksumOf("sha1", data).split(" ")[1]}`, `sha256 ${sha256.slice(0, 40)}`];
+  for (const value of wrong) {
+    const res = await h.send(patchRequest(id, 10, data, { "Upload-Checksum": value }));
+    assert.equal(res.status, 460, `${value}: ${res.text}`);
+    assert.equal(res.headers.get("upload-offset"), "10", value);
+  }
+  const after = await stored(h.store, id);
+  assert.equal(after?.offset, 10, "offset exactly as before the requests");
+  assert.deepEqual(after?.data, bytes(10));
 });
 
 Deno.test("POST with data and a mismatched checksum answers 460 and leaves no upload", async () => {

@@ -1,5 +1,6 @@
 import { UploadError } from "../../lib/errors.ts";
 import { assertDeletable } from "../concat.ts";
+import { assertNoAppendFields } from "../ietf.ts";
 import { type Context, findUpload, lockUpload, uploadEvent, uploadUrl } from "../context.ts";
 
 /**
@@ -8,6 +9,7 @@ import { type Context, findUpload, lockUpload, uploadEvent, uploadUrl } from "..
  */
 export async function del(ctx: Context): Promise<Response> {
   const id = ctx.id!;
+  if (ctx.dialect === "ietf") assertNoAppendFields(ctx);
   await using _lock = await lockUpload(ctx, id);
   const info = await findUpload(ctx, id);
   if (info) await assertDeletable(ctx, info);

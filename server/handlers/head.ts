@@ -1,7 +1,7 @@
 import { H } from "../../lib/protocol.ts";
 import { assembleIfReady, concatHeader } from "../concat.ts";
 import { type Context, digestHeaders, expiryHeaders, loadUpload, lockUpload } from "../context.ts";
-import { ietfHeaders } from "../ietf.ts";
+import { assertNoAppendFields, ietfHeaders } from "../ietf.ts";
 import { isComplete } from "../store/types.ts";
 
 /**
@@ -10,6 +10,7 @@ import { isComplete } from "../store/types.ts";
  */
 export async function head(ctx: Context): Promise<Response> {
   const id = ctx.id!;
+  if (ctx.dialect === "ietf") assertNoAppendFields(ctx);
   await using _lock = await lockUpload(ctx, id);
   const info = await assembleIfReady(ctx, await loadUpload(ctx, id));
   const headers = new Headers({
@@ -18,13 +19,13 @@ export async function head(ctx: Context): Promise<Response> {
     ...(await digestHeaders(ctx, info)),
   });
   if (ctx.dialect === "ietf") {
-    for (const [k, v] of Object.entries(ietfHeaders(ctx.deps, info))) headers.set(k, v);
+    for (const [k, v] of Object.entries(ietfHeaders(ctx, info))) headers.set(k, v);
   }
   if (info.concat?.kind !== "final" || isComplete(info)) {
     headers.set(H.uploadOffset, String(info.offset));
   }
-  if (info.length === undefined) headers.set(H.uploadDeferLength, "1");
-  else headers.set(H.uploadLength, String(info.length));
+  if (info.length !== undefined) headers.set(H.uploadLength, String(info.length));
+  else if (ctx.dialect !== "ietf") headers.set(H.uploadDeferLength, "1"); // tus only
   if (info.metadata !== "") headers.set(H.uploadMetadata, info.metadata);
   const concat = concatHeader(ctx, info);
   if (concat) headers.set(H.uploadConcat, concat);

@@ -1,6 +1,13 @@
 import { CHECKSUM_ALGORITHMS } from "../../lib/checksum.ts";
 import { H, TUS_VERSION } from "../../lib/protocol.ts";
+import {
+  DRAFT_RULES,
+  INTEROP_HEADER,
+  LATEST_INTEROP_VERSION,
+  UPLOAD_LIMIT,
+} from "../../lib/ietf_versions.ts";
 import type { Context, Deps } from "../context.ts";
+import { uploadLimit } from "../ietf.ts";
 
 /** The tus extensions this server can actually serve, derived from its config and the edge. */
 export function extensions(deps: Deps): string[] {
@@ -18,7 +25,10 @@ export function extensions(deps: Deps): string[] {
   return list;
 }
 
-/** OPTIONS: tus discovery. */
+/**
+ * OPTIONS: tus discovery, and the draft's: `Upload-Limit` always (`min-size=0` when nothing is
+ * limited), as the request's interop version writes it, or the newest without one.
+ */
 export function options(ctx: Context): Response {
   const headers = new Headers({
     [H.tusVersion]: TUS_VERSION,
@@ -27,7 +37,10 @@ export function options(ctx: Context): Response {
   });
   if (ctx.deps.config.maxSize !== undefined) {
     headers.set(H.tusMaxSize, String(ctx.deps.config.maxSize));
-    headers.set("Upload-Limit", `max-size=${ctx.deps.config.maxSize}`);
   }
+  const rules = ctx.draft ?? DRAFT_RULES[LATEST_INTEROP_VERSION];
+  const limit = uploadLimit(ctx.deps, rules); // none before interop version 6
+  if (limit !== undefined) headers.set(UPLOAD_LIMIT, limit);
+  if (ctx.draft) headers.set(INTEROP_HEADER, String(ctx.draft.version));
   return new Response(null, { status: 204, headers });
 }

@@ -525,3 +525,24 @@ Deno.test("PATCH answers 507 when the disk is full", async () => {
   assertTusError(res, 507);
   assert.equal((await store.get(id))?.offset, 0);
 });
+
+Deno.test("every PATCH response carries Upload-Expires while the upload can expire, refusals too", async () => {
+  const h = harness({ config: { expireMs: 3_600_000, maxSize: 100 } });
+  const id = await createUpload(h, { length: 10 });
+  const expires = new Date(T0 + 3_600_000).toUTCString();
+  const refusals = [
+    patchRequest(id, 3, bytes(2)), // 409
+    patchRequest(id, 0, bytes(20)), // 413
+    patchRequest(id, 0, bytes(2), { "Upload-Checksum": "sha1 qvTGHdzF6KLavt4PO0gs2a6pQ00=" }), // 460
+    patchRequest(id, 0, bytes(2), { "Upload-Length": "20" }), // 400: the length is fixed
+  ];
+  for (const req of refusals) {
+    const res = await h.send(req);
+    assert.ok(res.status >= 400, `${res.status} ${res.text}`);
+    assert.equal(res.headers.get("upload-expires"), expires, `${res.status} ${res.text}`);
+  }
+  const unknown = await h.send(patchRequest("0123456789abcdef0123456789abcdef", 0, bytes(2)));
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.headers.get("upload-expires"), null, "no upload, no expiry");
+  assert.equal((await stored(h.store, id))?.offset, 0);
+});

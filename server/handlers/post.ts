@@ -4,8 +4,17 @@ import { parseMetadataHeader } from "../../lib/metadata.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
 import { appendBody, assertLengthAllowed } from "../append.ts";
 import { assembleIfReady, finalLength, parseConcat } from "../concat.ts";
-import { ietfHeaders, uploadComplete } from "../ietf.ts";
+import {
+  announceUpload,
+  completeUpload,
+  draftInteger,
+  endIfOverflowed,
+  ietfHeaders,
+  inconsistentLength,
+  requestCompletes,
+} from "../ietf.ts";
 import { isComplete, type NewUpload } from "../store/types.ts";
+import { assertCreationAllowed } from "../rate_limit.ts";
 import {
   type Context,
   digestHeaders,
@@ -25,13 +34,21 @@ export async function post(ctx: Context): Promise<Response> {
   const concatValue = req.headers.get(H.uploadConcat);
   const concat = concatValue === null ? undefined : parseConcat(ctx, concatValue);
   if (concat?.kind === "final") return await postFinal(ctx, concat.parts);
-  const complete = ctx.dialect === "ietf" ? uploadComplete(req) : undefined;
-  if (ctx.dialect === "ietf" && complete === undefined) {
-    throw new UploadError(400, "missing-upload-complete", "Upload-Complete (?0 or ?1) is required");
-  }
+  const ietf = ctx.dialect === "ietf";
+  const complete = ietf ? requestCompletes(ctx, "creation") : undefined;
   const contentLength = integerHeader(req, "content-length");
-  // The draft: a creation that completes the upload may give its length as the body's.
-  const length = integerHeader(req, H.uploadLength) ?? (complete ? contentLength : undefined);
+  // HTTP/1.1: a body is announced by Content-Length or Transfer-Encoding (Deno always gives a stream).
+  const hasBody = req.body !== null &&
+    (contentLength === undefined ? req.headers.has("transfer-encoding") : contentLength > 0);
+  const bodyLength = hasBody ? contentLength : 0; // undefined: chunked
+  const declared = ietf ? draftInteger(ctx, H.uploadLength) : integerHeader(req, H.uploadLength);
+  // The draft: a creation that completes the upload gives its length as the body's.
+  if (complete && declared !== undefined && bodyLength !== undefined && declared !== bodyLength) {
+    throw inconsistentLength(
+      `Upload-Length ${declared} but a complete body of ${bodyLength} bytes`,
+    );
+  }
+  const length = declared ?? (complete ? bodyLength : undefined);
   const defer = req.headers.get(H.uploadDeferLength);
   if (defer !== null && defer !== "1") {
     throw new UploadError(400, "bad-defer-length", `Upload-Defer-Length must be 1, got ${defer}`);
@@ -54,10 +71,7 @@ export async function post(ctx: Context): Promise<Response> {
   // Validated, then kept exactly as the client sent it: HEAD echoes it unchanged.
   const metadata = (req.headers.get(H.uploadMetadata) ?? "").trim();
   parseMetadataHeader(metadata);
-  // HTTP/1.1: a body is announced by Content-Length or Transfer-Encoding (Deno always gives a stream).
-  const hasBody = req.body !== null &&
-    (contentLength === undefined ? req.headers.has("transfer-encoding") : contentLength > 0);
-  if (hasBody && ctx.dialect !== "ietf" && mediaType(req) !== OFFSET_CONTENT_TYPE) {
+  if (hasBody && !ietf && mediaType(req) !== OFFSET_CONTENT_TYPE) {
     throw new UploadError(
       415,
       "bad-content-type",
@@ -76,6 +90,7 @@ export async function post(ctx: Context): Promise<Response> {
     ...(concat ? { concat: { kind: "partial" } } : {}),
     ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
   };
+  await assertCreationAllowed(ctx); // a valid request only: a malformed one costs nothing
   await preCreateHook(ctx, upload);
   // Checked again after the hook's await, with no await between it and the reservation (see
   // AccountedStore.create): concurrent creations can't all slip under the quota.
@@ -83,21 +98,31 @@ export async function post(ctx: Context): Promise<Response> {
   const id = upload.id;
   ctx.meta.uploadId = id;
   let info = await deps.store.create(upload);
+  const url = uploadUrl(ctx, id);
   if (hasBody) {
+    // The draft's 104: the client learns the URL now, and can resume if the body is cut.
+    const announced = ietf && announceUpload(ctx, info);
     await using lock = await deps.locker.acquire(id);
     try {
-      info = { ...info, offset: await appendBody(ctx, info, lock), updatedAt: deps.now() };
-      if (complete && info.length === undefined) {
-        await deps.store.declareLength(id, info.offset);
-        info.length = info.offset;
-      }
+      const appended = await appendBody(ctx, info, lock);
+      info = { ...info, offset: appended.offset, updatedAt: deps.now() };
+      if (complete && appended.whole) await completeUpload(ctx, info);
     } catch (error) {
-      // The client never learnt the upload's URL: don't leave an unreachable upload behind.
-      await deps.store.remove(id);
+      if (!announced) {
+        // The client never learnt the upload's URL: don't leave an unreachable upload behind.
+        await deps.store.remove(id);
+        throw error;
+      }
+      // Announced: the upload stays with what arrived, for the client to resume (unless it was
+      // refused and discarded already, e.g. a type --allow-types doesn't allow).
+      const kept = await deps.store.get(id);
+      if (kept && !kept.ended) {
+        await uploadEvent(deps, "created", kept, url);
+        await endIfOverflowed(ctx, kept, error);
+      }
       throw error;
     }
   }
-  const url = uploadUrl(ctx, id);
   await uploadEvent(deps, "created", info, url);
   const digests = await digestHeaders(ctx, info); // records info.digests for the event
   if (isComplete(info)) await uploadEvent(deps, "completed", info, url);
@@ -106,7 +131,7 @@ export async function post(ctx: Context): Promise<Response> {
     [H.uploadOffset]: String(info.offset),
     ...expiryHeaders(deps, info),
     ...digests,
-    ...(ctx.dialect === "ietf" ? ietfHeaders(deps, info) : {}),
+    ...(ietf ? ietfHeaders(ctx, info) : {}),
   });
   if (ctx.dialect !== "plain") return new Response(null, { status: 201, headers });
   return Response.json({
@@ -154,6 +179,7 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
     concat: { kind: "final", parts },
     ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
   };
+  await assertCreationAllowed(ctx);
   await preCreateHook(ctx, upload);
   // The parts again: one may have been deleted while the hook answered.
   if ((await finalLength(ctx, parts)) !== length) {

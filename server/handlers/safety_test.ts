@@ -74,6 +74,16 @@ Deno.test("auth: someone else's upload does not exist for you", async () => {
     headers: { ...TUS, ...bob, "Upload-Concat": `final;/files/${id}` },
   }));
   assert.equal(concat.status, 400, "bob can't concatenate alice's part");
+  const unknown = "0".repeat(32);
+  const none = await h.send(request("POST", "/files", {
+    headers: { ...TUS, ...bob, "Upload-Concat": `final;/files/${unknown}` },
+  }));
+  assert.equal(none.status, 400);
+  assert.equal(
+    concat.text.replace(id, "ID"),
+    none.text.replace(unknown, "ID"),
+    "alice's part is refused as one that doesn't exist",
+  );
   const own = await h.send(request("HEAD", `/files/${id}`, { headers: { ...TUS, ...alice } }));
   assert.equal(own.status, 200);
   assert.equal((await h.store.get(id))?.owner, "alice");

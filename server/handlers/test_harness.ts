@@ -62,6 +62,10 @@ export interface HarnessOptions<S extends UploadStore> {
   /** Hooks (pre-create checks, post-* events). */
   events?: UploadEvents;
   metrics?: Metrics;
+  /** Hears informational (1xx) responses, as the HTTP edge would send them. */
+  informational?: (req: Request, status: number, headers: Record<string, string>) => boolean;
+  /** The peer address each request comes from (per-address rate limits). */
+  peer?: (req: Request) => string | undefined;
 }
 
 /** A handler with defaults: `/files`, 24h expiry, CORS for any origin, a MemoryStore on a fake clock. */
@@ -84,6 +88,8 @@ export function harness(options: HarnessOptions<UploadStore> = {}): Harness<Uplo
     ...(options.usage ? { usage: options.usage } : {}),
     ...(options.events ? { events: options.events } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.informational ? { informational: options.informational } : {}),
+    ...(options.peer ? { peer: options.peer } : {}),
     logError: (_message, error) => void logged.push(error),
   });
   return {

@@ -19,6 +19,11 @@ const RELEASED = "resumable_released";
 const HEARTBEAT_MS = 2000;
 const HEARTBEAT_TIMEOUT_MS = 5000;
 
+/** Why holders stop when the lock session ends (or may have): the server's trouble, retried. */
+function lockLost(message: string): UploadError {
+  return new UploadError(503, "lock-lost", message, { headers: { "Retry-After": "1" } });
+}
+
 export interface PgLockerOptions {
   /** How long `acquire` waits for a holder to let go before 423 (default 10 s). */
   timeoutMs?: number;
@@ -50,8 +55,7 @@ export class PgLocker implements Locker {
     this.#sql = connect(url, {
       max: 1,
       lasting: true,
-      onclose: () =>
-        this.#abortAll(new UploadError(503, "lock-lost", "The upload's lock was lost")),
+      onclose: () => this.#abortAll(lockLost("The upload's lock was lost")),
     });
     this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     Deno.unrefTimer(this.#heartbeat as unknown as number);
@@ -74,7 +78,7 @@ export class PgLocker implements Locker {
         }),
       ]);
     } catch {
-      this.#abortAll(new UploadError(503, "lock-lost", "The upload's lock may be lost"));
+      this.#abortAll(lockLost("The upload's lock may be lost"));
     } finally {
       clearTimeout(timer);
       this.#beating = false;

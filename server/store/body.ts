@@ -1,3 +1,4 @@
+import { IdleWatch } from "./idle_watch.ts";
 import type { Budget } from "./types.ts";
 
 /**
@@ -10,7 +11,7 @@ export interface PumpResult {
   /** The body held more than `maxBytes`; the excess was never handed over. */
   overflow: boolean;
   stopped: boolean;
-  /** Stopped because fewer than `minRate`·`idleMs` bytes arrived in an `idleMs` window. */
+  /** Stopped because fewer than `minRate`·`idleMs` bytes arrived over the last `idleMs`. */
   idle?: boolean;
   /** The overflow came from the budget running out. */
   overBudget?: boolean;
@@ -21,7 +22,7 @@ export interface PumpLimits {
   maxBytes: number;
   signal: AbortSignal;
   idleMs?: number | undefined;
-  /** Bytes per second a body must keep up, on average over each `idleMs` window. */
+  /** Bytes per second a body must keep up, on average over any `idleMs`. */
   minRate?: number | undefined;
   budget?: Budget | undefined;
   /** Hears the bytes handed over so far, after each chunk (for transfer rates). */
@@ -54,22 +55,12 @@ export async function pumpBody(
   const reader = body.getReader();
   const stop = () => void reader.cancel().catch(() => {});
   signal.addEventListener("abort", stop, { once: true });
-  // Every idleMs the body must have delivered its share: silence, or a slow drip meant to hold
-  // a slot forever, is cut. A window spent waiting on our own disk doesn't count against it.
-  const minBytes = Math.max(1, Math.floor((minRate * idleMs) / 1000));
-  let windowBytes = 0;
-  let sinking = false;
-  let waited = false;
-  const ticker = Number.isFinite(idleMs)
-    ? setInterval(() => {
-      if (!sinking && !waited && windowBytes < minBytes) {
-        result.idle = true;
-        stop();
-      }
-      windowBytes = 0;
-      waited = sinking;
-    }, idleMs)
-    : undefined;
+  // Silence, or a slow drip meant to hold a slot forever, is cut (see IdleWatch).
+  const watch = Number.isFinite(idleMs) ? new IdleWatch(idleMs, minRate) : undefined;
+  watch?.start(() => {
+    result.idle = true;
+    stop();
+  });
   try {
     while (!signal.aborted && !result.idle) {
       let next: ReadableStreamReadResult<Uint8Array>;
@@ -81,7 +72,7 @@ export async function pumpBody(
       }
       if (next.done) break;
       let chunk = next.value;
-      windowBytes += chunk.length;
+      watch?.received(chunk.length);
       if (chunk.length > maxBytes - result.bytes) {
         chunk = chunk.subarray(0, maxBytes - result.bytes);
         result.overflow = true;
@@ -94,9 +85,9 @@ export async function pumpBody(
         }
       }
       result.bytes += chunk.length;
-      sinking = true;
+      if (watch) watch.sinking = true;
       await sink(chunk);
-      sinking = false;
+      if (watch) watch.sinking = false;
       onProgress?.(result.bytes);
       if (result.overflow) {
         stop();
@@ -104,7 +95,7 @@ export async function pumpBody(
       }
     }
   } finally {
-    clearInterval(ticker);
+    watch?.stop();
     signal.removeEventListener("abort", stop);
     reader.releaseLock();
   }

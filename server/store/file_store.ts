@@ -1,7 +1,7 @@
 import { checksumHashes } from "../../lib/checksum.ts";
 import type { Digests } from "../../lib/digest.ts";
 import { inlineDigest, offThreadDigest, type RunningDigest } from "../../lib/digest_pool.ts";
-import { UploadError } from "../../lib/errors.ts";
+import { toUploadError, UploadError } from "../../lib/errors.ts";
 import type {
   AppendOptions,
   AppendResult,
@@ -372,9 +372,8 @@ export class FileStore implements UploadStore {
     let record: InfoRecord;
     try {
       record = JSON.parse(await Deno.readTextFile(info));
-      // First the info: the upload stops existing (or becomes a tombstone) at once.
-      if (ended && !record.ended) await this.#sync.replace(info, { ...record, ended });
-      else if (!ended) await Deno.remove(info);
+      // First the info: the upload stops existing (or becomes a tombstone, below) at once.
+      if (!ended) await Deno.remove(info);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return false;
       throw error;
@@ -384,14 +383,42 @@ export class FileStore implements UploadStore {
       await Deno.remove(data).catch(() => {});
       return false;
     }
+    const tombstone = ended ? { ...record, ended } : undefined;
+    if (tombstone) {
+      try {
+        await this.#sync.replace(info, tombstone);
+      } catch (error) {
+        if (toUploadError(error).status !== 507) throw error;
+        await this.#removeOnFullDisk(id, tombstone);
+        return true;
+      }
+    }
     // The info step is durable before the bytes go: a crash can't leave a live upload without
     // its bytes (it would come back empty).
     await this.#sync.dir(sub);
+    await this.#removeData(id);
+    return true;
+  }
+
+  /**
+   * Termination with no room for the tombstone: freeing space must not need space. The info goes
+   * first (unlinking takes none), then the bytes, and then the tombstone is written into the room
+   * they left. If even that fails, the upload is just gone: unknown (404), not terminated (410).
+   */
+  async #removeOnFullDisk(id: string, tombstone: InfoRecord): Promise<void> {
+    const { sub, info } = this.#paths(id);
+    await Deno.remove(info);
+    await this.#sync.dir(sub);
+    await this.#removeData(id);
+    await this.#sync.replace(info, tombstone).then(() => this.#sync.dir(sub), () => {});
+  }
+
+  async #removeData(id: string): Promise<void> {
+    const { sub, data } = this.#paths(id);
     await Deno.remove(data).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     });
     await this.#sync.dir(sub);
-    return true;
   }
 
   async read(id: string, start: number, end: number): Promise<ReadableStream<Uint8Array>> {

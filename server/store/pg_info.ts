@@ -65,9 +65,20 @@ const MIGRATIONS: string[] = [
      etag       text NOT NULL,
      PRIMARY KEY (upload_id, part)
    );`,
-  // Part numbers are handed out once and never again: a writer that lost its lock unnoticed
-  // can't overwrite a part another writer recorded under the same number.
   `ALTER TABLE resumable_uploads ADD COLUMN next_part integer NOT NULL DEFAULT 0;`,
+  // Part N of an upload always holds the same bytes (parts of `part_size`, numbered on from
+  // `last_part`), so a part uploaded but never recorded is overwritten by the part recorded in
+  // its place: no store (Swift keeps parts a completion leaves out) is left holding it.
+  `ALTER TABLE resumable_uploads ADD COLUMN part_size bigint,
+     ADD COLUMN last_part integer NOT NULL DEFAULT 0;
+   UPDATE resumable_uploads u SET last_part = coalesce(
+     (SELECT max(part) FROM resumable_parts p WHERE p.upload_id = u.id), 0);`,
+  // --rate-limit: each key's current window (see rate_limit.ts), shared by every instance.
+  `CREATE TABLE resumable_rate_limits (
+     key           text PRIMARY KEY,
+     window_start  bigint NOT NULL,
+     count         integer NOT NULL
+   );`,
 ];
 
 /** Any constant: serialises migrations of instances starting at once. */
@@ -116,6 +127,11 @@ export interface UploadRow {
   version: number;
   /** The multipart upload, once its first part went up. */
   multipartId?: string;
+  /** The size of its parts (each but the last), fixed when the multipart upload is begun. */
+  partSize?: number;
+  /** The highest part number recorded, and the highest one ever about to be uploaded. */
+  lastPart: number;
+  nextPart: number;
   /** Bytes in the recorded parts, and how many parts. */
   partsBytes: number;
   partCount: number;
@@ -135,6 +151,7 @@ export interface PartRecord {
 /** A change to an upload's bytes, applied only if its version is still `version`. */
 export interface ByteChange {
   multipartId?: string;
+  partSize?: number;
   /** Parts to record (uploaded already); their bytes are added to `partsBytes`. */
   parts?: PartRecord[];
   /** The new tail object and its size; null clears it. */
@@ -166,13 +183,16 @@ export class UploadRows {
     return row ? toRow(row) : undefined;
   }
 
-  /** A part number no writer of this upload has had before (S3 allows gaps between parts). */
-  async reservePart(id: string): Promise<number | undefined> {
-    const [row] = await this.sql`
-      UPDATE resumable_uploads SET next_part = greatest(next_part, part_count) + 1
+  /**
+   * Records that part `part` is about to be uploaded (before it is: whatever S3 then holds is
+   * known of). False if the upload has ended.
+   */
+  async intendPart(id: string, part: number): Promise<boolean> {
+    const rows = await this.sql`
+      UPDATE resumable_uploads SET next_part = greatest(next_part, ${part})
       WHERE id = ${id} AND ended_state IS NULL
-      RETURNING next_part`;
-    return row ? Number(row.next_part) : undefined;
+      RETURNING id`;
+    return rows.length > 0;
   }
 
   async parts(id: string): Promise<PartRecord[]> {
@@ -190,12 +210,15 @@ export class UploadRows {
       const q = tx as unknown as Sql;
       const parts = change.parts ?? [];
       const added = parts.reduce((n, p) => n + p.size, 0);
+      const last = parts.reduce((n, p) => Math.max(n, p.part), 0);
       const tail = change.tail;
       const [row] = await q`
         UPDATE resumable_uploads SET
           version = version + 1,
           updated_at = ${change.updatedAt},
           multipart_id = coalesce(${change.multipartId ?? null}::text, multipart_id),
+          part_size = coalesce(${change.partSize ?? null}::bigint, part_size),
+          last_part = greatest(last_part, ${last}),
           parts_bytes = parts_bytes + ${added},
           part_count = part_count + ${parts.length},
           tail_key = CASE WHEN ${tail === undefined} THEN tail_key ELSE ${tail?.key ?? null} END,
@@ -247,8 +270,9 @@ export class UploadRows {
         await q`DELETE FROM resumable_parts WHERE upload_id = ${id}`;
         await q`
           UPDATE resumable_uploads SET ended_state = ${ended.state}, ended_at = ${ended.at},
-            version = version + 1, digests = NULL, multipart_id = NULL, parts_bytes = 0,
-            part_count = 0, tail_key = NULL, tail_bytes = 0, completed = false
+            version = version + 1, digests = NULL, multipart_id = NULL, part_size = NULL,
+            parts_bytes = 0, part_count = 0, last_part = 0, tail_key = NULL, tail_bytes = 0,
+            completed = false
           WHERE id = ${id}`;
       } else {
         await q`DELETE FROM resumable_uploads WHERE id = ${id}`;
@@ -296,6 +320,9 @@ function toRow(r: postgres.Row): UploadRow {
       : { ended: { state: r.ended_state as Ended["state"], at: num(r.ended_at) } }),
     version: num(r.version),
     ...(r.multipart_id === null ? {} : { multipartId: String(r.multipart_id) }),
+    ...(r.part_size === null ? {} : { partSize: num(r.part_size) }),
+    lastPart: num(r.last_part),
+    nextPart: num(r.next_part),
     partsBytes: num(r.parts_bytes),
     partCount: num(r.part_count),
     ...(r.tail_key === null ? {} : { tailKey: String(r.tail_key) }),

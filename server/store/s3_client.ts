@@ -1,22 +1,23 @@
 /**
- * A small S3 client: the dozen calls the S3 store makes, signed with AWS Signature V4 and sent
- * over node:http, so a body streams from a file with its `Content-Length` (Deno's `fetch` sends
- * every stream chunked, which S3-compatible servers refuse or mishandle). Payloads are signed
- * with their SHA-256 (computed while the bytes were buffered), so the server verifies every part.
- * Why not `@aws-sdk/client-s3`: see the README's Scale-out section.
+ * A small S3 client: the dozen calls the S3 store makes, signed with AWS Signature V4 (see
+ * s3_signer.ts) and sent over node:http, so a body streams from a file with its `Content-Length`
+ * (Deno's `fetch` sends every stream chunked, which S3-compatible servers refuse or mishandle).
+ * Payloads are signed with their SHA-256 (computed while the bytes were buffered), so the server
+ * verifies every part. Why not `@aws-sdk/client-s3`: see the README's Scale-out section.
  */
-import { createHash, createHmac } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import { type CredentialSource, RequestSigner } from "./s3_signer.ts";
 
 export interface S3Options {
   /** `http(s)://host:port`, optionally with a path prefix; buckets are addressed path-style. */
   endpoint: string;
   bucket: string;
   region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
+  /** Fixed, or a provider that renews temporary credentials (asked before every request). */
+  credentials: CredentialSource;
   /** Attempts for a request that failed on the network or with a 5xx (default 4). */
   attempts?: number;
   /** A request with no byte either way for this long fails (default 60 s). */
@@ -32,11 +33,19 @@ export type S3Body =
 export class S3Error extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string, options?: { cause?: unknown }) {
+  /** S3's own message (from its error document), if it sent one. */
+  readonly detail: string;
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options?: { cause?: unknown; detail?: string },
+  ) {
     super(message, options);
     this.name = "S3Error";
     this.status = status;
     this.code = code;
+    this.detail = options?.detail ?? "";
   }
 }
 
@@ -77,8 +86,7 @@ export class S3Client {
   readonly bucket: string;
   readonly #url: URL;
   readonly #region: string;
-  readonly #keyId: string;
-  readonly #secret: string;
+  readonly #signer: RequestSigner;
   readonly #attempts: number;
   readonly #idleMs: number;
   readonly #agent: http.Agent;
@@ -90,24 +98,30 @@ export class S3Client {
       throw new RangeError(`Invalid --s3-region ${JSON.stringify(options.region)}`);
     }
     this.#region = options.region;
-    this.#keyId = options.accessKeyId;
-    this.#secret = options.secretAccessKey;
+    this.#signer = new RequestSigner({ credentials: options.credentials, region: this.#region });
     this.#attempts = options.attempts ?? 4;
     this.#idleMs = options.idleMs ?? 60_000;
     const Agent = this.#url.protocol === "https:" ? https.Agent : http.Agent;
     this.#agent = new Agent({ keepAlive: true, maxSockets: 64 });
   }
 
-  /** Makes sure the bucket exists (creating it if missing); throws if it isn't ours to use. */
   /** Throws unless the bucket answers (one attempt: for readiness probes). */
   async ping(): Promise<void> {
     const res = await this.#once({ method: "HEAD", idleMs: 3000 });
     if (res.status >= 300) throw toError(res);
   }
 
+  /**
+   * Makes sure the bucket exists (creating it if missing); throws if it isn't ours to use. Asks
+   * with a GET, not a HEAD: a refusal then comes with S3's error code and message.
+   */
   async ensureBucket(): Promise<void> {
-    const res = await this.#send({ method: "HEAD", accept: [404] });
-    if (res.status === 404) await this.createBucket();
+    const query = { "list-type": "2", "max-keys": "0" };
+    const res = await this.#send({ method: "GET", query, accept: [404] });
+    if (res.status === 404) {
+      if (errorCode(res.text) !== "NoSuchBucket") throw toError(res);
+      await this.createBucket();
+    }
   }
 
   /** Creates the bucket; one that exists already (and is ours) is fine. */
@@ -258,9 +272,10 @@ export class S3Client {
     }
   }
 
-  #once(req: Request): Promise<Response> {
-    return new Promise((resolve, reject) => {
-      const outgoing = this.#request(req, (res) => {
+  async #once(req: Request): Promise<Response> {
+    const options = await this.#prepare(req);
+    return await new Promise((resolve, reject) => {
+      const outgoing = this.#request(options, req.idleMs, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () =>
@@ -292,11 +307,20 @@ export class S3Client {
   }
 
   /** A GET whose body is handed over as a stream (status checked first). */
-  #stream(key: string, range: string | undefined): Promise<ReadableStream<Uint8Array>> {
-    return new Promise((resolve, reject) => {
+  async #stream(key: string, range: string | undefined): Promise<ReadableStream<Uint8Array>> {
+    const options = await this.#prepare({
+      method: "GET",
+      key,
+      ...(range ? { headers: { range } } : {}),
+    })
+      .catch((error) => {
+        throw new S3Error(0, "NetworkError", networkMessage({ method: "GET", key }, error));
+      });
+    return await new Promise((resolve, reject) => {
       let failBody: ((error: Error) => void) | undefined;
       const outgoing = this.#request(
-        { method: "GET", key, ...(range ? { headers: { range } } : {}) },
+        options,
+        undefined,
         (res) => {
           const status = res.statusCode ?? 0;
           if (status >= 300) {
@@ -378,9 +402,10 @@ export class S3Client {
     });
   }
 
-  #request(req: Request, onResponse: (res: http.IncomingMessage) => void): http.ClientRequest {
+  /** The request's signed head (credentials are fetched, or renewed, here). */
+  async #prepare(req: Request): Promise<http.RequestOptions> {
     const path = this.#path(req.key);
-    const query = canonicalQuery(req.query ?? {});
+    const query = req.query ?? {};
     const body = req.body;
     const length = body === undefined ? 0 : body instanceof Uint8Array ? body.length : body.length;
     const payload = body === undefined
@@ -388,27 +413,37 @@ export class S3Client {
       : body instanceof Uint8Array
       ? createHash("sha256").update(body).digest("hex")
       : body.sha256 ?? UNSIGNED;
-    const headers: Record<string, string> = {
-      ...(req.headers ?? {}),
-      host: this.#url.host,
-      "x-amz-content-sha256": payload,
-      "x-amz-date": amzDate(new Date()),
-    };
-    headers.authorization = this.#sign(req.method, path, query, headers, payload);
+    const hostname = this.#url.hostname.replace(/^\[|\]$/g, "");
+    const headers = await this.#signer.sign({
+      method: req.method,
+      hostname,
+      path,
+      query,
+      headers: { ...(req.headers ?? {}), host: this.#url.host, "x-amz-content-sha256": payload },
+    });
     if (req.method === "PUT" || req.method === "POST") headers["content-length"] = String(length);
-    const transport = this.#url.protocol === "https:" ? https : http;
-    const outgoing = transport.request({
+    const search = canonicalQuery(query);
+    return {
       protocol: this.#url.protocol,
-      hostname: this.#url.hostname.replace(/^\[|\]$/g, ""),
+      hostname,
       port: this.#url.port || (this.#url.protocol === "https:" ? 443 : 80),
       method: req.method,
-      path: query ? `${path}?${query}` : path,
+      path: search ? `${path}?${search}` : path,
       headers,
       agent: this.#agent,
-    }, onResponse);
+    };
+  }
+
+  #request(
+    options: http.RequestOptions,
+    idleMs: number | undefined,
+    onResponse: (res: http.IncomingMessage) => void,
+  ): http.ClientRequest {
+    const transport = this.#url.protocol === "https:" ? https : http;
+    const outgoing = transport.request(options, onResponse);
     // A connection gone silent (a dead peer, a black-holed route) must fail, not hang the PATCH
     // and the lock it holds: no byte either way for `idleMs` ends the request.
-    const idleMs = req.idleMs ?? this.#idleMs;
+    idleMs ??= this.#idleMs;
     outgoing.on("timeout", () => outgoing.destroy(idleError(idleMs)));
     outgoing.setTimeout(idleMs);
     return outgoing;
@@ -418,41 +453,6 @@ export class S3Client {
     const base = this.#url.pathname.replace(/\/+$/, "");
     const parts = [this.bucket, ...(key === undefined ? [] : key.split("/"))];
     return `${base}/${parts.map(uriEncode).join("/")}`;
-  }
-
-  /** AWS Signature Version 4 `Authorization` for a request with these (lower-case) headers. */
-  #sign(
-    method: string,
-    path: string,
-    query: string,
-    headers: Record<string, string>,
-    payload: string,
-  ): string {
-    const names = Object.keys(headers).map((h) => h.toLowerCase()).sort();
-    const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-    const canonical = [
-      method,
-      path,
-      query,
-      names.map((n) => `${n}:${String(lower[n]).trim().replace(/\s+/g, " ")}\n`).join(""),
-      names.join(";"),
-      payload,
-    ].join("\n");
-    const date = lower["x-amz-date"]!;
-    const scope = `${date.slice(0, 8)}/${this.#region}/s3/aws4_request`;
-    const toSign = [
-      "AWS4-HMAC-SHA256",
-      date,
-      scope,
-      createHash("sha256").update(canonical).digest("hex"),
-    ].join("\n");
-    let key: Buffer | string = `AWS4${this.#secret}`;
-    for (const part of [date.slice(0, 8), this.#region, "s3", "aws4_request"]) {
-      key = createHmac("sha256", key).update(part).digest();
-    }
-    const signature = createHmac("sha256", key).update(toSign).digest("hex");
-    return `AWS4-HMAC-SHA256 Credential=${this.#keyId}/${scope}, ` +
-      `SignedHeaders=${names.join(";")}, Signature=${signature}`;
   }
 }
 
@@ -466,10 +466,6 @@ function uriEncode(s: string): string {
 
 function canonicalQuery(query: Record<string, string>): string {
   return Object.keys(query).sort().map((k) => `${uriEncode(k)}=${uriEncode(query[k]!)}`).join("&");
-}
-
-function amzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
 }
 
 function etagOf(res: Response): string {
@@ -494,7 +490,9 @@ function errorCode(xml: string): string {
 function toError(res: Response): S3Error {
   const code = errorCode(res.text) || (res.status === 404 ? "NotFound" : `HTTP${res.status}`);
   const message = tag(res.text, "Message") ?? res.text.slice(0, 200);
-  return new S3Error(res.status, code, `S3 answered ${res.status} ${code}: ${message}`);
+  return new S3Error(res.status, code, `S3 answered ${res.status} ${code}: ${message}`, {
+    detail: message,
+  });
 }
 
 function networkMessage(req: Pick<Request, "method" | "key">, error: unknown): string {

@@ -37,8 +37,7 @@ Deno.test("S3Client: a request on a reused keep-alive connection that gets no an
     endpoint: `http://127.0.0.1:${server.port}`,
     bucket: "b",
     region: "us-east-1",
-    accessKeyId: "k",
-    secretAccessKey: "s",
+    credentials: { accessKeyId: "k", secretAccessKey: "s" },
     idleMs: 300,
     attempts: 1,
   });

@@ -14,6 +14,13 @@
  * both already in S3 when PostgreSQL records them (one conditional UPDATE each). A local buffer
  * never counts, so an instance that dies loses only bytes it had not acknowledged, and every
  * instance tells a client the same offset.
+ *
+ * Parts: each is recorded in PostgreSQL as intended before it goes up, and numbered on from the
+ * last recorded one, so part N always holds the same bytes of the upload. A part a writer
+ * uploaded but never recorded (it died in between, or lost its lock) is overwritten by the next
+ * writer's part N — that writer holds the upload's lock, so the old one is dead or stopped — and
+ * so ends up in the completed object, or goes with the multipart upload when that is aborted.
+ * Stores that keep parts a completion leaves out (Swift) are left holding none.
  */
 import { createHash, type Hash } from "node:crypto";
 import { checksumHashes } from "../../lib/checksum.ts";
@@ -40,10 +47,7 @@ const HEARTBEAT_MS = 5 * 60_000;
 const WRITE_BUFFER = 1024 * 1024;
 /** S3's limit on parts per multipart upload. */
 const MAX_PARTS = 10_000;
-/**
- * Parts an upload of known length is sized for: below MAX_PARTS, because a part number once handed
- * out is never reused (a failed part leaves a gap), so some numbers must be left to spare.
- */
+/** Parts an upload of known length is sized for: a margin below MAX_PARTS. */
 const PLANNED_PARTS = 9_000;
 /** Local copies of the tails this instance wrote, kept so its next PATCH needn't fetch them. */
 const TAIL_CACHE_BYTES = 256 * 1024 * 1024;
@@ -536,7 +540,9 @@ class PartWriter {
   #started = false;
   /** Resolves once every sealed part is recorded (or failed). */
   #inFlight: Promise<void> | undefined;
-  /** The next part's number (parts are numbered when sealed), and how many are uploading. */
+  /** The number of the last part this writer took (parts are numbered when sealed). */
+  #lastNumber: number | undefined;
+  /** How many parts are uploading. */
   #uploading = 0;
   #freed: (() => void) | undefined;
   #failure: { error: unknown } | undefined;
@@ -553,8 +559,13 @@ class PartWriter {
     return this.#row.id;
   }
 
-  /** This upload's part size: the configured one, or more when 9,000 parts wouldn't hold it. */
+  /** This upload's part size: the one it began its parts with, else the one it would plan. */
   get #partSize(): number {
+    return this.#row.partSize ?? this.#plannedPartSize;
+  }
+
+  /** The configured part size, or more when 9,000 parts wouldn't hold the upload. */
+  get #plannedPartSize(): number {
     const length = this.#row.length ?? 0;
     const needed = Math.ceil(length / PLANNED_PARTS / (1024 * 1024)) * 1024 * 1024;
     return Math.max(this.#deps.partSize, needed);
@@ -673,6 +684,12 @@ class PartWriter {
   /** Loads the tail the upload has, if any, as the start of the first buffer. */
   async #start(): Promise<void> {
     this.#started = true;
+    // A length declared after the parts began may need larger parts. They may grow only while no
+    // part above the recorded ones may be in S3: one would hold other bytes than its successor.
+    const { partSize, lastPart, nextPart } = this.#row;
+    if (partSize !== undefined && this.#plannedPartSize > partSize && nextPart <= lastPart) {
+      await this.#commit({ partSize: this.#plannedPartSize });
+    }
     if (this.#row.tailBytes > 0) this.#buffer = await this.#fetchTail();
   }
 
@@ -725,7 +742,8 @@ class PartWriter {
     if (!this.#row.multipartId) {
       await this.#settle();
       const key = this.#deps.key(this.#id);
-      await this.#commit({ multipartId: await this.#deps.s3.createMultipartUpload(key) });
+      const multipartId = await this.#deps.s3.createMultipartUpload(key);
+      await this.#commit({ multipartId, partSize: this.#partSize });
     }
     while (this.#uploading >= PARTS_IN_FLIGHT) await this.#slotFreed();
     this.#check();
@@ -752,9 +770,17 @@ class PartWriter {
     });
   }
 
+  /**
+   * The next part's number, recorded as intended before the part goes up. Numbers go on from the
+   * last recorded part, so a part a dead (or stopped) writer uploaded but never recorded is
+   * overwritten by the one recorded under its number: it holds the same bytes of the upload.
+   */
   async #takePartNumber(): Promise<number> {
-    const part = await this.#deps.rows.reservePart(this.#id);
-    if (part === undefined) throw new UploadError(410, "gone", `Upload ${this.#id} has ended`);
+    const part = (this.#lastNumber ?? this.#row.lastPart) + 1;
+    this.#lastNumber = part;
+    if (!(await this.#deps.rows.intendPart(this.#id, part))) {
+      throw new UploadError(410, "gone", `Upload ${this.#id} has ended`);
+    }
     return part;
   }
 
@@ -786,7 +812,8 @@ class PartWriter {
     await this.#settle();
     if (!this.#row.multipartId) {
       const key = this.#deps.key(this.#id);
-      await this.#commit({ multipartId: await this.#deps.s3.createMultipartUpload(key) });
+      const multipartId = await this.#deps.s3.createMultipartUpload(key);
+      await this.#commit({ multipartId, partSize: this.#partSize });
     }
     const part = await this.#takePartNumber();
     const etag = await this.#sendPart(part, body);

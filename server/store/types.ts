@@ -52,8 +52,8 @@ export interface AppendOptions {
   /** Aborting stops reading the body; what arrived so far is kept and made durable. */
   signal: AbortSignal;
   /**
-   * Stop reading (keeping what arrived, as for a stop) when an `idleMs` window brings fewer than
-   * `minRate` bytes per second on average — or nothing at all.
+   * Stop reading (keeping what arrived, as for a stop) when the body is silent for `idleMs`, or
+   * brings fewer than `minRate` bytes per second on average over the last `idleMs`.
    */
   idleMs?: number;
   minRate?: number;

@@ -27,6 +27,8 @@ export interface ReadOptions {
   timeoutMs?: number;
   /** The request's method: a response to HEAD has no body. */
   method?: string;
+  /** Return an informational (1xx) response too, rather than skipping it. */
+  interim?: boolean;
 }
 
 export type Target = string | URL | { hostname: string; port: number };
@@ -104,8 +106,10 @@ export class RawConnection implements AsyncDisposable {
     await this.#conn.closeWrite();
   }
 
-  /** Reads one response (skipping 1xx), waiting at most `timeoutMs` for all of it. */
-  async readResponse({ timeoutMs = 5000, method = "GET" }: ReadOptions = {}): Promise<RawResponse> {
+  /** Reads one response (skipping 1xx unless `interim`), waiting at most `timeoutMs` for all of it. */
+  async readResponse(
+    { timeoutMs = 5000, method = "GET", interim = false }: ReadOptions = {},
+  ): Promise<RawResponse> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const headEnd = await this.#waitFor(() => this.#received.indexOf("\r\n\r\n"), deadline);
@@ -119,10 +123,10 @@ export class RawConnection implements AsyncDisposable {
         const colon = line.indexOf(":");
         headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
       }
-      if (status < 200) continue;
+      if (status < 200 && !interim) continue;
       let body: Uint8Array;
       const length = headers.get("content-length");
-      if (method === "HEAD" || status === 204 || status === 304) {
+      if (method === "HEAD" || status < 200 || status === 204 || status === 304) {
         body = new Uint8Array(0);
       } else if (headers.get("transfer-encoding")?.toLowerCase().includes("chunked")) {
         body = await this.#readChunked(deadline);

@@ -18,11 +18,11 @@ const SERVER_PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
-  "--allow-env=RESUMABLE_*,AWS_*,PG*",
-  "--allow-sys=statfs",
+  "--allow-env=RESUMABLE_*,AWS_*,PG*,HOME,USERPROFILE,HOMEPATH,HOMEDRIVE,_X_AMZN_TRACE_ID",
+  "--allow-sys=statfs,osRelease",
   "--allow-ffi",
 ];
-const LISTENING = /^listening on (http:\/\/\S+)$/;
+const LISTENING = /^listening on (https?:\/\/\S+)$/;
 
 export interface ServerOptions {
   /** `--expire` (e.g. "2s"). */
@@ -40,7 +40,7 @@ export interface ServerOptions {
 }
 
 export interface TestServer extends AsyncDisposable {
-  /** The upload collection, e.g. `http://127.0.0.1:41234/files` (changes on restart). */
+  /** The upload collection, e.g. `http://127.0.0.1:41234/files` (https with TLS; changes on restart). */
   readonly url: string;
   /** `http://127.0.0.1:PORT`. */
   readonly origin: string;

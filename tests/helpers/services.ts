@@ -12,8 +12,7 @@ import { S3Client } from "../../server/store/s3_client.ts";
 
 export interface S3Settings {
   endpoint: string;
-  accessKeyId: string;
-  secretAccessKey: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
   region: string;
   bucket: string;
 }
@@ -45,9 +44,11 @@ export function testServices(): Services | undefined {
   const url = new URL(s3);
   const settings: S3Settings = {
     endpoint: `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`,
-    accessKeyId: decodeURIComponent(url.username) || Deno.env.get("AWS_ACCESS_KEY_ID") || "",
-    secretAccessKey: decodeURIComponent(url.password) || Deno.env.get("AWS_SECRET_ACCESS_KEY") ||
-      "",
+    credentials: {
+      accessKeyId: decodeURIComponent(url.username) || Deno.env.get("AWS_ACCESS_KEY_ID") || "",
+      secretAccessKey: decodeURIComponent(url.password) ||
+        Deno.env.get("AWS_SECRET_ACCESS_KEY") || "",
+    },
     region: Deno.env.get("RESUMABLE_TEST_S3_REGION") ?? "us-east-1",
     bucket: BUCKET,
   };

@@ -44,6 +44,8 @@ export class TcpProxy implements AsyncDisposable {
   readonly #rate: number | undefined;
   /** When the throttle allows the next byte upstream (performance.now() ms). */
   #nextAt = 0;
+  /** Upstream bytes past which nothing more is forwarded until the next cut (`holdUpstreamAfter`). */
+  #hold: number | undefined;
   #cut = Promise.withResolvers<void>();
   #closing = false;
 
@@ -103,9 +105,19 @@ export class TcpProxy implements AsyncDisposable {
     if (n === 0) this.cutAll();
   }
 
+  /**
+   * After `n` more bytes have gone upstream, forwards exactly those and then holds: nothing more
+   * goes upstream (downstream still flows) until `cutAll`. A client mid-body stays mid-body.
+   */
+  holdUpstreamAfter(n: number): void {
+    this.#hold = this.#upstreamBytes + n;
+    this.#cut = Promise.withResolvers<void>();
+  }
+
   /** Closes every open connection now, both sides. */
   cutAll(): void {
     this.#limit = undefined;
+    this.#hold = undefined;
     for (const pair of this.#pairs) closePair(pair);
     this.#cut.resolve();
   }
@@ -176,8 +188,13 @@ export class TcpProxy implements AsyncDisposable {
         }
         let chunk = buffer.subarray(0, n);
         let cutAfter = false;
-        if (up && this.#limit !== undefined) {
-          const room = this.#limit - this.#upstreamBytes;
+        const bound = up ? Math.min(this.#limit ?? Infinity, this.#hold ?? Infinity) : Infinity;
+        if (bound !== Infinity) {
+          const room = bound - this.#upstreamBytes;
+          if (room <= 0 && this.#hold !== undefined) {
+            await this.cut; // held: the rest goes nowhere
+            return;
+          }
           if (room <= 0) return; // another connection reached the limit; the cut is under way
           if (chunk.length >= room) {
             chunk = chunk.subarray(0, room);
@@ -189,6 +206,10 @@ export class TcpProxy implements AsyncDisposable {
         else this.#downstreamBytes += chunk.length;
         if (up) await this.#pace(chunk.length);
         await writeAll(to, chunk);
+        if (cutAfter && this.#hold !== undefined && this.#upstreamBytes >= this.#hold) {
+          await this.cut; // held until cut
+          return;
+        }
         if (cutAfter) {
           this.cutAll();
           return;
