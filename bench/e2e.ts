@@ -26,6 +26,7 @@ import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { formatBytes, parseSize } from "../lib/units.ts";
 import { smallBody, type SmallUploadsReport } from "./small_uploads.ts";
+import { targetsTable } from "./targets.ts";
 
 const REPO = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const BENCH = `${REPO}/bench`;
@@ -40,6 +41,8 @@ const USAGE = `Usage: deno task bench:e2e [options]
   --small N           number of small uploads per small-upload row (default 2000)
   --small-size SIZE   bytes per small upload (default 4KiB)
   --concurrency N     small uploads in flight (default 16)
+  --tusd PATH         the tusd binary (default: built by shared/peers/tusd/build.sh beside the
+                      checkout; its rows are skipped with a notice when that fails)
   --only REGEX        run only the rows whose key or label matches (for debugging)
   --work-dir DIR      where the test file, outputs and data dirs go (default: the system temp
                       dir; it must be a real disk, not tmpfs, for fsync to mean anything)
@@ -317,6 +320,18 @@ interface Server {
   dataPath(id: string): string;
   /** Peak RSS so far, KiB. */
   peakRss(): number;
+  /** CPU seconds (user + system, all threads) used so far. */
+  cpu(): number;
+}
+
+/** CPU seconds (user + system) a live process has used, from /proc (0 once it is gone). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+  } catch {
+    return 0;
+  }
 }
 
 /** A deno.json task as argv, with `deno` replaced by this Deno (so its flags follow the task). */
@@ -336,12 +351,44 @@ async function startServer(
   argv: string[],
   cwd: string,
   dataPath: (id: string) => string,
+  listening = LISTENING,
 ): Promise<Server> {
   const [cmd, ...args] = argv;
   const p = scope.spawn(cmd!, args, cwd);
-  const url = await p.waitFor(LISTENING, 60_000, what);
+  const url = await p.waitFor(listening, 60_000, what);
   const rss = scope.watch(p.pid);
-  return { url, pid: p.pid, dataPath, peakRss: rss.read };
+  return { url, pid: p.pid, dataPath, peakRss: rss.read, cpu: () => cpuSeconds(p.pid) };
+}
+
+async function startTusd(scope: Scope, tusd: string): Promise<Server> {
+  const dir = await scope.tempDir("tusd-data-");
+  return await startServer(
+    scope,
+    "tusd",
+    [tusd, "-port", "0", "-dir", dir],
+    dir,
+    (id) => `${dir}/${id}`,
+    /^READY (http:\/\/\S+)$/m,
+  );
+}
+
+/**
+ * The tusd binary: `--tusd PATH`, else built by the peers' script in shared/ beside the checkout
+ * (it prints the binary's path last); undefined, with why, when neither works.
+ */
+async function findTusd(given: string | undefined): Promise<string | { skipped: string }> {
+  if (given) return given;
+  for (const up of ["..", "../.."]) {
+    const script = `${REPO}/${up}/shared/peers/tusd/build.sh`;
+    if (!(await Deno.stat(script).then(() => true, () => false))) continue;
+    const out = await tryRun(script, []);
+    const path = out?.trim().split("\n").pop();
+    if (path) return path;
+    return { skipped: `tusd rows skipped: ${script} failed to build it` };
+  }
+  return {
+    skipped: "tusd rows skipped: no shared/peers/tusd/build.sh beside the checkout (--tusd)",
+  };
 }
 
 async function startOurs(scope: Scope, extra: string[] = []): Promise<Server> {
@@ -420,6 +467,8 @@ interface Env {
   size: number;
   md5: string;
   peer: Peer | undefined;
+  /** The tusd binary, when it could be built. */
+  tusd: string | undefined;
   smallCount: number;
   smallSize: number;
   concurrency: number;
@@ -431,6 +480,8 @@ interface Sample {
   /** Peak RSS, KiB. */
   server?: number;
   client?: number;
+  /** Server CPU seconds for the row (user + system, including its start). */
+  serverCpu?: number;
 }
 
 type Section = "limit" | "ours" | "peer" | "small";
@@ -440,6 +491,7 @@ interface Row {
   label: string;
   section: Section;
   needsPeer?: boolean;
+  needsTusd?: boolean;
   /** The peer row this one is compared with. */
   peer?: string;
   /** The limit row(s) this one is compared with (the smallest of them, rep by rep). */
@@ -503,8 +555,9 @@ async function curlPatch(scope: Scope, env: Env, server: Server): Promise<Sample
     throw new Error(`curl exited ${r.code}, HTTP ${r.stdout.trim()}: ${tail(r.stderr)}`);
   }
   const server_ = server.peakRss();
+  const serverCpu = server.cpu();
   await verifyFile(server.dataPath(idOf(url)), env.size, env.md5);
-  return { value: mbps(env.size, r.seconds), server: server_, client: r.peakRss };
+  return { value: mbps(env.size, r.seconds), server: server_, client: r.peakRss, serverCpu };
 }
 
 const CHUNKS = [
@@ -558,38 +611,109 @@ function ourClientRow(chunk: typeof CHUNKS[number], checksum: "default" | "none"
         throw new Error(`client printed no "completed" event: ${tail(r.stdout)}`);
       }
       const serverRss = server.peakRss();
+      const serverCpu = server.cpu();
       await verifyFile(server.dataPath(idOf(completed.url)), env.size, env.md5);
-      return { value: mbps(env.size, r.seconds), server: serverRss, client: r.peakRss };
+      return { value: mbps(env.size, r.seconds), server: serverRss, client: r.peakRss, serverCpu };
     },
   };
 }
 
-function peerClientRow(chunk: typeof CHUNKS[number]): Row {
+const TARGETS = {
+  peer: { key: "peer", name: "@tus/server" },
+  ours: { key: "tusjs-ours", name: "ours" },
+  tusd: { key: "tusjs-tusd", name: "tusd" },
+} as const;
+
+/** tus-js-client (under Node) uploading the file to a server; the stored bytes are verified. */
+async function tusJsUpload(
+  scope: Scope,
+  env: Env,
+  server: Server,
+  chunk: number,
+): Promise<Sample & { seconds: number; path: string }> {
+  const peer = env.peer!;
+  const r = await timed(
+    scope,
+    "node",
+    [`${peer.dir}/client.mjs`, env.file, server.url, String(chunk)],
+    peer.dir,
+  );
+  if (r.code !== 0) throw new Error(`tus-js-client exited ${r.code}: ${tail(r.stderr)}`);
+  const url = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}").url;
+  if (typeof url !== "string") throw new Error(`no upload URL: ${tail(r.stdout)}`);
+  const serverRss = server.peakRss();
+  const serverCpu = server.cpu();
+  const path = server.dataPath(idOf(url));
+  await verifyFile(path, env.size, env.md5);
   return {
-    key: `peer-${chunk.flag}`,
-    label: `tus-js-client → @tus/server, ${chunk.name}`,
-    section: "peer",
+    value: mbps(env.size, r.seconds),
+    server: serverRss,
+    client: r.peakRss,
+    serverCpu,
+    seconds: r.seconds,
+    path,
+  };
+}
+
+function peerClientRow(chunk: typeof CHUNKS[number], to: keyof typeof TARGETS = "peer"): Row {
+  return {
+    key: `${TARGETS[to].key}-${chunk.flag}`,
+    label: `tus-js-client → ${TARGETS[to].name}, ${chunk.name}`,
+    section: to === "ours" ? "ours" : "peer",
     needsPeer: true,
+    ...(to === "tusd" ? { needsTusd: true } : {}),
+    ...(to === "ours" ? { peer: `peer-${chunk.flag}` } : {}),
     limit: chunk.limit ? [chunk.limit] : ONE_PATCH_LIMIT,
     limitLabel: chunk.limitLabel || ONE_PATCH_LIMIT_LABEL,
     async run(scope, env) {
-      const peer = env.peer!;
-      const server = await startPeer(scope, peer);
-      const r = await timed(
+      const server = to === "peer"
+        ? await startPeer(scope, env.peer!)
+        : to === "tusd"
+        ? await startTusd(scope, env.tusd!)
+        : await startOurs(scope);
+      const { seconds: _, path: __, ...sample } = await tusJsUpload(
         scope,
-        "node",
-        [`${peer.dir}/client.mjs`, env.file, server.url, String(chunk.bytes)],
-        peer.dir,
+        env,
+        server,
+        chunk.bytes,
       );
-      if (r.code !== 0) throw new Error(`tus-js-client exited ${r.code}: ${tail(r.stderr)}`);
-      const url = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}").url;
-      if (typeof url !== "string") throw new Error(`no upload URL: ${tail(r.stdout)}`);
-      const serverRss = server.peakRss();
-      await verifyFile(server.dataPath(idOf(url)), env.size, env.md5);
-      return { value: mbps(env.size, r.seconds), server: serverRss, client: r.peakRss };
+      return sample;
     },
   };
 }
+
+/**
+ * Time to a durable, verified file with tusd: tus-js-client's upload, then what tusd leaves to do
+ * (`sync`, `md5sum`, `openssl dgst -sha256` of the stored file), all on the clock.
+ */
+const TUSD_PIPELINE: Row = {
+  key: "tusd-pipeline-8MiB",
+  label: "tusd pipeline: tus-js-client 8 MiB + sync + md5sum + openssl sha256",
+  section: "peer",
+  needsPeer: true,
+  needsTusd: true,
+  async run(scope, env) {
+    const server = await startTusd(scope, env.tusd!);
+    const up = await tusJsUpload(scope, env, server, 8 * MiB);
+    let seconds = up.seconds;
+    for (
+      const [cmd, ...args] of [["sync"], ["md5sum", up.path], [
+        "openssl",
+        "dgst",
+        "-sha256",
+        up.path,
+      ]]
+    ) {
+      const r = await timed(scope, cmd!, args);
+      if (r.code !== 0) throw new Error(`${cmd} exited ${r.code}: ${tail(r.stderr)}`);
+      if (cmd === "md5sum" && r.stdout.split(/\s/)[0] !== env.md5) {
+        throw new VerifyError(`verification: md5sum said ${r.stdout.split(/\s/)[0]}`);
+      }
+      seconds += r.seconds;
+    }
+    return { ...up, value: mbps(env.size, seconds) };
+  },
+};
 
 function argv(list: string[]): [string, string[]] {
   const [cmd, ...args] = list;
@@ -712,9 +836,23 @@ const ROWS: Row[] = [
     limitLabel: ONE_PATCH_LIMIT_LABEL,
     run: async (scope, env) => await curlPatch(scope, env, await startPeer(scope, env.peer!)),
   },
-  ...CHUNKS.flatMap((
-    chunk,
-  ) => [ourClientRow(chunk, "default"), peerClientRow(chunk), ourClientRow(chunk, "none")]),
+  {
+    key: "curl-tusd",
+    label: "curl → tusd, one streaming PATCH",
+    section: "peer",
+    needsTusd: true,
+    limit: ONE_PATCH_LIMIT,
+    limitLabel: ONE_PATCH_LIMIT_LABEL,
+    run: async (scope, env) => await curlPatch(scope, env, await startTusd(scope, env.tusd!)),
+  },
+  ...CHUNKS.flatMap((chunk) => [
+    ourClientRow(chunk, "default"),
+    peerClientRow(chunk),
+    ...(chunk.bytes > 0 ? [peerClientRow(chunk, "ours")] : []),
+    ourClientRow(chunk, "none"),
+  ]),
+  peerClientRow(CHUNKS[1], "tusd"),
+  TUSD_PIPELINE,
   smallRow("ours"),
   smallRow("peer"),
 ];
@@ -739,6 +877,15 @@ function pairedRatio(
   key: string,
   refs: string[],
 ): string {
+  const r = pairedMedian(results, key, refs);
+  return r === undefined ? "" : `${r.toFixed(2)}×`;
+}
+
+function pairedMedian(
+  results: Map<string, Outcome[]>,
+  key: string,
+  refs: string[],
+): number | undefined {
   const mine = results.get(key) ?? [];
   const ratios: number[] = [];
   for (let i = 0; i < mine.length; i++) {
@@ -748,7 +895,7 @@ function pairedRatio(
     const ref = Math.min(...others.map((o) => (o as { sample: Sample }).sample.value));
     ratios.push(m.sample.value / ref);
   }
-  return ratios.length === 0 ? "" : `${median(ratios).toFixed(2)}×`;
+  return ratios.length === 0 ? undefined : median(ratios);
 }
 
 interface Report {
@@ -775,7 +922,7 @@ function report(results: Map<string, Outcome[]>, rows: Row[], env: Env): Report 
           `  - (the reps that passed: ${ok.map((s) => fmt(s.value)).join(", ")}; not reported)`,
         );
       }
-      return [`FAILED (${failed.length}/${outcomes.length})`, "", "", "", "", ...rss];
+      return [`FAILED (${failed.length}/${outcomes.length})`, "", "", "", "", ...rss, ""];
     }
     const values = ok.map((s) => s.value);
     return [
@@ -785,6 +932,7 @@ function report(results: Map<string, Outcome[]>, rows: Row[], env: Env): Report 
       row.peer ? pairedRatio(results, row.key, [row.peer]) : "",
       row.limit ? `${pairedRatio(results, row.key, row.limit)} ${row.limitLabel}` : "",
       ...rss,
+      ok.some((s) => s.serverCpu) ? fmt(median(ok.map((s) => s.serverCpu ?? 0))) : "",
     ];
   };
   const big = rows.filter((r) => r.section !== "small");
@@ -803,8 +951,9 @@ function report(results: Map<string, Outcome[]>, rows: Row[], env: Env): Report 
         "÷ limit (which)",
         "server RSS",
         "client RSS",
+        "server CPU s",
       ]),
-      line(Array(8).fill("---")),
+      line(Array(9).fill("---")),
       ...big.map((row) => line([row.label, ...summary(row)])),
     );
   }
@@ -822,6 +971,16 @@ function report(results: Map<string, Outcome[]>, rows: Row[], env: Env): Report 
       }),
     );
   }
+  const peakOf = (key: string, side: "server" | "client") => {
+    const ok = (results.get(key) ?? []).flatMap((o) => o.ok ? [o.sample[side] ?? 0] : []);
+    return ok.length ? Math.max(...ok) / 1024 : undefined;
+  };
+  out.push(
+    "",
+    "Targets (paired medians of this run)",
+    "",
+    targetsTable((key, over) => pairedMedian(results, key, over), peakOf),
+  );
   return { tables: out.join("\n"), notes };
 }
 
@@ -880,6 +1039,7 @@ async function main(args: string[]): Promise<number> {
       "small-size": { type: "string", default: "4KiB" },
       concurrency: { type: "string", default: "16" },
       only: { type: "string" },
+      tusd: { type: "string" },
       "work-dir": { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -910,7 +1070,8 @@ async function main(args: string[]): Promise<number> {
   const log = (text: string) => console.error(text);
 
   // The peer, installed fresh (npm's cache makes this quick after the first time).
-  const wantsPeer = ROWS.some((r) => r.needsPeer && (!only || only.test(r.key + r.label)));
+  const wanted = (r: Row) => !only || only.test(r.key) || only.test(r.label);
+  const wantsPeer = ROWS.some((r) => r.needsPeer && wanted(r));
   let peer: Peer | undefined;
   if (wantsPeer) {
     log("installing the peer with npm …");
@@ -918,9 +1079,14 @@ async function main(args: string[]): Promise<number> {
     if (typeof installed === "string") log(`NOTICE: ${installed}`);
     else peer = installed;
   }
-  const rows = ROWS.filter((r) =>
-    (!only || only.test(r.key) || only.test(r.label)) && (!r.needsPeer || peer)
-  );
+  let tusd: string | undefined;
+  if (ROWS.some((r) => r.needsTusd && wanted(r))) {
+    log("building tusd …");
+    const found = await findTusd(values.tusd);
+    if (typeof found === "string") tusd = found;
+    else log(`NOTICE: ${found.skipped}`);
+  }
+  const rows = ROWS.filter((r) => wanted(r) && (!r.needsPeer || peer) && (!r.needsTusd || tusd));
 
   // The test file, once.
   const file = `${workRoot}/test.bin`;
@@ -936,7 +1102,7 @@ async function main(args: string[]): Promise<number> {
   ]);
   if ((await Deno.stat(file)).size !== size) throw new Error("client generate: wrong size");
   const md5 = await md5sum(file); // also brings the file into the page cache
-  const env: Env = { file, size, md5, peer, smallCount, smallSize, concurrency };
+  const env: Env = { file, size, md5, peer, tusd, smallCount, smallSize, concurrency };
 
   const results = new Map<string, Outcome[]>(rows.map((r) => [r.key, []]));
   const rowTimeoutMs = 120_000 + (size / (2 * 1e6)) * 1000; // at worst 2 MB/s, + 2 min

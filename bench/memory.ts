@@ -13,6 +13,10 @@ import { parseSize } from "../lib/units.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const MiB = 1024 * 1024;
+/** Peak RSS ceilings, MiB: the server with one upload, with ten at once; the client, any size. */
+const ONE_UPLOAD_MAX = 64;
+const CONCURRENT_MAX = 128;
+const CLIENT_MAX = 64;
 
 function vmHwm(pid: number): number {
   try {
@@ -208,20 +212,23 @@ if (import.meta.main) {
   const work = await Deno.makeTempDir({ prefix: "resumable-bench-memory-" });
   const fmt = (b: number) => b >= 1024 * MiB ? `${b / MiB / 1024} GiB` : `${b / MiB} MiB`;
   try {
-    const rows: [string, number][] = [];
+    /** What, peak MiB, and the ceiling the issue sets (RSS targets: one upload, ten, client). */
+    const rows: [string, number, number][] = [];
     const t0 = performance.now();
     const s1 = await serverRow(work, [small], 1);
-    rows.push([`server, one ${fmt(small)} upload (curl)`, s1]);
+    rows.push([`server, one ${fmt(small)} upload (curl)`, s1, ONE_UPLOAD_MAX]);
     const s4 = await serverRow(work, [big], 1);
-    rows.push([`server, one ${fmt(big)} upload (curl)`, s4]);
+    rows.push([`server, one ${fmt(big)} upload (curl)`, s4, ONE_UPLOAD_MAX]);
     const c = await serverRow(work, Array(n).fill(each), n);
-    rows.push([`server, ${n} concurrent ${each / MiB} MiB uploads (curl)`, c]);
+    rows.push([`server, ${n} concurrent ${each / MiB} MiB uploads (curl)`, c, CONCURRENT_MAX]);
     const k1 = await clientRow(work, small);
-    rows.push([`client, ${fmt(small)} upload`, k1]);
+    rows.push([`client, ${fmt(small)} upload`, k1, CLIENT_MAX]);
     const k4 = await clientRow(work, big);
-    rows.push([`client, ${fmt(big)} upload`, k4]);
-    console.log(`\n| what | peak RSS (MiB) |\n| --- | --- |`);
-    for (const [what, mib] of rows) console.log(`| ${what} | ${mib.toFixed(0)} |`);
+    rows.push([`client, ${fmt(big)} upload`, k4, CLIENT_MAX]);
+    console.log(`\n| what | peak RSS (MiB) | target | verdict |\n| --- | --- | --- | --- |`);
+    for (const [what, mib, max] of rows) {
+      console.log(`| ${what} | ${mib.toFixed(0)} | ≤ ${max} | ${mib <= max ? "met" : "not met"} |`);
+    }
     console.log(
       `\nserver ${fmt(big)} ÷ ${fmt(small)}: ${(s4 / s1).toFixed(2)}×; client: ${
         (k4 / k1).toFixed(2)

@@ -23,8 +23,8 @@ export async function openFileSource(path: string): Promise<FileSource> {
   // One handle, one position: a seek and its read must not interleave with another's (the
   // parts of a parallel upload read concurrently), so reads take turns.
   let turn: Promise<unknown> = Promise.resolve();
-  const readAt = async (offset: number, length: number) => {
-    const out = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+  const fill = async (offset: number, into: Uint8Array) => {
+    const out = into.subarray(0, Math.max(0, Math.min(into.length, size - offset)));
     await file.seek(offset, Deno.SeekMode.Start);
     let got = 0;
     while (got < out.length) {
@@ -32,17 +32,23 @@ export async function openFileSource(path: string): Promise<FileSource> {
       if (n === null) break;
       got += n;
     }
-    return out.subarray(0, got);
+    return got;
+  };
+  const readAt = async (offset: number, length: number) => {
+    const out = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+    return out.subarray(0, await fill(offset, out));
+  };
+  const inTurn = <T>(task: () => Promise<T>) => {
+    const next = turn.then(task);
+    turn = next.catch(() => {});
+    return next;
   };
   return {
     path: absolute,
     size,
     mtime,
-    read(offset, length) {
-      const next = turn.then(() => readAt(offset, length));
-      turn = next.catch(() => {});
-      return next;
-    },
+    read: (offset, length) => inTurn(() => readAt(offset, length)),
+    readInto: (offset, into) => inTurn(() => fill(offset, into)),
     async check() {
       const now = await file.stat();
       if (now.size !== size || (now.mtime?.getTime() ?? 0) !== mtime) {

@@ -6,6 +6,11 @@ export interface UploadSource {
   readonly size: number;
   /** Bytes [offset, offset + length), shorter only at the end of the source. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Bytes from `offset` into `into` (filled but at the end of the source), returning how many:
+   * lets the core reuse its chunk buffers instead of leaving one to the garbage collector per chunk.
+   */
+  readInto?(offset: number, into: Uint8Array): Promise<number>;
   /** Throws if the underlying data changed since the upload began (files only). */
   check?(): Promise<void>;
   close?(): void;

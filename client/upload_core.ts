@@ -665,8 +665,24 @@ class Transfer {
       : await this.#load(offset, length);
   }
 
+  /**
+   * Two chunk buffers, taking turns: one holds the chunk being sent, the other the one read ahead
+   * (when the third read starts, the first chunk's PATCH has ended). No chunk is left to the
+   * garbage collector, which lets dead chunks pile up to ~64 MiB before it runs.
+   */
+  #buffers: Uint8Array[] = [];
+
+  async #read(offset: number, length: number): Promise<Uint8Array> {
+    if (!this.#source.readInto) return await this.#source.read(offset, length);
+    // The older of the two (the newer may hold the chunk being sent).
+    let buffer = this.#buffers.length < 2 ? undefined : this.#buffers.shift();
+    if (!buffer || buffer.length < length) buffer = new Uint8Array(Math.max(length, this.#s.chunk));
+    this.#buffers.push(buffer);
+    return buffer.subarray(0, await this.#source.readInto(offset, buffer.subarray(0, length)));
+  }
+
   async #load(offset: number, length: number) {
-    const bytes = await this.#source.read(offset, length);
+    const bytes = await this.#read(offset, length);
     const algorithm = this.#s.checksumAlgorithm;
     const checksumOf = this.#s.hashing.checksum;
     return {

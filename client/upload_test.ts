@@ -458,3 +458,26 @@ Deno.test("after a failed PATCH, sent falls back to the server's offset", async 
   const next = events.slice(retry).find((e) => e.type === "progress");
   assert.ok(next?.type === "progress" && next.sent <= 131072 + 65536, JSON.stringify(next));
 });
+
+Deno.test("chunks are read into two buffers taking turns, never one per chunk", async () => {
+  const s = server();
+  const bytes = data(100_000);
+  const buffers = new Set<ArrayBufferLike>();
+  const source = {
+    ...bytesSource(bytes),
+    readInto(offset: number, into: Uint8Array) {
+      buffers.add(into.buffer);
+      const part = bytes.subarray(offset, offset + into.length);
+      into.set(part);
+      return Promise.resolve(part.length);
+    },
+  };
+  // A failed PATCH midway: the retry reads its chunk again while the next one is read ahead.
+  s.intercept((req, n) =>
+    req.method === "PATCH" && n === 3 ? new Response(null, { status: 503 }) : undefined
+  );
+  const result = await upload(source, options(s, { chunkSize: 10_000 }));
+  assert.equal(md5(await s.stored(result.url)), md5(bytes));
+  assert.equal(result.md5, md5(bytes));
+  assert.equal(buffers.size, 2);
+});

@@ -1,12 +1,16 @@
-/** MD5 + SHA-256 with node:crypto; the digest fields and their formats are `digest_header.ts`. */
+/**
+ * MD5 (libcrypto where FFI allows, `md5_native.ts`) + SHA-256 (node:crypto) on the calling
+ * thread; the digest fields and their formats are `digest_header.ts`.
+ */
 import { createHash, type Hash } from "node:crypto";
 import type { Digests } from "./digest_header.ts";
+import { createMd5, type Md5 } from "./md5_native.ts";
 
 export { base64ToHex, type Digests, formatReprDigest, parseReprDigest } from "./digest_header.ts";
 
 /** MD5 and SHA-256 fed in one pass. */
 export class DigestState {
-  readonly #md5: Hash = createHash("md5");
+  readonly #md5: Md5 = createMd5();
   readonly #sha256: Hash = createHash("sha256");
   /** Bytes fed so far. */
   length = 0;
@@ -19,6 +23,6 @@ export class DigestState {
 
   /** Finishes both hashes; the state can't be used afterwards. */
   digest(): Digests {
-    return { md5: this.#md5.digest("base64"), sha256: this.#sha256.digest("base64") };
+    return { md5: this.#md5.digest(), sha256: this.#sha256.digest("base64") };
   }
 }

@@ -1,15 +1,22 @@
 /**
- * MD5 + SHA-256 computed on another thread, so hashing overlaps the network and disk work of
- * the main thread (on this 2-core machine, hashing inline halved upload throughput). One shared
- * worker holds every running state; bytes in flight are bounded per state, so memory stays flat.
+ * MD5 + SHA-256 computed on other threads, so hashing overlaps the network and disk work of the
+ * main thread. With libcrypto (`--allow-ffi`), on the runtime's blocking threads
+ * (`digest_native.ts`). Without it, on a pool of Web Workers running node:crypto, sized to the
+ * machine (one per core, started on demand): each running state has its MD5 on one worker and
+ * its SHA-256 on another, so an upload is bound by MD5 alone, and concurrent uploads spread their
+ * MD5s over different workers (cores). Bytes are copied once into pieces of shared memory that
+ * both workers read; bytes in flight are bounded per state and in total, so memory stays flat.
  */
 import { type Digests, DigestState } from "./digest.ts";
+import { nativeDigest } from "./digest_native.ts";
+import type { Algorithm, WorkerReply, WorkerRequest } from "./digest_worker.ts";
+import { libcrypto } from "./libcrypto.ts";
 
 /** A running MD5 + SHA-256; `update` resolves once the bytes in flight are back under the bound. */
 export interface RunningDigest {
   /** Bytes fed so far. */
   readonly length: number;
-  /** Hashed on the calling thread (`inlineDigest`), not the worker. */
+  /** Hashed on the calling thread (`inlineDigest`), not the workers. */
   readonly inline?: boolean;
   /** Feeds bytes (copied into pooled buffers: the caller may reuse its own at once). */
   update(bytes: Uint8Array): Promise<void>;
@@ -19,87 +26,138 @@ export interface RunningDigest {
   drop(): void;
 }
 
-/** Bytes one state may have in flight to the worker before `update` waits (pipeline depth). */
-const IN_FLIGHT = 8 * 1024 * 1024;
+/** Bytes one state may have in flight to the workers before `update` waits (pipeline depth). */
+const IN_FLIGHT = 4 * 1024 * 1024;
 /**
  * Bytes all states together may have in flight: many concurrent uploads share this, so memory
- * stays bounded (10 uploads × 8 MiB of queued copies would be 80 MiB) while one alone still gets
+ * stays bounded (10 uploads × 4 MiB of queued copies would be 40 MiB) while one alone still gets
  * the whole depth.
  */
-const TOTAL_IN_FLIGHT = 24 * 1024 * 1024;
+const TOTAL_IN_FLIGHT = 16 * 1024 * 1024;
 let totalInFlight = 0;
-/** Bytes travel in buffers of this size, which the worker hands back for reuse. */
+/** Bytes travel in pieces of this size, which come back for reuse once every reader is done. */
 const PIECE = 1024 * 1024;
-/** Most idle buffers kept for reuse. */
-const POOL = 16;
-const free: Uint8Array[] = [];
+/** Most idle pieces kept for reuse. */
+const SPARE = TOTAL_IN_FLIGHT / PIECE;
+const spare: Uint8Array[] = [];
+
+/** How many hashing threads at most: one per core (at least two, so MD5 and SHA-256 overlap). */
+export const POOL_SIZE = Math.max(2, navigator.hardwareConcurrency || 1);
+
+interface Slot {
+  worker?: Worker;
+  /** Live states hashing here, weighted by cost (an MD5 counts twice a SHA-256). */
+  load: number;
+  /** Messages awaiting an answer. */
+  pending: number;
+  idleTimer?: ReturnType<typeof setTimeout>;
+}
+
+const slots: Slot[] = Array.from({ length: POOL_SIZE }, () => ({ load: 0, pending: 0 }));
 
 interface Waiter {
   inFlight: number;
   resume?: () => void;
+  /** Partial answers of the digest, one per worker involved. */
+  answers?: Partial<Digests>;
+  /** Which worker computed which digest. */
+  workers: Partial<Record<Algorithm, string>>;
+  expected?: number;
   done?: (digests: Digests) => void;
   failed?: (error: Error) => void;
 }
 
-let worker: Worker | undefined;
-const waiters = new Map<number, Waiter>();
-let nextKey = 1;
-/** Messages awaiting an answer. */
-let pending = 0;
-let idleTimer: ReturnType<typeof setTimeout> | undefined;
+interface Piece {
+  /** The whole pooled buffer (`PIECE` bytes), of which the first `n` are this piece. */
+  buffer: Uint8Array;
+  n: number;
+  /** Workers still reading it. */
+  readers: number;
+  waiter: Waiter;
+}
 
-/**
- * The shared worker, started on demand. A Web Worker keeps a Deno process alive, so once no state
- * is alive and nothing is in flight it is ended (after a short, unref'd grace period).
- */
-function shared(): Worker {
-  clearTimeout(idleTimer);
-  if (worker) return worker;
-  const w = new Worker(new URL("./digest_worker.ts", import.meta.url).href, { type: "module" });
-  w.onmessage = (
-    { data: m }: MessageEvent<
-      { op: string; key: number; n?: number; bytes?: Uint8Array; md5?: string; sha256?: string }
-    >,
-  ) => {
-    pending--;
-    if (m.bytes && free.length < POOL) free.push(m.bytes);
-    const waiter = waiters.get(m.key);
-    if (m.op === "ack") {
-      totalInFlight -= m.n!; // (a dropped state's bytes too)
+const waiters = new Map<number, Waiter>();
+const pieces = new Map<number, Piece>();
+let nextKey = 1;
+let nextPiece = 1;
+
+/** MD5 weighs twice SHA-256 (it runs at half the speed here: SHA-256 has CPU extensions). */
+const WEIGHT: Record<Algorithm, number> = { md5: 2, sha256: 1 };
+
+function onReply(slot: Slot, { data: m }: MessageEvent<WorkerReply>): void {
+  slot.pending--;
+  if (m.op === "ack") {
+    const piece = pieces.get(m.piece);
+    if (piece && --piece.readers === 0) {
+      pieces.delete(m.piece);
+      if (spare.length < SPARE) spare.push(piece.buffer);
+      const n = piece.n;
+      totalInFlight -= n;
+      piece.waiter.inFlight -= n;
+      if (piece.waiter.inFlight <= IN_FLIGHT / 2) piece.waiter.resume?.();
       if (totalInFlight <= TOTAL_IN_FLIGHT / 2) { for (const w of waiters.values()) w.resume?.(); }
     }
-    if (waiter && m.op === "ack") {
-      waiter.inFlight -= m.n!;
-      if (waiter.inFlight <= IN_FLIGHT / 2) waiter.resume?.();
-    } else if (waiter && m.op === "digest") {
-      waiters.delete(m.key);
-      waiter.done?.({ md5: m.md5!, sha256: m.sha256! });
+  } else {
+    const waiter = waiters.get(m.key);
+    if (waiter) {
+      Object.assign(waiter.answers ??= {}, {
+        ...(m.md5 ? { md5: m.md5 } : {}),
+        ...(m.sha256 ? { sha256: m.sha256 } : {}),
+      });
+      if (m.md5) waiter.workers.md5 = m.worker;
+      if (m.sha256) waiter.workers.sha256 = m.worker;
+      if (--waiter.expected! === 0) {
+        waiters.delete(m.key);
+        waiter.done?.(waiter.answers as Digests);
+      }
     }
-    settle();
-  };
-  worker = w;
-  return w;
+  }
+  settle(slot);
 }
 
-function settle(): void {
-  if (pending > 0 || waiters.size > 0 || !worker) return;
-  clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => {
-    if (pending > 0 || waiters.size > 0) return;
-    worker?.terminate();
-    worker = undefined;
+function start(index: number): Worker {
+  const slot = slots[index]!;
+  clearTimeout(slot.idleTimer);
+  if (slot.worker) return slot.worker;
+  const url = new URL("./digest_worker.ts", import.meta.url).href;
+  const worker = new Worker(url, { type: "module", name: `digest-${index}` });
+  worker.onmessage = (event) => onReply(slot, event);
+  slot.worker = worker;
+  return worker;
+}
+
+/**
+ * A Web Worker keeps a Deno process alive, so once a worker has no state and nothing in flight it
+ * is ended (after a short, unref'd grace period).
+ */
+function settle(slot: Slot): void {
+  if (slot.pending > 0 || slot.load > 0 || !slot.worker) return;
+  clearTimeout(slot.idleTimer);
+  slot.idleTimer = setTimeout(() => {
+    if (slot.pending > 0 || slot.load > 0) return;
+    slot.worker?.terminate();
+    delete slot.worker;
   }, 1000);
-  Deno.unrefTimer(idleTimer as unknown as number);
+  Deno.unrefTimer(slot.idleTimer as unknown as number);
 }
 
-function send(message: unknown, transfer: Transferable[] = []): void {
-  pending++;
-  shared().postMessage(message, transfer);
+function send(index: number, message: WorkerRequest): void {
+  slots[index]!.pending++;
+  start(index).postMessage(message);
+}
+
+/** The least loaded slot, other than `not` (the lowest index on a tie: started ones first). */
+function leastLoaded(not?: number): number {
+  let best = -1;
+  for (let i = 0; i < slots.length; i++) {
+    if (i !== not && (best < 0 || slots[i]!.load < slots[best]!.load)) best = i;
+  }
+  return best;
 }
 
 /**
  * A running digest computed right here, for bodies so small (a few KiB to 1 MiB, all at hand)
- * that a round trip to the worker costs more than the hashing.
+ * that a round trip to a worker costs more than the hashing.
  */
 export function inlineDigest(): RunningDigest {
   const state = new DigestState();
@@ -117,26 +175,59 @@ export function inlineDigest(): RunningDigest {
   };
 }
 
+/** A running digest on other threads: libcrypto's where it loads, else the worker pool's. */
 export function offThreadDigest(): RunningDigest {
+  const lib = libcrypto();
+  return lib ? nativeDigest(lib) : workerDigest();
+}
+
+/** A running digest on the worker pool; `hashedBy` names the worker of each digest (once digested). */
+export function workerDigest(): RunningDigest & {
+  readonly hashedBy: Readonly<Partial<Record<Algorithm, string>>>;
+} {
   const key = nextKey++;
-  const waiter: Waiter = { inFlight: 0 };
+  const waiter: Waiter = { inFlight: 0, workers: {} };
   waiters.set(key, waiter);
+  // MD5 on the least loaded worker, SHA-256 on the next least loaded other one.
+  const md5At = leastLoaded();
+  const sha256At = leastLoaded(md5At);
+  const plan = new Map<number, Algorithm[]>([[md5At, ["md5"]], [sha256At, ["sha256"]]]);
+  for (const [at, algorithms] of plan) {
+    for (const a of algorithms) slots[at]!.load += WEIGHT[a];
+  }
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    for (const [at, algorithms] of plan) {
+      for (const a of algorithms) slots[at]!.load -= WEIGHT[a];
+      settle(slots[at]!);
+    }
+  };
   let length = 0;
   let dropped = false;
   return {
     get length() {
       return length;
     },
+    get hashedBy() {
+      return waiter.workers;
+    },
     async update(bytes) {
       if (dropped) return;
       for (let at = 0; at < bytes.length; at += PIECE) {
-        const piece = bytes.subarray(at, at + PIECE);
-        const buffer = free.pop() ?? new Uint8Array(PIECE);
-        buffer.set(piece);
-        length += piece.length;
-        waiter.inFlight += piece.length;
-        totalInFlight += piece.length;
-        send({ op: "update", key, bytes: buffer, n: piece.length }, [buffer.buffer as ArrayBuffer]);
+        const part = bytes.subarray(at, at + PIECE);
+        const buffer = spare.pop() ?? new Uint8Array(new SharedArrayBuffer(PIECE));
+        buffer.set(part);
+        const id = nextPiece++;
+        pieces.set(id, { buffer, n: part.length, readers: plan.size, waiter });
+        const shared = part.length === PIECE ? buffer : buffer.subarray(0, part.length);
+        length += part.length;
+        waiter.inFlight += part.length;
+        totalInFlight += part.length;
+        for (const [index, algorithms] of plan) {
+          send(index, { op: "update", key, algorithms, bytes: shared, piece: id });
+        }
         // Over its own depth it waits for its acks; over the shared bound, for anyone's.
         while ((waiter.inFlight > IN_FLIGHT || totalInFlight > TOTAL_IN_FLIGHT) && !dropped) {
           await new Promise<void>((resolve) => waiter.resume = resolve);
@@ -146,10 +237,14 @@ export function offThreadDigest(): RunningDigest {
     },
     digest() {
       if (dropped) return Promise.reject(new Error("The digest was dropped"));
-      return new Promise((resolve, reject) => {
-        waiter.done = resolve;
+      return new Promise<Digests>((resolve, reject) => {
+        waiter.expected = plan.size;
+        waiter.done = (digests) => {
+          release();
+          resolve(digests);
+        };
         waiter.failed = reject;
-        send({ op: "digest", key });
+        for (const [index, algorithms] of plan) send(index, { op: "digest", key, algorithms });
       });
     },
     drop() {
@@ -157,8 +252,8 @@ export function offThreadDigest(): RunningDigest {
       waiters.delete(key);
       waiter.resume?.(); // a writer waiting on the bound must not wait forever
       waiter.failed?.(new Error("The digest was dropped")); // nor one waiting for the digest
-      if (worker) worker.postMessage({ op: "drop", key });
-      settle();
+      for (const index of plan.keys()) slots[index]!.worker?.postMessage({ op: "drop", key });
+      release();
     },
   };
 }

@@ -1,42 +1,56 @@
 /**
- * The worker behind `offThreadDigest`: running MD5 + SHA-256 states, keyed, fed by messages.
- * Every update is acknowledged so the sender can bound the bytes in flight.
+ * A hashing thread of `digest_pool.ts`: running MD5 and/or SHA-256 states, keyed, fed pieces of
+ * shared memory. Every update is acknowledged (by piece) so the sender can reuse the piece and
+ * bound the bytes in flight. MD5 is libcrypto's where FFI allows (`md5_native.ts`).
  */
 /// <reference lib="deno.worker" />
 import { createHash, type Hash } from "node:crypto";
+import { createMd5, type Md5 } from "./md5_native.ts";
 
-type Message =
-  | { op: "update"; key: number; bytes: Uint8Array; n: number }
-  | { op: "digest"; key: number }
+export type Algorithm = "md5" | "sha256";
+
+export type WorkerRequest =
+  | { op: "update"; key: number; algorithms: Algorithm[]; bytes: Uint8Array; piece: number }
+  | { op: "digest"; key: number; algorithms: Algorithm[] }
   | { op: "drop"; key: number };
 
-const states = new Map<number, { md5: Hash; sha256: Hash }>();
+export type WorkerReply =
+  | { op: "ack"; piece: number }
+  | { op: "digest"; key: number; md5?: string; sha256?: string; worker: string };
 
-self.onmessage = ({ data: message }: MessageEvent<Message>) => {
+interface State {
+  md5?: Md5;
+  sha256?: Hash;
+}
+
+const states = new Map<number, State>();
+
+self.onmessage = ({ data: message }: MessageEvent<WorkerRequest>) => {
   if (message.op === "drop") {
     states.delete(message.key);
     return;
   }
   let state = states.get(message.key);
-  if (!state) {
-    state = { md5: createHash("md5"), sha256: createHash("sha256") };
-    states.set(message.key, state);
-  }
+  if (!state) states.set(message.key, state = {});
   if (message.op === "update") {
-    const bytes = message.bytes.subarray(0, message.n);
-    state.md5.update(bytes);
-    state.sha256.update(bytes);
-    // The buffer goes back to the sender's pool: memory stays a fixed set of buffers.
-    self.postMessage({ op: "ack", key: message.key, n: message.n, bytes: message.bytes }, [
-      message.bytes.buffer as ArrayBuffer,
-    ]);
-  } else {
-    states.delete(message.key);
-    self.postMessage({
+    for (const algorithm of message.algorithms) {
+      if (algorithm === "md5") (state.md5 ??= createMd5()).update(message.bytes);
+      else (state.sha256 ??= createHash("sha256")).update(message.bytes);
+    }
+    self.postMessage({ op: "ack", piece: message.piece } satisfies WorkerReply);
+    return;
+  }
+  states.delete(message.key);
+  const wants = new Set(message.algorithms); // (a state fed no bytes has no hash yet)
+  self.postMessage(
+    {
       op: "digest",
       key: message.key,
-      md5: state.md5.digest("base64"),
-      sha256: state.sha256.digest("base64"),
-    });
-  }
+      ...(wants.has("md5") ? { md5: (state.md5 ?? createMd5()).digest() } : {}),
+      ...(wants.has("sha256")
+        ? { sha256: (state.sha256 ?? createHash("sha256")).digest("base64") }
+        : {}),
+      worker: self.name,
+    } satisfies WorkerReply,
+  );
 };

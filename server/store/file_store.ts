@@ -15,6 +15,7 @@ import type {
 import { outcomeOf, pumpBody } from "./body.ts";
 import { HashCache } from "./hash_cache.ts";
 import type { GroupSync } from "./group_sync.ts";
+import { openWriteback, type Writeback, WRITEBACK_STEP } from "./writeback.ts";
 
 /** Bytes gathered before one write(2); bounds memory per request. */
 const WRITE_BUFFER = 1024 * 1024;
@@ -167,10 +168,16 @@ export class FileStore implements UploadStore {
   ): Promise<AppendResult> {
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
     // The running hash is picked up (or rebuilt) only once a byte is about to be written.
-    const out = new BufferedWriter(file, offset, (whole) => this.#hashAt(id, file, offset, whole));
+    const out = new BufferedWriter(
+      file,
+      offset,
+      (whole) => this.#hashAt(id, file, offset, whole),
+      data,
+    );
     let syncing = false;
     const durable = async () => {
       syncing = true;
+      await out.endWriteback();
       if (out.written === 0) return;
       const started = performance.now();
       await this.#sync.data(file, out.written);
@@ -237,6 +244,7 @@ export class FileStore implements UploadStore {
       // A failed write may have left part of its bytes: cut back to what was fully written. A
       // failed fsync makes none of this request's bytes durable: cut back to where it started.
       this.#hashes.forget(id);
+      await out.endWriteback();
       await file.truncate(offset + (syncing ? 0 : out.written)).catch(() => {});
       await file.syncData().catch(() => {});
       throw error;
@@ -524,7 +532,8 @@ export class FileStore implements UploadStore {
 
 /**
  * Gathers small network chunks into writes of up to 1 MiB (bounded memory per request) and feeds
- * the running hash with exactly the bytes written.
+ * the running hash with exactly the bytes written. Given the file's path, it starts the kernel's
+ * writeback of each few MiB written (`writeback.ts`), so the fsync at the end has little left.
  */
 class BufferedWriter {
   written = 0;
@@ -534,19 +543,31 @@ class BufferedWriter {
   #hash: RunningDigest | undefined;
   readonly #buffer = new Uint8Array(WRITE_BUFFER);
   #buffered = 0;
+  #path: string | undefined;
+  #writeback: Writeback | undefined;
 
   /**
    * Writes from `start` on; `startHash` gives the running hash of what precedes it, told whether
-   * the first write is the whole body (a small body, all buffered).
+   * the first write is the whole body (a small body, all buffered); `path` enables writeback.
    */
   constructor(
     file: Deno.FsFile,
     start: number,
     startHash?: (whole: boolean) => Promise<RunningDigest>,
+    path?: string,
   ) {
     this.#file = file;
     this.#start = start;
     this.#startHash = startHash;
+    this.#path = path;
+  }
+
+  /** Stops starting writeback (waiting for the request under way); call before the fsync. */
+  async endWriteback(): Promise<void> {
+    const writeback = this.#writeback;
+    this.#writeback = undefined;
+    this.#path = undefined;
+    await writeback?.close();
   }
 
   /** Bytes taken so far, written or still buffered. */
@@ -582,8 +603,14 @@ class BufferedWriter {
       if (this.#start > 0) await this.#file.seek(this.#start + this.written, Deno.SeekMode.Start);
     }
     await writeAll(this.#file, bytes);
-    await this.#hash?.update(bytes);
     this.written += bytes.length;
+    // Only a body of several MiB is worth the second descriptor.
+    if (this.#path && !this.#writeback && this.written >= WRITEBACK_STEP) {
+      this.#writeback = openWriteback(this.#path, this.#start);
+      if (!this.#writeback) this.#path = undefined;
+    }
+    this.#writeback?.advance(this.#start + this.written);
+    await this.#hash?.update(bytes);
   }
 }
 

@@ -4,6 +4,7 @@ import { newUploadId } from "../../lib/ids.ts";
 import { storeConformance } from "./conformance.ts";
 import { FileStore } from "./file_store.ts";
 import { GroupSync, openGroupSync } from "./group_sync.ts";
+import { WRITEBACK_STEP, writebackRequests } from "./writeback.ts";
 
 storeConformance("FileStore", {
   async make() {
@@ -188,5 +189,33 @@ Deno.test("FileStore fenced (--db): an append waits for another writer's file lo
     await holder.unlock();
     await assert.rejects(pending, (e: { status?: number }) => e.status === 409);
     assert.equal((await store.get(id))?.offset, 5, "no byte interleaved");
+  });
+});
+
+Deno.test("FileStore starts writeback of each few MiB while a body arrives, then fsyncs", async () => {
+  await withDir(async (dir) => {
+    const data = new Uint8Array(3 * WRITEBACK_STEP + 5).map((_, i) => (i * 31) & 0xff);
+    const id = newUploadId();
+    const store = await FileStore.open(dir);
+    await store.create({ id, length: data.length, metadata: "", createdAt: 0 });
+    const before = writebackRequests.count;
+    // The body arrives in network-sized pieces, as it does from a socket.
+    const pieces = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let at = 0; at < data.length; at += 64 * 1024) {
+          controller.enqueue(data.slice(at, at + 64 * 1024));
+        }
+        controller.close();
+      },
+    });
+    const result = await store.append(id, 0, pieces, {
+      maxBytes: data.length,
+      signal: never,
+    });
+    assert.equal(result.offset, data.length);
+    assert.equal(writebackRequests.count - before, 3);
+    const expected = new DigestState();
+    expected.update(data);
+    assert.deepEqual(await store.finish(id), expected.digest());
   });
 });

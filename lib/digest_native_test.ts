@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { nativeDigest, threads } from "./digest_native.ts";
+import { libcrypto } from "./libcrypto.ts";
+
+const lib = libcrypto();
+
+function expected(data: Uint8Array) {
+  return {
+    md5: createHash("md5").update(data).digest("base64"),
+    sha256: createHash("sha256").update(data).digest("base64"),
+  };
+}
+
+Deno.test("libcrypto digests on blocking threads equal node:crypto's, fed in odd pieces", async () => {
+  assert.ok(lib, "libcrypto loads here");
+  const data = new Uint8Array(9 * 1024 * 1024 + 5).map((_, i) => (i * 13 + (i >> 9)) & 0xff);
+  const state = nativeDigest(lib);
+  for (let at = 0; at < data.length; at += 1_500_001) {
+    const piece = data.slice(at, at + 1_500_001);
+    await state.update(piece);
+    piece.fill(0); // the caller may reuse its buffer at once
+  }
+  assert.equal(state.length, data.length);
+  assert.deepEqual(await state.digest(), expected(data));
+  assert.deepEqual(await nativeDigest(lib).digest(), expected(new Uint8Array(0)));
+});
+
+Deno.test("concurrent uploads hash on separate threads: both MD5s and both SHA-256s at once", async () => {
+  assert.ok(lib);
+  const data = new Uint8Array(8 * 1024 * 1024).map((_, i) => (i >> 3) & 0xff);
+  threads.peak = 0;
+  const a = nativeDigest(lib);
+  const b = nativeDigest(lib);
+  await Promise.all([a.update(data), b.update(data)]);
+  const [da, db] = await Promise.all([a.digest(), b.digest()]);
+  assert.deepEqual(da, expected(data));
+  assert.deepEqual(db, da);
+  // Each running call holds a thread of its own: four at once means neither upload waited for
+  // the other's MD5, nor its own MD5 for its SHA-256.
+  assert.equal(threads.peak, 4);
+  assert.equal(threads.running, 0);
+});
+
+Deno.test("dropping a native digest releases a writer waiting on the bound", async () => {
+  assert.ok(lib);
+  const state = nativeDigest(lib);
+  const writing = state.update(new Uint8Array(32 * 1024 * 1024));
+  state.drop();
+  await writing;
+  await assert.rejects(state.digest(), /dropped/);
+});
