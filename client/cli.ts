@@ -3,8 +3,9 @@ import { isAlgorithm } from "../lib/checksum.ts";
 import { envVar } from "../lib/env.ts";
 import { UploadError } from "../lib/errors.ts";
 import { draftRules, INTEROP_VERSIONS } from "../lib/ietf_versions.ts";
-import { formatBytes, parseSize } from "../lib/units.ts";
+import { formatBytes, parseDuration, parseSize } from "../lib/units.ts";
 import { caFetch } from "./ca_fetch.ts";
+import { type Deadlines, DEFAULT_DEADLINES, seconds } from "./deadline.ts";
 import { download } from "./download.ts";
 import { defaultStateDir, FileResumeStore, finishedStore } from "./file_resume_store.ts";
 import { type FileSource, openFileSource } from "./file_source.ts";
@@ -29,7 +30,12 @@ upload options:
   --endpoint URL         upload endpoint (default ${DEFAULT_ENDPOINT}, or $RESUMABLE_ENDPOINT)
   --chunk-size SIZE      bytes per PATCH, e.g. 1MiB; "0" = the whole file in one PATCH
                          (default 8MiB)
-  --retries N            attempts without progress before giving up (default 8)
+  --retries N            attempts without progress before giving up (default 8); until the
+                         server has answered once, a network failure gets 2 quick retries only
+  --response-timeout T   no response head within T after sending a request: cut it, then
+                         HEAD and resume (default ${seconds(DEFAULT_DEADLINES.responseMs)})
+  --stall-timeout T      no upload progress (or no download bytes) for T: the same
+                         (default ${seconds(DEFAULT_DEADLINES.stallMs)}); download takes both too
   --metadata KEY=VALUE   extra Upload-Metadata (repeatable; filename and filetype are set)
   --header "NAME: VALUE" extra request header (repeatable)
   --token TOKEN          bearer token for a server with --auth-secret (or $RESUMABLE_TOKEN;
@@ -153,6 +159,7 @@ async function uploadCommand(args: string[]): Promise<number> {
       endpoint: { type: "string" },
       "chunk-size": { type: "string" },
       retries: { type: "string", default: "8" },
+      ...DEADLINE_FLAGS,
       metadata: { type: "string", multiple: true },
       header: { type: "string", multiple: true },
       token: { type: "string" },
@@ -242,6 +249,7 @@ async function uploadCommand(args: string[]): Promise<number> {
         headers: headersOf(values.header, values.token),
         metadata: { filename: name, filetype: guessType(name), ...metadata },
         retry: { retries: Number(values.retries) },
+        deadlines: deadlinesOf(values),
         protocol,
         ...(draft ? { ietfVersion: draft.version } : {}),
         checksum,
@@ -283,6 +291,27 @@ function describeResult(result: UploadResult): string {
     (result.verified === "digest"
       ? `${digests} matched\nSHA-256 ${result.sha256} matched`
       : `size matched; the server gave no digest to compare\n${digests} (not compared)`);
+}
+
+const DEADLINE_FLAGS = {
+  "response-timeout": { type: "string" },
+  "stall-timeout": { type: "string" },
+} as const;
+
+function deadlinesOf(
+  values: { "response-timeout"?: string | undefined; "stall-timeout"?: string | undefined },
+): Deadlines {
+  const flag = (name: "response-timeout" | "stall-timeout", fallback: number) => {
+    const text = values[name];
+    if (text === undefined) return fallback;
+    const ms = parseDuration(text);
+    if (!(ms > 0)) usage(`Invalid --${name} ${JSON.stringify(text)}: expected more than 0 s`);
+    return ms;
+  };
+  return {
+    responseMs: flag("response-timeout", DEFAULT_DEADLINES.responseMs),
+    stallMs: flag("stall-timeout", DEFAULT_DEADLINES.stallMs),
+  };
 }
 
 function parseCrashAfter(value: string | undefined): number | undefined {
@@ -433,6 +462,7 @@ async function downloadCommand(args: string[]): Promise<number> {
       header: { type: "string", multiple: true },
       retries: { type: "string" },
       token: { type: "string" },
+      ...DEADLINE_FLAGS,
       ca: { type: "string" },
     },
   });
@@ -446,6 +476,7 @@ async function downloadCommand(args: string[]): Promise<number> {
     headers: headersOf(values.header, values.token),
     ...(values.ca === undefined ? {} : { fetch: await caFetch(values.ca) }),
     ...(values.retries ? { retry: { retries: Number(values.retries) } } : {}),
+    deadlines: deadlinesOf(values),
   });
   say(
     `downloaded ${formatBytes(result.size)} to ${out}\n` +

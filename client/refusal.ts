@@ -2,7 +2,7 @@
  * A refused request to an upload's URL (`status`, `download`) in one plain line: what happened,
  * in the server's own words where it gave any, and what to do about it.
  */
-import { serverMessage } from "./upload_core.ts";
+import { serverMessage } from "./link.ts";
 
 /** One line for an error `status` the server answered for `url`; `body` is what it said. */
 export function explainRefusal(url: string, status: number, body = ""): string {

@@ -6,6 +6,8 @@
 import { UploadError } from "../lib/errors.ts";
 import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
 import { formatBytes, formatRate, formatTimeLeft } from "../lib/units.ts";
+import { DEFAULT_DEADLINES, fetchWithin } from "./deadline.ts";
+import { networkWords } from "./network_error.ts";
 import { explainRefusal } from "./refusal.ts";
 
 export interface UploadProgress {
@@ -26,12 +28,13 @@ export async function fetchProgress(
   headers: Record<string, string>,
   fetch: typeof globalThis.fetch = globalThis.fetch,
 ): Promise<UploadProgress> {
-  const failed = (error: Error) => {
-    throw new UploadError(0, "network", `${url} can't be reached: ${error.message}`);
-  };
-  const res = await fetch(`${url}/status`, { headers }).catch(failed);
+  const ask = (target: string, init: { method?: string; headers: Record<string, string> }) =>
+    fetchWithin(fetch, target, init, DEFAULT_DEADLINES).catch((error) => {
+      throw new UploadError(0, "network", `${url} can't be reached: ${networkWords(error, url)}`);
+    });
+  const res = await ask(`${url}/status`, { headers });
   if (res.ok && res.headers.get("content-type")?.includes("json")) {
-    const body = await res.json() as {
+    const body = JSON.parse(res.text) as {
       received: number;
       length: number | null;
       state?: string;
@@ -46,14 +49,13 @@ export async function fetchProgress(
         : {}),
     };
   }
-  const said = await res.text().catch(() => "");
-  const head = await fetch(url, {
+  const head = await ask(url, {
     method: "HEAD",
     headers: { ...headers, [H.tusResumable]: TUS_VERSION },
-  }).catch(failed);
+  });
   if (!head.ok) {
     // The status endpoint's words, where it said why (HEAD answers carry no body).
-    const body = res.status === head.status ? said : "";
+    const body = res.status === head.status ? res.text : "";
     throw new UploadError(head.status, "http", explainRefusal(url, head.status, body));
   }
   const value = (name: string) => {

@@ -136,6 +136,21 @@ export function assertExit(run: ClientRun, code: number): void {
   assert.equal(run.code, code, describeRun(run));
 }
 
+/**
+ * Asserts one clear `error:` line on stderr (wrapped to the width: its continuation lines are
+ * indented) and no stack trace; returns that line, unwrapped.
+ */
+export function assertOneErrorLine(run: ClientRun): string {
+  const unwrapped = run.stderr.replace(/\n {2}(?=\S)/g, " ");
+  const errors = lines(unwrapped).filter((line) => line.startsWith("error:"));
+  assert.equal(errors.length, 1, `expected exactly one "error:" line\n${describeRun(run)}`);
+  assert.ok(
+    !/^\s+at /m.test(unwrapped) && !/^\s+at /m.test(run.stdout),
+    `no stack trace expected\n${describeRun(run)}`,
+  );
+  return errors[0]!;
+}
+
 /** Asserts the process died by SIGKILL (what `--crash-after` does to itself). */
 export function assertKilled(run: ClientRun): void {
   assert.equal(run.signal, "SIGKILL", describeRun(run));
