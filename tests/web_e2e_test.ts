@@ -458,6 +458,7 @@ Deno.test({
     // The one error is the browser's report of the connection that was reset on purpose.
     const errors = watched.errors.filter((e) => !/ERR_CONNECTION_RESET/.test(e));
     assert.deepEqual(errors, [], String(watched.errors));
+  },
 });
 
 Deno.test({
