@@ -9,7 +9,7 @@ import { startServer } from "./helpers/server.ts";
 import { TcpProxy } from "./helpers/tcp_proxy.ts";
 import { tcpServer, writeAll } from "./helpers/tcp_server.ts";
 import { createUpload, fileSize, head, md5, randomBytes } from "./helpers/uploads.ts";
-import { pollUntil, withDeadline } from "./helpers/wait.ts";
+import { pollUntil, waitFor, withDeadline } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
 
@@ -202,8 +202,12 @@ Deno.test(
     await conn.waitForClose({ timeoutMs: 5000 });
     await sending;
 
-    // The server sees the body end early; it keeps and syncs what came (visible on disk).
-    await pollUntil(async () => (await fileSize(data)) === arrive, { timeoutMs: 5000 });
+    // The server sees the body end early and stores all that came, the chunks it had read but not
+    // yet written included. Watched on disk: a HEAD meanwhile would stop the PATCH where it is.
+    await waitFor(async () => (await fileSize(data)) === arrive, {
+      timeoutMs: 30_000,
+      message: `${arrive} bytes on disk`,
+    });
     const status = await head(server, path);
     assert.equal(status.offset, arrive);
     assert.equal(md5(await Deno.readFile(data)), md5(source.subarray(0, arrive)));
