@@ -12,16 +12,18 @@ import { UploadError } from "../lib/errors.ts";
 import { encodeMetadata, type Metadata } from "../lib/metadata.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
 import { INTEROP_HEADER, type InteropVersion } from "../lib/ietf_versions.ts";
+import { type Answer, type Deadlines, DEFAULT_DEADLINES } from "./deadline.ts";
+import { aborted, discover, type Link, send, sleep, waitForContact } from "./link.ts";
 import {
   type Dialect,
   dialectOf,
-  discover,
   fastestChecksum,
+  noFeatures,
   type ProtocolName,
   type ServerFeatures,
 } from "./protocol.ts";
 import type { ResumeRecord, ResumeStore } from "./resume_store.ts";
-import { backoffMs, classify, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
+import { backoffMs, classify, Contact, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
 import { rangeSource, type UploadSource } from "./source.ts";
 
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
@@ -29,12 +31,23 @@ export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 const BUFFERED_CHUNK_MAX = 16 * 1024 * 1024;
 /** Piece size for streamed chunks and for hashing. */
 const PIECE = 1024 * 1024;
+/** Piece size in which a buffered chunk is streamed: small, so `sent` moves smoothly. */
+const SEND_PIECE = 64 * 1024;
+/** `sent` progress is reported at most this often while a body streams (acknowledgements always). */
+const SENT_EVERY_MS = 100;
 
 export type UploadEvent =
   | { type: "created"; url: string; part?: number }
   | { type: "resumed"; url: string; offset: number; part?: number }
   | { type: "restarted"; reason: string; part?: number }
-  | { type: "progress"; acknowledged: number; sent: number; total: number }
+  | {
+    type: "progress";
+    /** Bytes the server has confirmed holding. */
+    acknowledged: number;
+    /** Bytes handed to the network so far (≥ acknowledged): moves while a body is being sent. */
+    sent: number;
+    total: number;
+  }
   | {
     type: "retry";
     attempt: number;
@@ -73,6 +86,8 @@ export interface UploadOptions {
   metadata?: Metadata;
   signal?: AbortSignal;
   retry?: Partial<RetryPolicy>;
+  /** Per-request deadlines (`client/deadline.ts`); expiry counts as a network failure. */
+  deadlines?: Partial<Deadlines>;
   /** tus (default), the IETF draft, or the plain dialect. */
   protocol?: ProtocolName;
   /** The IETF draft's interop version (3 to 8; default the newest). */
@@ -85,6 +100,12 @@ export interface UploadOptions {
   informationalFetch?: InformationalFetch;
   /** Per-PATCH checksum: an algorithm, "none", or "auto" (the fastest the server offers). */
   checksum?: ChecksumAlgorithm | "none" | "auto";
+  /**
+   * Send every PATCH body as a stream and report `sent` progress as fetch consumes it. Off by
+   * default: a browser can't stream a request body over HTTP/1.1 (`client/upload.ts` turns it on
+   * in Deno). Chunks larger than 16 MiB are always streamed.
+   */
+  streamBody?: boolean;
   /** Upload in this many concurrent parts, then concatenate (needs tus concatenation). */
   parallel?: number;
   /** Remembers the upload so a later run (after a crash) resumes it. */
@@ -129,9 +150,20 @@ export async function upload(
   const emit = (event: UploadEvent) => options.onEvent?.(event);
   const wantsFeatures = dialect.name === "tus" &&
     ((options.parallel ?? 1) > 1 || (options.checksum ?? "auto") !== "none");
-  const features: ServerFeatures = wantsFeatures
-    ? await discover(options.endpoint, fetchFn, { ...options.headers, ...dialect.version })
-    : { extensions: new Set(), checksums: [] };
+  const link: Link = {
+    endpoint: options.endpoint,
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...(options.informationalFetch ? { informationalFetch: options.informationalFetch } : {}),
+    dialect,
+    fetch: fetchFn,
+    emit,
+    policy: { ...DEFAULT_RETRY, ...options.retry },
+    deadlines: { ...DEFAULT_DEADLINES, ...options.deadlines },
+    contact: new Contact(),
+  };
+  const features = wantsFeatures ? await discover(link) : noFeatures();
   const checksum = options.hashing.checksum
     ? chooseChecksum(options, dialect, features, emit)
     : undefined;
@@ -146,10 +178,8 @@ export async function upload(
   parallel = Math.min(parallel, Math.max(1, source.size));
   const settings: Settings = {
     ...options,
-    dialect,
-    fetch: fetchFn,
-    emit,
-    policy: { ...DEFAULT_RETRY, ...options.retry },
+    ...link,
+    hashing: options.hashing,
     chunk: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
     ...(checksum ? { checksumAlgorithm: checksum } : {}),
   };
@@ -228,12 +258,10 @@ function chooseChecksum(
   return wanted;
 }
 
-interface Settings extends UploadOptions {
-  hashing: Hashing;
-  dialect: Dialect;
+interface Settings extends UploadOptions, Link {
   fetch: typeof fetch;
-  emit: (event: UploadEvent) => void;
-  policy: RetryPolicy;
+  deadlines: Deadlines;
+  hashing: Hashing;
   chunk: number;
   checksumAlgorithm?: ChecksumAlgorithm;
 }
@@ -254,11 +282,13 @@ async function uploadParts(
   const size = source.size;
   const bounds = Array.from({ length: n + 1 }, (_, i) => Math.floor((size * i) / n));
   const acknowledged = Array(n).fill(0);
+  const sent = Array(n).fill(0);
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   const progress = () =>
     settings.emit({
       type: "progress",
-      acknowledged: acknowledged.reduce((a, b) => a + b, 0),
-      sent: acknowledged.reduce((a, b) => a + b, 0),
+      acknowledged: sum(acknowledged),
+      sent: sum(sent),
       total: size,
     });
   const transfers = parts.map((url, i) =>
@@ -268,6 +298,7 @@ async function uploadParts(
       emit: (event) => {
         if (event.type === "progress") {
           acknowledged[i] = event.acknowledged;
+          sent[i] = event.sent;
           progress();
         } else if (event.type !== "completed") settings.emit({ ...event, part: i } as UploadEvent);
       },
@@ -324,7 +355,9 @@ class Transfer {
   readonly #hash: RunningDigest | undefined;
   #url: string | undefined;
   #offset = 0;
+  /** How far the body of the PATCH in flight has been handed to fetch. */
   #sent = 0;
+  #sentReportedAt = -Infinity;
   #server: Partial<Digests> | undefined;
 
   constructor(source: UploadSource, settings: Settings, options: TransferOptions) {
@@ -400,14 +433,18 @@ class Transfer {
         );
         this.#progress();
       } catch (error) {
-        if (this.#s.signal?.aborted) {
-          throw new UploadError(0, "aborted", "Upload aborted", { cause: error });
-        }
+        this.#sent = 0; // what a failed request sent is lost: the server's offset is the truth
+        if (this.#s.signal?.aborted) throw aborted(error);
         if (!(error instanceof UploadError)) throw error;
         if (error.code === "file-changed" || error.code === "usage") throw error;
         const verdict = classify(error.status === 0 ? undefined : error.status);
-        if (verdict === "fatal") {
+        // Creation answered 404 or 410: the endpoint is wrong, and asking again won't change it.
+        if (verdict === "fatal" || (verdict === "restart" && this.#url === undefined)) {
           throw new UploadError(error.status, "rejected", `Server refused: ${error.message}`);
+        }
+        if (error.code === "network" && !this.#s.contact.answered) {
+          await waitForContact(this.#s, error);
+          continue;
         }
         attempt++;
         if (attempt > this.#s.policy.retries) {
@@ -448,6 +485,15 @@ class Transfer {
     };
   }
 
+  /** Reports `sent` while a body streams, at most every SENT_EVERY_MS and at its end. */
+  #sending(at: number, end: number): void {
+    this.#sent = at;
+    const now = performance.now();
+    if (at < end && now - this.#sentReportedAt < SENT_EVERY_MS) return;
+    this.#sentReportedAt = now;
+    this.#progress();
+  }
+
   #progress(): void {
     this.#s.emit({
       type: "progress",
@@ -472,7 +518,7 @@ class Transfer {
     }
     const res = first > 0
       ? await this.#createWithData(headers, first)
-      : await this.#request("POST", endpoint, headers);
+      : await send(this.#s, "POST", endpoint, headers);
     const location = res.headers.get("location");
     if (!location) {
       throw new UploadError(
@@ -496,13 +542,13 @@ class Transfer {
    * before the body is sent: remembered at once, so a cut from here on resumes rather than
    * starting over (the caller's retry sees a known URL and asks its offset).
    */
-  async #createWithData(headers: Record<string, string>, length: number): Promise<Response> {
+  async #createWithData(headers: Record<string, string>, length: number): Promise<Answer> {
     const { bytes } = await this.#chunk(0, length);
     await this.#hashRange(0, bytes);
     const draft = this.#s.dialect.draft!;
     let saved: Promise<void> | undefined;
     const body = bytes as Uint8Array<ArrayBuffer>;
-    const res = await this.#request("POST", this.#s.endpoint, headers, body, (status, h) => {
+    const res = await send(this.#s, "POST", this.#s.endpoint, headers, body, (status, h) => {
       const location = h.get("location");
       // "Clients MUST ignore a 104 … with missing or mismatching interop version."
       if (status !== 104 || h.get(INTEROP_HEADER) !== String(draft.version) || !location) return;
@@ -521,43 +567,41 @@ class Transfer {
   }
 
   async #head(): Promise<ServerState> {
-    return serverState(await this.#request("HEAD", this.#url!, {}), !this.#t.final);
+    return serverState(await send(this.#s, "HEAD", this.#url!, {}), !this.#t.final);
   }
 
   async #patch(offset: number, length: number): Promise<number> {
-    let body: BodyInit;
+    let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
     const headers: Record<string, string> = {
       [H.uploadOffset]: String(offset),
       ...this.#s.dialect.append(offset, length, this.#source.size),
     };
+    const end = offset + length;
+    this.#sent = offset; // nothing of this body is out yet (and a failed one's bytes are lost)
     if (length <= BUFFERED_CHUNK_MAX) {
       const { bytes, checksum } = await this.#chunk(offset, length);
       await this.#hashRange(offset, bytes);
       if (checksum) headers[H.uploadChecksum] = checksum;
-      body = bytes as Uint8Array<ArrayBuffer>;
+      body = this.#s.streamBody
+        ? this.#stream(offset, end, (at) => {
+          const from = at - offset;
+          return Promise.resolve(bytes.subarray(from, from + SEND_PIECE));
+        })
+        : bytes as Uint8Array<ArrayBuffer>;
       // While the server stores and fsyncs this chunk, read (and checksum) the next one.
-      const next = offset + length;
       const size = this.#source.size;
-      if (next < size) this.#prefetch = this.#load(next, Math.min(this.#s.chunk, size - next));
+      if (end < size) this.#prefetch = this.#load(end, Math.min(this.#s.chunk, size - end));
     } else {
-      let at = offset;
-      const end = offset + length;
-      body = new ReadableStream<Uint8Array>({
-        pull: async (controller) => {
-          if (at >= end) return controller.close();
-          const piece = await this.#source.read(at, Math.min(PIECE, end - at));
-          await this.#hashRange(at, piece);
-          at += piece.length;
-          this.#sent = at;
-          controller.enqueue(piece);
-          this.#progress();
-        },
+      body = this.#stream(offset, end, async (at) => {
+        const piece = await this.#source.read(at, Math.min(PIECE, end - at));
+        await this.#hashRange(at, piece);
+        return piece;
       });
     }
     // The draft's append responses need not carry Upload-Offset (from version 7): a 2xx means
     // the whole body was appended.
     const draft = this.#s.dialect.draft !== undefined;
-    const res = await this.#request("PATCH", this.#url!, headers, body);
+    const res = await send(this.#s, "PATCH", this.#url!, headers, body);
     const state = serverState(res, !draft);
     const now = state.offset ?? offset + length;
     if (now < offset) {
@@ -571,37 +615,21 @@ class Transfer {
     return now;
   }
 
-  /** Sends one request; a non-2xx answer or a network failure becomes an UploadError. */
-  async #request(
-    method: string,
-    url: string,
-    headers: Record<string, string>,
-    body?: BodyInit,
-    onInformational?: (status: number, headers: Headers) => void,
-  ): Promise<Response> {
-    let res: Response;
-    const init = {
-      method,
-      headers: { ...this.#s.headers, ...this.#s.dialect.version, ...headers },
-      ...(this.#s.signal ? { signal: this.#s.signal } : {}),
-    };
-    try {
-      res = onInformational && this.#s.informationalFetch && body instanceof Uint8Array
-        ? await this.#s.informationalFetch(url, { ...init, body }, onInformational)
-        : await this.#s.fetch(url, { ...init, ...(body === undefined ? {} : { body }) });
-    } catch (error) {
-      throw new UploadError(0, "network", `${method} failed: ${errorText(error)}`, {
-        cause: error,
-      });
-    }
-    if (res.ok) {
-      await res.body?.cancel();
-      return res;
-    }
-    const text = method === "HEAD" ? "" : await res.text().catch(() => "");
-    const retryAfter = res.headers.get("retry-after");
-    throw new UploadError(res.status, "http", `${method} ${res.status}: ${serverMessage(text)}`, {
-      headers: retryAfter ? { "Retry-After": retryAfter } : {},
+  /** A body of the bytes from `offset` to `end`, in pieces from `piece(at)`, reporting `sent`. */
+  #stream(
+    offset: number,
+    end: number,
+    piece: (at: number) => Promise<Uint8Array>,
+  ): ReadableStream<Uint8Array> {
+    let at = offset;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (at >= end) return controller.close();
+        const bytes = await piece(at);
+        at += bytes.length;
+        controller.enqueue(bytes);
+        this.#sending(at, end);
+      },
     });
   }
 
@@ -667,7 +695,7 @@ class Transfer {
 }
 
 /** Offset, length and digests from a response; `needOffset` makes a missing offset an error. */
-function serverState(res: Response, needOffset: boolean): ServerState {
+function serverState(res: Pick<Answer, "status" | "headers">, needOffset: boolean): ServerState {
   const offset = res.headers.get(H.uploadOffset);
   if (offset === null && needOffset) {
     throw new UploadError(res.status, "bad-response", `${res.status} without Upload-Offset`);
@@ -675,44 +703,23 @@ function serverState(res: Response, needOffset: boolean): ServerState {
   const length = res.headers.get(H.uploadLength);
   const digest = res.headers.get(H.reprDigest);
   const digests = digest ? parseReprDigest(digest) : undefined;
+  // The parser's 400 would blame this client: a malformed header is the server's bad response.
+  const integer = (name: string, value: string) => {
+    try {
+      return parseHeaderInteger(name, value);
+    } catch (error) {
+      throw new UploadError(res.status, "bad-response", (error as Error).message, { cause: error });
+    }
+  };
   return {
-    ...(offset === null ? {} : { offset: parseHeaderInteger(H.uploadOffset, offset) }),
-    ...(length === null ? {} : { length: parseHeaderInteger(H.uploadLength, length) }),
+    ...(offset === null ? {} : { offset: integer(H.uploadOffset, offset) }),
+    ...(length === null ? {} : { length: integer(H.uploadLength, length) }),
     ...(digests ? { digests } : {}),
   };
-}
-
-/** The message of a JSON error (plain dialect or problem document), or the text as it came. */
-function serverMessage(text: string): string {
-  try {
-    const body = JSON.parse(text);
-    const message = body?.error?.message ?? body?.title;
-    if (typeof message === "string") return message;
-  } catch { /* not JSON */ }
-  return text.trim().slice(0, 500) || "(no message)";
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Runs calls one after another (resume-record writes from concurrent parts). */
 function serialised<T>(fn: (value: T) => Promise<void>): (value: T) => Promise<void> {
   let last = Promise.resolve();
   return (value) => (last = last.then(() => fn(value), () => fn(value)));
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -3,64 +3,11 @@
  * fast, deterministic, and exercising the same protocol code as the network tests.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { UploadError } from "../lib/errors.ts";
-import { defaultConfig, type ServerConfig } from "../server/config.ts";
-import { createHandler } from "../server/handler.ts";
-import { MemoryStore } from "../server/store/memory_store.ts";
 import { MemoryResumeStore } from "./resume_store.ts";
 import { bytesSource } from "./source.ts";
-import { upload, type UploadEvent, type UploadOptions } from "./upload.ts";
-
-const ENDPOINT = "http://upload.test/files";
-
-function data(n: number, seed = 1): Uint8Array {
-  return new Uint8Array(n).map((_, i) => (i * 131 + seed * 17 + (i >> 8)) & 0xff);
-}
-
-function md5(bytes: Uint8Array): string {
-  return createHash("md5").update(bytes).digest("hex");
-}
-
-/** A server in process, plus a log of requests and the body bytes it was sent. */
-function server(config: Partial<ServerConfig> = {}) {
-  const store = new MemoryStore();
-  const handler = createHandler({ config: defaultConfig({ expireMs: 0, ...config }), store });
-  const log: { method: string; status: number; bodyBytes: number }[] = [];
-  let intercept: ((req: Request, n: number) => Response | undefined) | undefined;
-  const fetchFn: typeof fetch = async (input, init) => {
-    const req = new Request(input, init);
-    const body = req.body ? new Uint8Array(await req.arrayBuffer()) : null;
-    const replay = new Request(req.url, { method: req.method, headers: req.headers, body });
-    const early = intercept?.(replay, log.length);
-    if (early) {
-      log.push({ method: req.method, status: early.status, bodyBytes: 0 });
-      return early;
-    }
-    const res = await handler(replay);
-    log.push({ method: req.method, status: res.status, bodyBytes: body?.length ?? 0 });
-    return res;
-  };
-  return {
-    store,
-    log,
-    fetch: fetchFn,
-    intercept(fn: typeof intercept) {
-      intercept = fn;
-    },
-    async stored(url: string): Promise<Uint8Array> {
-      const id = url.slice(url.lastIndexOf("/") + 1);
-      const info = await store.get(id);
-      return new Uint8Array(
-        await new Response(await store.read(id, 0, info!.offset)).arrayBuffer(),
-      );
-    },
-  };
-}
-
-function options(s: ReturnType<typeof server>, extra: Partial<UploadOptions> = {}): UploadOptions {
-  return { endpoint: ENDPOINT, fetch: s.fetch, sleep: () => Promise.resolve(), ...extra };
-}
+import { upload, type UploadEvent } from "./upload.ts";
+import { data, ENDPOINT, md5, options, server } from "./upload_test_server.ts";
 
 Deno.test("upload sends the file in chunks and verifies both digests", async () => {
   const s = server();
@@ -77,7 +24,9 @@ Deno.test("upload sends the file in chunks and verifies both digests", async () 
     s.log.filter((r) => r.method === "PATCH").map((r) => r.bodyBytes),
     [30_000, 30_000, 30_000, 10_000],
   );
-  const acks = events.flatMap((e) => e.type === "progress" ? [e.acknowledged] : []);
+  const acks = events.flatMap((e) =>
+    e.type === "progress" && e.sent === e.acknowledged ? [e.acknowledged] : []
+  );
   assert.deepEqual(acks, [30_000, 60_000, 90_000, 100_000]);
   assert.equal(events.at(-1)?.type, "completed");
 });
@@ -407,6 +356,54 @@ Deno.test("a digest mismatch forgets the remembered upload", async () => {
     (e) => e instanceof UploadError && e.code === "digest-mismatch",
   );
   assert.equal(await resume.store.get(resume.fingerprint), undefined);
+});
+
+Deno.test("sent moves ahead of acknowledged while a body streams, and only then", async () => {
+  const bytes = data(3 * 256 * 1024);
+  const progress = async (streamBody: boolean) => {
+    const events: UploadEvent[] = [];
+    await upload(
+      bytesSource(bytes),
+      options(server(), { chunkSize: 256 * 1024, streamBody, onEvent: (e) => events.push(e) }),
+    );
+    return events.flatMap((e) => e.type === "progress" ? [e] : []);
+  };
+  const streamed = await progress(true);
+  const ahead = streamed.filter((e) => e.sent > e.acknowledged);
+  assert.ok(ahead.length > 0, "some progress shows bytes sent and not yet acknowledged");
+  assert.ok(
+    streamed.some((e) => e.acknowledged === 0 && e.sent > 0 && e.sent < 256 * 1024),
+    "the first chunk's bytes are reported as they are sent, before it is acknowledged",
+  );
+  for (const [i, e] of streamed.entries()) {
+    assert.ok(e.sent >= e.acknowledged && e.sent <= bytes.length);
+    if (i > 0) assert.ok(e.sent >= streamed[i - 1]!.sent, "sent never goes back without a retry");
+  }
+  const buffered = await progress(false);
+  assert.ok(
+    buffered.every((e) => e.sent === e.acknowledged),
+    "a buffered body: sent is what's saved",
+  );
+});
+
+Deno.test("after a failed PATCH, sent falls back to the server's offset", async () => {
+  const s = server();
+  const bytes = data(4 * 65536);
+  let failed = false;
+  s.intercept((req) => {
+    if (req.method !== "PATCH" || failed || req.headers.get("upload-offset") !== "131072") return;
+    failed = true;
+    return new Response("busy", { status: 503 });
+  });
+  const events: UploadEvent[] = [];
+  await upload(
+    bytesSource(bytes),
+    options(s, { chunkSize: 131072, streamBody: true, onEvent: (e) => events.push(e) }),
+  );
+  const retry = events.findIndex((e) => e.type === "retry");
+  assert.ok(retry > 0);
+  const next = events.slice(retry).find((e) => e.type === "progress");
+  assert.ok(next?.type === "progress" && next.sent <= 131072 + 65536, JSON.stringify(next));
 });
 
 Deno.test("chunks are read into two buffers taking turns, never one per chunk", async () => {

@@ -14,7 +14,7 @@ import { WRITE_BUFFER } from "../write_buffer.ts";
 import { DataWriter } from "./data_writer.ts";
 import { FanOutDirs } from "./fan_out.ts";
 import type { GroupSync } from "./group_sync.ts";
-import { infoOf, type InfoRecord, toRecord } from "./info_record.ts";
+import { infoOf, type InfoRecord, readRecord, toRecord } from "./info_record.ts";
 import {
   basename,
   exists,
@@ -102,9 +102,10 @@ export class FileStore implements UploadStore {
     const { data, info } = this.#paths(id);
     let record: InfoRecord;
     try {
-      record = JSON.parse(await Deno.readTextFile(info));
+      record = await readRecord(info, data);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
+      if (error instanceof UploadError) throw error;
       throw new Error(`Upload info ${info} is unreadable`, { cause: error });
     }
     if (record.ended) return { ...infoOf(record, 0, record.ended.at), ended: record.ended };
@@ -182,7 +183,7 @@ export class FileStore implements UploadStore {
 
   async finish(id: string): Promise<Digests> {
     const { data, info } = this.#paths(id);
-    const record: InfoRecord = JSON.parse(await Deno.readTextFile(info));
+    const record = await readRecord(info, data);
     // A running hash means bytes were appended since any recorded digests: recompute.
     const kept = this.#hashes.get(id);
     if (record.digests && !kept) return record.digests;
@@ -291,10 +292,10 @@ export class FileStore implements UploadStore {
 
   /** Replaces an upload's info atomically with `change(info)`. */
   async #update(id: string, change: (record: InfoRecord) => InfoRecord): Promise<void> {
-    const { sub, info } = this.#paths(id);
+    const { sub, data, info } = this.#paths(id);
     let record: InfoRecord;
     try {
-      record = JSON.parse(await Deno.readTextFile(info));
+      record = await readRecord(info, data);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
       throw new UploadError(410, "gone", `Upload ${id} no longer exists`);
@@ -308,7 +309,7 @@ export class FileStore implements UploadStore {
     this.#hashes.forget(id);
     let record: InfoRecord;
     try {
-      record = JSON.parse(await Deno.readTextFile(info));
+      record = await readRecord(info, data);
       // First the info: the upload stops existing (or becomes a tombstone, below) at once.
       if (!ended) await Deno.remove(info);
     } catch (error) {
@@ -378,9 +379,9 @@ export class FileStore implements UploadStore {
     for await (const path of walk(this.dir)) {
       const name = basename(path);
       if (name.endsWith(INFO_SUFFIX)) {
-        const record: InfoRecord | undefined = await Deno.readTextFile(path).then(
-          (text) => JSON.parse(text),
-          () => undefined,
+        // A damaged record is not collected: its repair is the operator's (requests log it).
+        const record = await readRecord(path, path.slice(0, -INFO_SUFFIX.length)).catch(() =>
+          undefined
         );
         if (record?.ended && record.ended.at < endedBefore) {
           await Deno.remove(path).catch(() => {});

@@ -1,4 +1,5 @@
 import type { Digests } from "../../../lib/digest.ts";
+import { corruptRecord } from "../corrupt_record.ts";
 import type { Concat, Ended, NewUpload, UploadInfo } from "../types.ts";
 
 /** The JSON kept in `<id>.info`. */
@@ -40,4 +41,22 @@ export function toRecord(upload: NewUpload): InfoRecord {
     ...(upload.concat ? { concat: upload.concat } : {}),
     ...(upload.owner === undefined ? {} : { owner: upload.owner }),
   };
+}
+
+/**
+ * An upload's info record. A missing or unreadable file throws the file system's error; text that
+ * is not a record is a corrupt record naming both files.
+ */
+export async function readRecord(info: string, data: string): Promise<InfoRecord> {
+  const text = await Deno.readTextFile(info);
+  try {
+    const record = JSON.parse(text);
+    if (
+      record?.v !== 1 || typeof record.id !== "string" || typeof record.metadata !== "string" ||
+      typeof record.createdAt !== "number"
+    ) throw new TypeError("not an upload info record");
+    return record;
+  } catch (error) {
+    throw corruptRecord(`Upload info ${info}`, `remove or fix it; the data file is ${data}`, error);
+  }
 }
