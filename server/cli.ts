@@ -2,7 +2,7 @@ import { AccountedStore } from "./store/accounted_store.ts";
 import { FileStore } from "./store/file_store.ts";
 import { type GroupSync, openGroupSync } from "./store/group_sync.ts";
 import { statfs } from "node:fs/promises";
-import type { Readiness } from "./context.ts";
+import type { Readiness } from "./deps.ts";
 import { createLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import type { ServerConfig } from "./config.ts";

@@ -4,9 +4,12 @@
  */
 import { UploadError } from "../lib/errors.ts";
 import { SNIFF_BYTES } from "../lib/sniff.ts";
-import { assertAllowedType } from "./append.ts";
+import { assertAllowedType } from "./type_policy.ts";
 import { isUploadId } from "../lib/ids.ts";
-import { type Context, findUpload, loadUpload, uploadEvent, uploadUrl } from "./context.ts";
+import type { Context } from "./context.ts";
+import { findUpload, loadUpload } from "./lookup.ts";
+import { uploadEvent } from "./upload_events.ts";
+import { uploadUrl } from "./urls.ts";
 import { isComplete, type UploadInfo } from "./store/types.ts";
 
 export type ConcatRequest = { kind: "partial" } | { kind: "final"; parts: string[] };

@@ -15,7 +15,11 @@ import {
 } from "../lib/ietf_versions.ts";
 import { H } from "../lib/protocol.ts";
 import { parseSfBoolean, parseSfInteger } from "../lib/structured_field.ts";
-import { type Context, type Deps, expiresAt, uploadEvent, uploadUrl } from "./context.ts";
+import type { Context } from "./context.ts";
+import type { Deps } from "./deps.ts";
+import { expiresAt } from "./expiry.ts";
+import { uploadEvent } from "./upload_events.ts";
+import { uploadUrl } from "./urls.ts";
 import { isComplete, type UploadInfo } from "./store/types.ts";
 
 /** The draft's rules for this request; only called on the "ietf" dialect. */

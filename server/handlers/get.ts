@@ -1,6 +1,8 @@
 import { UploadError } from "../../lib/errors.ts";
 import { loadForReading } from "../concat.ts";
-import { type Context, digestHeaders, storedMetadata } from "../context.ts";
+import type { Context } from "../context.ts";
+import { digestHeaders } from "../digests.ts";
+import { storedMetadata } from "../stored_metadata.ts";
 import { isComplete } from "../store/types.ts";
 
 /**

@@ -1,5 +1,7 @@
 import { UploadError } from "../../lib/errors.ts";
-import { collectionUrl, type Context, expiresAt } from "../context.ts";
+import type { Context } from "../context.ts";
+import { expiresAt } from "../expiry.ts";
+import { collectionUrl } from "../urls.ts";
 import { stateOf, UPLOAD_STATES, type UploadState } from "../state.ts";
 import type { UploadInfo } from "../store/types.ts";
 import { describe } from "./status.ts";

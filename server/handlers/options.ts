@@ -6,7 +6,8 @@ import {
   LATEST_INTEROP_VERSION,
   UPLOAD_LIMIT,
 } from "../../lib/ietf_versions.ts";
-import type { Context, Deps } from "../context.ts";
+import type { Context } from "../context.ts";
+import type { Deps } from "../deps.ts";
 import { uploadLimit } from "../ietf.ts";
 
 /** The tus extensions this server can actually serve, derived from its config and the edge. */

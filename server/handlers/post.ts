@@ -2,7 +2,8 @@ import { UploadError } from "../../lib/errors.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import { parseMetadataHeader } from "../../lib/metadata.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
-import { appendBody, assertLengthAllowed } from "../append.ts";
+import { appendBody } from "../append.ts";
+import { assertLengthAllowed } from "../limits.ts";
 import { assembleIfReady, finalLength, parseConcat } from "../concat.ts";
 import {
   announceUpload,
@@ -15,17 +16,13 @@ import {
 } from "../ietf.ts";
 import { isComplete, type NewUpload } from "../store/types.ts";
 import { assertCreationAllowed } from "../rate_limit.ts";
-import {
-  type Context,
-  digestHeaders,
-  expiryHeaders,
-  integerHeader,
-  mediaType,
-  preCreateHook,
-  sizeLimit,
-  uploadEvent,
-  uploadUrl,
-} from "../context.ts";
+import type { Context } from "../context.ts";
+import { digestHeaders } from "../digests.ts";
+import { expiryHeaders } from "../expiry.ts";
+import { integerHeader, mediaType } from "../headers.ts";
+import { sizeLimit } from "../limits.ts";
+import { preCreateHook, uploadEvent } from "../upload_events.ts";
+import { uploadUrl } from "../urls.ts";
 
 /** POST /files: creation, creation-defer-length and creation-with-upload. */
 export async function post(ctx: Context): Promise<Response> {

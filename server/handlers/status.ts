@@ -1,7 +1,11 @@
 import { base64ToHex } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
 import { loadForReading, missingRanges, partsOf } from "../concat.ts";
-import { type Context, expiresAt, findRecord, storedMetadata, uploadUrl } from "../context.ts";
+import type { Context } from "../context.ts";
+import { expiresAt } from "../expiry.ts";
+import { findRecord } from "../lookup.ts";
+import { storedMetadata } from "../stored_metadata.ts";
+import { uploadUrl } from "../urls.ts";
 import { etaSeconds } from "../progress.ts";
 import { stateOf } from "../state.ts";
 import { isComplete, type UploadInfo } from "../store/types.ts";
