@@ -3,6 +3,7 @@ import { isAlgorithm } from "../lib/checksum.ts";
 import { envVar } from "../lib/env.ts";
 import { UploadError } from "../lib/errors.ts";
 import { draftRules, INTEROP_VERSIONS } from "../lib/ietf_versions.ts";
+import type { UploadStatus } from "../lib/upload_status.ts";
 import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
 import { formatBytes, parseSize } from "../lib/units.ts";
 import { caFetch } from "./ca_fetch.ts";
@@ -455,12 +456,7 @@ async function progressOf(
   };
   const res = await fetch(`${url}/status`, { headers }).catch(failed);
   if (res.ok && res.headers.get("content-type")?.includes("json")) {
-    const body = await res.json() as {
-      received: number;
-      length: number | null;
-      state?: string;
-      bytesPerSecond?: number | null;
-    };
+    const body = await res.json() as UploadStatus;
     return {
       offset: body.received,
       ...(body.length === null ? {} : { length: body.length }),

@@ -1,5 +1,6 @@
 import { base64ToHex, DigestState, parseReprDigest } from "../lib/digest.ts";
 import { UploadError } from "../lib/errors.ts";
+import { H } from "../lib/protocol.ts";
 import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
 import { showDigests } from "./upload.ts";
 
@@ -78,7 +79,7 @@ async function downloadOnce(
         throw new UploadError(res.status, "http", `GET ${res.status}: ${text}`);
       }
       etag = res.headers.get("etag");
-      const digest = res.headers.get("repr-digest");
+      const digest = res.headers.get(H.reprDigest);
       expected = digest ? parseReprDigest(digest) : undefined;
       if (res.status === 200) {
         have = 0;

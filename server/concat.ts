@@ -2,6 +2,7 @@
  * tus concatenation (and concatenation-unfinished): partial uploads, final uploads made of them,
  * assembly once every part is complete, and what is still missing.
  */
+import type { PartStatus } from "../lib/upload_status.ts";
 import { UploadError } from "../lib/errors.ts";
 import { SNIFF_BYTES } from "../lib/sniff.ts";
 import { assertAllowedType } from "./type_policy.ts";
@@ -66,14 +67,6 @@ export async function finalLength(ctx: Context, parts: string[]): Promise<number
     length += part.length;
   }
   return length;
-}
-
-export interface PartStatus {
-  id: string;
-  url: string;
-  length: number;
-  offset: number;
-  complete: boolean;
 }
 
 /** The parts of a final upload as they stand; 410 if one of them is gone. */

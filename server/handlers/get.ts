@@ -1,4 +1,5 @@
 import { UploadError } from "../../lib/errors.ts";
+import { H } from "../../lib/protocol.ts";
 import { loadForReading } from "../concat.ts";
 import type { Context } from "../context.ts";
 import { digestHeaders } from "../digests.ts";
@@ -25,7 +26,7 @@ export async function get(ctx: Context): Promise<Response> {
       409,
       "incomplete",
       `Upload ${id} is incomplete: ${info.offset} of ${info.length ?? "?"} bytes stored`,
-      { headers: { "Upload-Offset": String(info.offset) } },
+      { headers: { [H.uploadOffset]: String(info.offset) } },
     );
   }
   const size = info.offset;

@@ -1,5 +1,6 @@
 import { base64ToHex } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
+import type { UploadStatus } from "../../lib/upload_status.ts";
 import { loadForReading, missingRanges, partsOf } from "../concat.ts";
 import type { Context } from "../context.ts";
 import { expiresAt } from "../expiry.ts";
@@ -34,7 +35,7 @@ export async function describe(
   ctx: Context,
   info: UploadInfo,
   options: { parts?: boolean } = { parts: true },
-): Promise<Record<string, unknown>> {
+): Promise<UploadStatus> {
   const now = ctx.deps.now();
   const expires = expiresAt(ctx.deps, info);
   const state = stateOf(info, now, expires);
