@@ -1,3 +1,4 @@
+import { defined } from "../lib/defined.ts";
 import { AccountedStore } from "./store/accounted_store.ts";
 import { FileStore } from "./store/file_store.ts";
 import { type GroupSync, openGroupSync } from "./store/group_sync.ts";
@@ -70,12 +71,12 @@ export async function runServer(config: ServerConfig): Promise<void> {
     trailers: requestTrailers,
     informational: sendInformational,
     peer: requestPeer,
-    ...(backends.rateCounter ? { rateCounter: backends.rateCounter } : {}),
-    ...(accounted ? { usage: accounted } : {}),
+    rateCounter: backends.rateCounter,
+    usage: accounted,
     metrics,
     log,
     readiness: readinessOf(config, metrics, group, backends.probe),
-    ...(hooks ? { events: hooks } : {}),
+    events: hooks,
   });
   const server = await serveHttp(
     {
@@ -116,7 +117,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
         config,
         now: Date.now,
         metrics,
-        ...(hooks ? { events: hooks } : {}),
+        ...defined({ events: hooks }),
         stop: stopping.signal,
       });
       log("debug", "sweep", {

@@ -1,3 +1,4 @@
+import { defined } from "../lib/defined.ts";
 import type { Context } from "./context.ts";
 import type { Deps } from "./deps.ts";
 import { HOOK_TYPE, hookEvent, type UploadEventName } from "./hooks/events.ts";
@@ -24,8 +25,7 @@ export async function uploadEvent(
   const storage = deps.store.location?.(info.id);
   await deps.events.emit(hookEvent(HOOK_TYPE[event], info, {
     now: deps.now(),
-    ...(url === undefined ? {} : { url }),
-    ...(storage === undefined ? {} : { storage }),
+    ...defined({ url, storage }),
   }));
 }
 

@@ -1,3 +1,4 @@
+import { defined } from "../../lib/defined.ts";
 import { UploadError } from "../../lib/errors.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import { parseMetadataHeader } from "../../lib/metadata.ts";
@@ -81,11 +82,11 @@ export async function post(ctx: Context): Promise<Response> {
 
   const upload: NewUpload = {
     id: newUploadId(),
-    ...(length === undefined ? {} : { length }),
+    ...defined({ length }),
     metadata,
     createdAt: deps.now(),
     ...(concat ? { concat: { kind: "partial" } } : {}),
-    ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
+    ...defined({ owner: ctx.owner }),
   };
   await assertCreationAllowed(ctx); // a valid request only: a malformed one costs nothing
   await preCreateHook(ctx, upload);
@@ -135,7 +136,7 @@ export async function post(ctx: Context): Promise<Response> {
     id,
     url,
     offset: info.offset,
-    ...(length === undefined ? {} : { length }),
+    ...defined({ length }),
   }, { status: 201, headers });
 }
 
@@ -174,7 +175,7 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
     metadata,
     createdAt: deps.now(),
     concat: { kind: "final", parts },
-    ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
+    ...defined({ owner: ctx.owner }),
   };
   await assertCreationAllowed(ctx);
   await preCreateHook(ctx, upload);

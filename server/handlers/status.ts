@@ -1,3 +1,4 @@
+import { defined } from "../../lib/defined.ts";
 import { base64ToHex } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
 import type { UploadStatus } from "../../lib/upload_status.ts";
@@ -68,7 +69,7 @@ export async function describe(
     updatedAt: new Date(info.updatedAt).toISOString(),
     expiresAt: expires === undefined ? null : new Date(expires).toISOString(),
     ...(info.ended ? { endedAt: new Date(info.ended.at).toISOString() } : {}),
-    ...(info.owner === undefined ? {} : { owner: info.owner }),
+    ...defined({ owner: info.owner }),
     metadata: storedMetadata(info),
     digests: info.digests
       ? { md5: base64ToHex(info.digests.md5), sha256: base64ToHex(info.digests.sha256) }
