@@ -15,7 +15,8 @@ export function checksumCheck(ctx: Context): ChecksumCheck | undefined {
     const checksum = parseChecksum(header);
     return { algorithm: checksum.algorithm, expected: () => Promise.resolve(checksum) };
   }
-  const announced = /(^|,)\s*upload-checksum\s*(,|$)/i.test(ctx.req.headers.get("trailer") ?? "");
+  const announced = (ctx.req.headers.get("trailer") ?? "").split(",")
+    .some((name) => name.trim().toLowerCase() === H.uploadChecksum.toLowerCase());
   const trailers = ctx.deps.trailers;
   if (!announced || !trailers) return undefined;
   return {
