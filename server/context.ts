@@ -29,4 +29,6 @@ export interface Context {
 export interface RequestMeta {
   uploadId?: string;
   bytes: number;
+  /** The client closed the connection before its request body ended (logged as 499). */
+  clientClosed?: boolean;
 }

@@ -38,7 +38,8 @@ export interface Deps {
   progress: Progress;
   /** Hooks (`--hook-url`, `--on-finish`); absent when none are configured. */
   events?: UploadEvents;
-  /** The address of the connection a request came on; absent where the edge can't tell. */
+  /** The address of the connection a request came on (rate limits, the log); absent where the
+   * edge can't tell. */
   peer?: (req: Request) => string | undefined;
   /** Creations per owner or address, for `--rate-limit`. */
   rateCounter?: RateCounter;

@@ -26,6 +26,11 @@ if (missing) console.warn(`NOTICE: the upload page's browser tests are skipped: 
 
 const MiB = 1024 * 1024;
 const CHUNK = 8 * MiB; // the page uses the core's default chunk size
+/**
+ * How long a step that sends and hashes chunks in the browser may take. Generous: with the CPU
+ * shared by other jobs an 8 MiB chunk has taken 20 s; these deadlines only stop a hung test.
+ */
+const SLOW_MS = 180_000;
 
 /** A temporary directory of test files, removed on disposal. */
 async function tempFiles() {
@@ -58,7 +63,7 @@ async function openPage(watched: WatchedPage, server: TestServer): Promise<Page>
 const row = (page: Page, name: string) => page.locator(`li.upload[data-name="${name}"]`);
 
 /** Waits until a file's row is in `state`; a row that failed instead fails the test at once. */
-async function waitForState(page: Page, name: string, state: string, timeoutMs = 60_000) {
+async function waitForState(page: Page, name: string, state: string, timeoutMs = SLOW_MS) {
   const r = row(page, name);
   const reached = await waitFor(async () => {
     const now = await r.getAttribute("data-state", { timeout: 1000 }).catch(() => null);
@@ -108,8 +113,11 @@ async function holdPatch(page: Page, n: number) {
     await route.continue();
   });
   return {
-    /** Resolves with the held request once the page sent it. */
-    held: () => withDeadline(held.promise, 30_000, `PATCH #${n} of the page`),
+    /**
+     * Resolves with the held request once the page sent it: after (n − 1) chunks are hashed and
+     * stored, which on a busy machine takes tens of seconds (a deadline, not a synchronisation).
+     */
+    held: () => withDeadline(held.promise, SLOW_MS, `PATCH #${n} of the page`),
     /** Stops intercepting; the held request is dropped (the page has aborted it by then). */
     async release() {
       await page.unrouteAll({ behavior: "ignoreErrors" });
@@ -210,13 +218,13 @@ Deno.test({
       async () =>
         (await row(page, "resume.bin").getAttribute("data-acknowledged")) === String(CHUNK),
       {
-        timeoutMs: 15_000,
+        timeoutMs: SLOW_MS,
         message: "the first chunk to be acknowledged on the page",
       },
     );
     await tabTo(page, "button.pause");
     await page.keyboard.press("Enter");
-    await waitForState(page, "resume.bin", "paused", 10_000);
+    await waitForState(page, "resume.bin", "paused");
     await gate.release();
     const firstLeg = await bytesReceived(server);
     assert.equal(firstLeg, CHUNK);
@@ -423,5 +431,41 @@ Deno.test({
     const status = (await row(page, "tampered.bin").locator(".status").textContent())!;
     assert.match(status, /^Verification failed/);
     assert.doesNotMatch(status, /Verified/);
+  },
+});
+
+Deno.test({
+  ...browserTest(
+    "a PATCH that never gets an answer is cut by the page's own deadline, and the upload resumes to a verified end",
+  ),
+  async fn() {
+    await using server = await startServer();
+    await using files = await tempFiles();
+    const bytes = randomBytes(MiB + 3, 15);
+    const path = await files.write("silent.bin", bytes);
+    await using browser = await launchBrowser();
+    const watched = await browser.newPage();
+    // The page's timers run on a clock the test can move on: no test waits out the real deadline.
+    await watched.page.clock.install();
+    const page = await openPage(watched, server);
+    const hold = await holdPatch(page, 1);
+    try {
+      await page.setInputFiles("#files", path);
+      await hold.held();
+      // The held PATCH carries 1 MiB + 3 bytes: 30 s for the answer plus 30 s per started MiB.
+      await page.clock.fastForward("02:00");
+      await waitFor(() => row(page, "silent.bin").getAttribute("data-retry-status"), {
+        timeoutMs: 15_000,
+        message: "the page to cut the unanswered PATCH and retry",
+      });
+      assert.equal(await row(page, "silent.bin").getAttribute("data-retry-status"), "network");
+      await waitForState(page, "silent.bin", "done");
+    } finally {
+      await hold.release();
+    }
+    const r = row(page, "silent.bin");
+    assert.equal(await r.locator(".sha256").textContent(), sha256Hex(bytes));
+    const id = new URL((await r.locator(".result a").textContent())!).pathname.split("/").pop()!;
+    assert.equal(md5(await Deno.readFile(server.dataPath(id))), md5(bytes));
   },
 });
