@@ -1,3 +1,4 @@
+import { badRequest } from "./errors.ts";
 /** Names and constants both sides of the protocol speak. */
 export const TUS_VERSION = "1.0.0";
 export const OFFSET_CONTENT_TYPE = "application/offset+octet-stream";
@@ -76,7 +77,7 @@ const INTEGER = /^[0-9]{1,16}$/;
  */
 export function parseHeaderInteger(name: string, value: string): number {
   if (!INTEGER.test(value)) {
-    throw new SyntaxError(
+    throw badRequest(
       `Invalid ${name} header ${
         JSON.stringify(value.slice(0, 40))
       }: expected one non-negative decimal integer`,
@@ -84,7 +85,7 @@ export function parseHeaderInteger(name: string, value: string): number {
   }
   const n = Number(value);
   if (!Number.isSafeInteger(n)) {
-    throw new RangeError(`Invalid ${name} header: ${value} is larger than 2^53 - 1`);
+    throw badRequest(`Invalid ${name} header: ${value} is larger than 2^53 - 1`);
   }
   return n;
 }
