@@ -8,7 +8,8 @@
  * instance metadata) and renews temporary ones before they expire.
  */
 import type { ServerConfig } from "./config/config.ts";
-import { S3Client, S3Error } from "./store/s3/s3_client.ts";
+import { S3Client } from "./store/s3/s3_client.ts";
+import { S3Error } from "./store/s3/s3_error.ts";
 import type { CredentialSource } from "./store/s3/s3_signer.ts";
 
 /** The endpoint without userinfo, the credentials, and where they come from (for messages). */

@@ -1,11 +1,16 @@
-import { createHash, type Hash } from "node:crypto";
 import type { RunningDigest } from "../../../lib/deno/digest_pool.ts";
 import { UploadError } from "../../../lib/errors.ts";
 import type { ByteChange, UploadRow, UploadRows } from "../pg_info.ts";
-import { WriteBuffer } from "../write_buffer.ts";
 import type { ObjectKeys } from "./keys.ts";
+import {
+  closePartBuffer,
+  createPartBuffer,
+  type PartBuffer,
+  reopenPartBuffer,
+} from "./part_buffer.ts";
 import { offsetOf } from "./rows.ts";
-import { type S3Client, S3Error } from "./s3_client.ts";
+import type { S3Client } from "./s3_client.ts";
+import { S3Error } from "./s3_error.ts";
 import type { TailCache } from "./tail_cache.ts";
 
 /** S3's limit on parts per multipart upload. */
@@ -40,14 +45,6 @@ export class WriteStopped extends Error {
     super(message);
     this.kind = kind;
   }
-}
-
-/** One local buffer file: the bytes of the part being filled, and their SHA-256. */
-interface PartBuffer {
-  path: string;
-  file: Deno.FsFile;
-  out: WriteBuffer;
-  sha: Hash;
 }
 
 /**
@@ -117,7 +114,7 @@ export class PartWriter {
     await this.#settle();
     const buffer = this.#buffer;
     this.#buffer = undefined;
-    const left = buffer ? await this.#finishBuffer(buffer) : 0;
+    const left = buffer ? await closePartBuffer(buffer) : 0;
     const row = this.#row;
     const offset = row.partsBytes + left;
     const complete = row.length !== undefined && offset === row.length;
@@ -164,7 +161,7 @@ export class PartWriter {
     if (this.#row.completed) return this.#row;
     if (this.#row.tailBytes > 0 || this.#row.partCount === 0) {
       const buffer = await this.#fetchTail();
-      const left = await this.#finishBuffer(buffer);
+      const left = await closePartBuffer(buffer);
       const body = { path: buffer.path, start: 0, length: left, sha256: buffer.sha.digest("hex") };
       const oldTail = this.#row.tailKey;
       if (this.#row.partCount === 0) {
@@ -222,15 +219,9 @@ export class PartWriter {
     const row = this.#row;
     const cached = this.#deps.tails.take(this.#id);
     if (cached && cached.key === row.tailKey && cached.bytes === row.tailBytes) {
-      const file = await Deno.open(cached.path, { read: true, write: true });
-      await file.seek(0, Deno.SeekMode.End);
+      const buffer = await reopenPartBuffer(cached.path, cached.bytes, cached.sha);
       this.#files.add(cached.path);
-      return {
-        path: cached.path,
-        file,
-        out: WriteBuffer.forFile(file, cached.bytes),
-        sha: cached.sha,
-      };
+      return buffer;
     }
     if (cached) await Deno.remove(cached.path).catch(() => {});
     const buffer = await this.#open();
@@ -249,12 +240,8 @@ export class PartWriter {
   }
 
   async #open(): Promise<PartBuffer> {
-    const path = `${this.#deps.buffers}/${this.#id}.${crypto.randomUUID().slice(0, 8)}`;
-    // Removed behind our back (by hand, or a sweep that took it for a dead process's): remake it.
-    await Deno.mkdir(this.#deps.buffers, { recursive: true });
-    const file = await Deno.open(path, { read: true, write: true, createNew: true });
-    this.#files.add(path);
-    this.#buffer = { path, file, out: WriteBuffer.forFile(file), sha: createHash("sha256") };
+    this.#buffer = await createPartBuffer(this.#deps.buffers, this.#id);
+    this.#files.add(this.#buffer.path);
     return this.#buffer;
   }
 
@@ -266,7 +253,7 @@ export class PartWriter {
   async #seal(): Promise<void> {
     const buffer = this.#buffer!;
     this.#buffer = undefined;
-    const size = await this.#finishBuffer(buffer);
+    const size = await closePartBuffer(buffer);
     this.#check();
     if (!this.#row.multipartId) {
       await this.#settle();
@@ -378,12 +365,6 @@ export class PartWriter {
 
   #check(): void {
     if (this.#failure) throw this.#failure.error;
-  }
-
-  async #finishBuffer(buffer: PartBuffer): Promise<number> {
-    await buffer.out.flush();
-    buffer.file.close();
-    return buffer.out.size;
   }
 
   async #removeFile(path: string): Promise<void> {

@@ -1,15 +1,12 @@
 /**
  * A small S3 client: the dozen calls the S3 store makes, signed with AWS Signature V4 (see
- * s3_signer.ts) and sent over node:http, so a body streams from a file with its `Content-Length`
- * (Deno's `fetch` sends every stream chunked, which S3-compatible servers refuse or mishandle).
- * Payloads are signed with their SHA-256 (computed while the bytes were buffered), so the server
- * verifies every part. Why not `@aws-sdk/client-s3`: see the README's Scale-out section.
+ * s3_signer.ts) and sent over node:http (s3_http.ts), retried on network failures and 5xx.
+ * Why not `@aws-sdk/client-s3`: see the README's Scale-out section.
  */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import http from "node:http";
-import https from "node:https";
+import { networkMessage, S3Error, type S3Response, toError } from "./s3_error.ts";
+import { type S3Body, S3Http, type S3Request } from "./s3_http.ts";
 import { type CredentialSource, RequestSigner } from "./s3_signer.ts";
+import { blocks, errorCode, escapeXml, tag } from "./s3_xml.ts";
 
 export interface S3Options {
   /** `http(s)://host:port`, optionally with a path prefix; buckets are addressed path-style. */
@@ -24,31 +21,6 @@ export interface S3Options {
   idleMs?: number;
 }
 
-/** A request body: bytes in memory (small), or a region of a file with its SHA-256 (hex). */
-export type S3Body =
-  | Uint8Array
-  | { path: string; start: number; length: number; sha256?: string };
-
-/** An error answer from S3 (or a network failure, status 0), with its S3 error code. */
-export class S3Error extends Error {
-  readonly status: number;
-  readonly code: string;
-  /** S3's own message (from its error document), if it sent one. */
-  readonly detail: string;
-  constructor(
-    status: number,
-    code: string,
-    message: string,
-    options?: { cause?: unknown; detail?: string },
-  ) {
-    super(message, options);
-    this.name = "S3Error";
-    this.status = status;
-    this.code = code;
-    this.detail = options?.detail ?? "";
-  }
-}
-
 export interface S3Object {
   key: string;
   size: number;
@@ -61,53 +33,27 @@ export interface S3MultipartUpload {
   initiated: number;
 }
 
-const EMPTY_SHA256 = createHash("sha256").digest("hex");
-const UNSIGNED = "UNSIGNED-PAYLOAD";
-
-interface Request {
-  method: "GET" | "PUT" | "POST" | "DELETE" | "HEAD";
-  key?: string;
-  query?: Record<string, string>;
-  headers?: Record<string, string>;
-  body?: S3Body;
-  /** Statuses taken as success besides 2xx (e.g. 404 for a HEAD). */
-  accept?: number[];
-  /** This request's idle timeout, if not the client's. */
-  idleMs?: number;
-}
-
-interface Response {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-}
-
 export class S3Client {
   readonly bucket: string;
-  readonly #url: URL;
   readonly #region: string;
-  readonly #signer: RequestSigner;
   readonly #attempts: number;
-  readonly #idleMs: number;
-  readonly #agent: http.Agent;
+  readonly #http: S3Http;
 
   constructor(options: S3Options) {
-    this.#url = new URL(options.endpoint);
+    const url = new URL(options.endpoint);
     this.bucket = options.bucket;
     if (!/^[a-z0-9-]{1,64}$/.test(options.region)) {
       throw new RangeError(`Invalid --s3-region ${JSON.stringify(options.region)}`);
     }
     this.#region = options.region;
-    this.#signer = new RequestSigner({ credentials: options.credentials, region: this.#region });
+    const signer = new RequestSigner({ credentials: options.credentials, region: this.#region });
     this.#attempts = options.attempts ?? 4;
-    this.#idleMs = options.idleMs ?? 60_000;
-    const Agent = this.#url.protocol === "https:" ? https.Agent : http.Agent;
-    this.#agent = new Agent({ keepAlive: true, maxSockets: 64 });
+    this.#http = new S3Http(url, this.bucket, signer, options.idleMs ?? 60_000);
   }
 
   /** Throws unless the bucket answers (one attempt: for readiness probes). */
   async ping(): Promise<void> {
-    const res = await this.#once({ method: "HEAD", idleMs: 3000 });
+    const res = await this.#http.once({ method: "HEAD", idleMs: 3000 });
     if (res.status >= 300) throw toError(res);
   }
 
@@ -156,7 +102,7 @@ export class S3Client {
     if (range !== undefined && end !== undefined && end <= start!) {
       return new ReadableStream({ start: (c) => c.close() });
     }
-    return await this.#stream(key, range);
+    return await this.#http.stream(key, range);
   }
 
   /** Size and ETag of an object, or undefined if there is none. */
@@ -251,14 +197,14 @@ export class S3Client {
 
   /** Closes idle keep-alive connections. */
   close(): void {
-    this.#agent.destroy();
+    this.#http.close();
   }
 
   /** Sends a request, retrying network failures and 5xx (bodies are files or bytes: replayable). */
-  async #send(req: Request): Promise<Response> {
+  async #send(req: S3Request): Promise<S3Response> {
     for (let attempt = 1;; attempt++) {
       try {
-        const res = await this.#once(req);
+        const res = await this.#http.once(req);
         if (res.status < 300 || req.accept?.includes(res.status)) return res;
         throw toError(res);
       } catch (error) {
@@ -271,249 +217,9 @@ export class S3Client {
       }
     }
   }
-
-  async #once(req: Request): Promise<Response> {
-    const options = await this.#prepare(req);
-    return await new Promise((resolve, reject) => {
-      const outgoing = this.#request(options, req.idleMs, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            text: Buffer.concat(chunks).toString("utf8"),
-          }));
-        res.on("error", reject);
-      });
-      outgoing.on("error", reject);
-      // Destroying a timed-out request isn't always reported (Deno may quietly retry it on a
-      // fresh connection): the caller hears of the timeout itself.
-      outgoing.on("timeout", () => reject(idleError(req.idleMs ?? this.#idleMs)));
-      const body = req.body;
-      if (body === undefined) outgoing.end();
-      else if (body instanceof Uint8Array) outgoing.end(body);
-      else if (body.length === 0) outgoing.end();
-      else {
-        const file = createReadStream(body.path, {
-          start: body.start,
-          end: body.start + body.length - 1,
-          highWaterMark: 1024 * 1024,
-        });
-        file.on("error", (error) => outgoing.destroy(error));
-        file.pipe(outgoing);
-      }
-    });
-  }
-
-  /** A GET whose body is handed over as a stream (status checked first). */
-  async #stream(key: string, range: string | undefined): Promise<ReadableStream<Uint8Array>> {
-    const options = await this.#prepare({
-      method: "GET",
-      key,
-      ...(range ? { headers: { range } } : {}),
-    })
-      .catch((error) => {
-        throw new S3Error(0, "NetworkError", networkMessage({ method: "GET", key }, error));
-      });
-    return await new Promise((resolve, reject) => {
-      let failBody: ((error: Error) => void) | undefined;
-      const outgoing = this.#request(
-        options,
-        undefined,
-        (res) => {
-          const status = res.statusCode ?? 0;
-          if (status >= 300) {
-            const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c));
-            res.on(
-              "end",
-              () =>
-                reject(
-                  toError({ status, headers: res.headers, text: Buffer.concat(chunks).toString() }),
-                ),
-            );
-            return;
-          }
-          // Silence is a dead S3 only while we are reading: a paused body (its reader, a client
-          // downloading slowly, stopped pulling) is quiet on purpose.
-          const pause = () => {
-            res.pause();
-            outgoing.setTimeout(0);
-          };
-          const resume = () => {
-            outgoing.setTimeout(this.#idleMs);
-            res.resume();
-          };
-          pause();
-          let done = false;
-          resolve(
-            new ReadableStream<Uint8Array>({
-              start(controller) {
-                failBody = (error) => {
-                  if (!done) controller.error(error);
-                  done = true;
-                };
-                res.on("data", (chunk: Buffer) => {
-                  controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
-                  if ((controller.desiredSize ?? 0) <= 0) pause();
-                });
-                res.on("end", () => {
-                  done = true;
-                  controller.close();
-                });
-                res.on("error", (error) => {
-                  if (!done) controller.error(error);
-                });
-                res.on("aborted", () => {
-                  if (!done) controller.error(new Error(`Reading ${key} from S3 was cut off`));
-                });
-              },
-              pull() {
-                resume();
-              },
-              cancel() {
-                done = true;
-                outgoing.destroy();
-              },
-            }, { highWaterMark: 4 }),
-          );
-        },
-      );
-      outgoing.on(
-        "error",
-        (error) =>
-          reject(new S3Error(0, "NetworkError", networkMessage({ method: "GET", key }, error))),
-      );
-      // As in #once: a timeout is reported here, before the headers or while reading the body.
-      outgoing.on("timeout", () => {
-        const error = new S3Error(
-          0,
-          "NetworkError",
-          networkMessage(
-            { method: "GET", key },
-            idleError(this.#idleMs),
-          ),
-        );
-        reject(error);
-        failBody?.(error);
-      });
-      outgoing.end();
-    });
-  }
-
-  /** The request's signed head (credentials are fetched, or renewed, here). */
-  async #prepare(req: Request): Promise<http.RequestOptions> {
-    const path = this.#path(req.key);
-    const query = req.query ?? {};
-    const body = req.body;
-    const length = body === undefined ? 0 : body instanceof Uint8Array ? body.length : body.length;
-    const payload = body === undefined
-      ? EMPTY_SHA256
-      : body instanceof Uint8Array
-      ? createHash("sha256").update(body).digest("hex")
-      : body.sha256 ?? UNSIGNED;
-    const hostname = this.#url.hostname.replace(/^\[|\]$/g, "");
-    const headers = await this.#signer.sign({
-      method: req.method,
-      hostname,
-      path,
-      query,
-      headers: { ...(req.headers ?? {}), host: this.#url.host, "x-amz-content-sha256": payload },
-    });
-    if (req.method === "PUT" || req.method === "POST") headers["content-length"] = String(length);
-    const search = canonicalQuery(query);
-    return {
-      protocol: this.#url.protocol,
-      hostname,
-      port: this.#url.port || (this.#url.protocol === "https:" ? 443 : 80),
-      method: req.method,
-      path: search ? `${path}?${search}` : path,
-      headers,
-      agent: this.#agent,
-    };
-  }
-
-  #request(
-    options: http.RequestOptions,
-    idleMs: number | undefined,
-    onResponse: (res: http.IncomingMessage) => void,
-  ): http.ClientRequest {
-    const transport = this.#url.protocol === "https:" ? https : http;
-    const outgoing = transport.request(options, onResponse);
-    // A connection gone silent (a dead peer, a black-holed route) must fail, not hang the PATCH
-    // and the lock it holds: no byte either way for `idleMs` ends the request.
-    idleMs ??= this.#idleMs;
-    outgoing.on("timeout", () => outgoing.destroy(idleError(idleMs)));
-    outgoing.setTimeout(idleMs);
-    return outgoing;
-  }
-
-  #path(key?: string): string {
-    const base = this.#url.pathname.replace(/\/+$/, "");
-    const parts = [this.bucket, ...(key === undefined ? [] : key.split("/"))];
-    return `${base}/${parts.map(uriEncode).join("/")}`;
-  }
 }
 
-/** RFC 3986 encoding as SigV4 wants it: everything but unreserved characters. */
-function uriEncode(s: string): string {
-  return encodeURIComponent(s).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
-}
-
-function canonicalQuery(query: Record<string, string>): string {
-  return Object.keys(query).sort().map((k) => `${uriEncode(k)}=${uriEncode(query[k]!)}`).join("&");
-}
-
-function etagOf(res: Response): string {
+function etagOf(res: S3Response): string {
   const etag = res.headers.etag;
   return typeof etag === "string" ? etag : "";
-}
-
-/** The text of the first `<name>` element, XML entities decoded. */
-function tag(xml: string, name: string): string | undefined {
-  const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(xml);
-  return m ? unescapeXml(m[1]!) : undefined;
-}
-
-function blocks(xml: string, name: string): string[] {
-  return [...xml.matchAll(new RegExp(`<${name}>([\\s\\S]*?)</${name}>`, "g"))].map((m) => m[1]!);
-}
-
-function errorCode(xml: string): string {
-  return tag(xml, "Code") ?? "";
-}
-
-function toError(res: Response): S3Error {
-  const code = errorCode(res.text) || (res.status === 404 ? "NotFound" : `HTTP${res.status}`);
-  const message = tag(res.text, "Message") ?? res.text.slice(0, 200);
-  return new S3Error(res.status, code, `S3 answered ${res.status} ${code}: ${message}`, {
-    detail: message,
-  });
-}
-
-function networkMessage(req: Pick<Request, "method" | "key">, error: unknown): string {
-  const why = error instanceof Error ? error.message : String(error);
-  return `S3 ${req.method} ${req.key ?? "(bucket)"} failed: ${why}`;
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
-    /"/g,
-    "&quot;",
-  );
-}
-
-function unescapeXml(s: string): string {
-  return s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, "<").replace(
-    /&gt;/g,
-    ">",
-  ).replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&amp;/g, "&");
-}
-
-function idleError(ms: number): Error {
-  return new Error(`S3 sent nothing for ${ms / 1000} s`);
 }

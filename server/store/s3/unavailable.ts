@@ -1,5 +1,5 @@
 import { storageUnavailable } from "../../../lib/errors.ts";
-import { S3Error } from "./s3_client.ts";
+import { S3Error } from "./s3_error.ts";
 
 /**
  * Runs a store operation, reporting an unreachable S3 or PostgreSQL as storage unavailable
