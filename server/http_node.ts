@@ -12,6 +12,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createSecureServer, type Server as SecureServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import { BodyReader } from "./http_body.ts";
 import type { TlsPair } from "./tls.ts";
 
 /**
@@ -270,81 +271,6 @@ function toRequest(req: IncomingMessage, body: BodyReader, options: ServeOptions
     headers,
     ...(hasBody ? { body: body.stream, duplex: "half" } : {}),
   } as RequestInit);
-}
-
-/** How many received chunks the body stream holds before it pauses the connection. */
-const BODY_CHUNKS = 8;
-
-/**
- * The request body as a web stream with backpressure (pause/resume). Cancelling it stops reading
- * without destroying the socket, so the handler can still answer on it.
- */
-class BodyReader {
-  readonly announced: boolean;
-  ended = false;
-  readonly stream: ReadableStream<Uint8Array>;
-  readonly trailers: Promise<Headers>;
-
-  constructor(req: IncomingMessage) {
-    this.trailers = new Promise((resolve) => {
-      req.once("end", () => {
-        const headers = new Headers();
-        const raw = req.rawTrailers;
-        for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-        resolve(headers);
-      });
-      req.once("close", () => resolve(new Headers()));
-    });
-    const length = req.headers["content-length"];
-    this.announced = req.headers["transfer-encoding"] !== undefined ||
-      (length !== undefined && length !== "0");
-    let cancelled = false;
-    let failOnceRead = () => {};
-    const socket = req.socket;
-    this.stream = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        const fail = () => {
-          cancelled = true;
-          controller.error(new Error("Connection closed before the request body ended"));
-        };
-        // The client half-closed before its body ended: no more bytes will come. What arrived is
-        // still handed over first; the error follows once every byte of it has been read.
-        let finished = false;
-        failOnceRead = () => {
-          if (!finished || this.ended || cancelled) return;
-          if (req.readableLength === 0 && controller.desiredSize === BODY_CHUNKS) fail();
-        };
-        const onFin = () => {
-          if (req.complete) return;
-          finished = true;
-          failOnceRead();
-        };
-        socket.once("end", onFin);
-        req.once("close", () => socket.off("end", onFin));
-        req.pause();
-        req.on("data", (chunk: Uint8Array) => {
-          if (cancelled) return;
-          controller.enqueue(chunk);
-          if ((controller.desiredSize ?? 0) <= 0) req.pause();
-        });
-        req.on("end", () => {
-          this.ended = true;
-          if (!cancelled) controller.close();
-        });
-        req.on("close", () => {
-          if (!this.ended && !cancelled) fail();
-        });
-      },
-      pull: () => {
-        req.resume();
-        failOnceRead();
-      },
-      cancel: () => {
-        cancelled = true;
-        req.pause();
-      },
-    }, { highWaterMark: BODY_CHUNKS });
-  }
 }
 
 /** Ends the response; settles when it is flushed or when the connection is gone, whichever first. */

@@ -19,11 +19,11 @@ import { HashCache } from "../hash_cache.ts";
 import { WRITE_BUFFER } from "../write_buffer.ts";
 import { DataWriter } from "./data_writer.ts";
 import { FanOutDirs } from "./fan_out.ts";
+import { collectGarbage } from "./garbage.ts";
 import type { GroupSync } from "./group_sync.ts";
 import { infoOf, type InfoRecord, readRecord, toRecord } from "./info_record.ts";
 import {
   basename,
-  exists,
   INFO_SUFFIX,
   TMP_SUFFIX,
   type UploadPaths,
@@ -382,30 +382,7 @@ export class FileStore implements UploadStore {
     }
   }
 
-  async collectGarbage(cutoff: number, endedBefore = cutoff): Promise<number> {
-    let removed = 0;
-    for await (const path of walk(this.dir)) {
-      const name = basename(path);
-      if (name.endsWith(INFO_SUFFIX)) {
-        // A damaged record is not collected: its repair is the operator's (requests log it).
-        const record = await readRecord(path, path.slice(0, -INFO_SUFFIX.length)).catch(() =>
-          undefined
-        );
-        if (record?.ended && record.ended.at < endedBefore) {
-          await Deno.remove(path).catch(() => {});
-          removed++;
-        }
-        continue;
-      }
-      const orphan = name.endsWith(TMP_SUFFIX) ||
-        (!name.includes(".") && !(await exists(path + INFO_SUFFIX)));
-      if (!orphan) continue;
-      const stat = await Deno.stat(path).catch(() => undefined);
-      if (stat && (stat.mtime?.getTime() ?? 0) < cutoff) {
-        await Deno.remove(path).catch(() => {});
-        removed++;
-      }
-    }
-    return removed;
+  collectGarbage(cutoff: number, endedBefore = cutoff): Promise<number> {
+    return collectGarbage(this.dir, cutoff, endedBefore);
   }
 }
