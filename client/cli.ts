@@ -4,13 +4,15 @@ import { envVar } from "../lib/env.ts";
 import { UploadError } from "../lib/errors.ts";
 import { draftRules, INTEROP_VERSIONS } from "../lib/ietf_versions.ts";
 import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
-import { formatBytes, parseSize } from "../lib/units.ts";
+import { formatBytes, parseDuration, parseSize } from "../lib/units.ts";
 import { caFetch } from "./ca_fetch.ts";
+import { type Deadlines, DEFAULT_DEADLINES, fetchWithin, seconds } from "./deadline.ts";
 import { download } from "./download.ts";
 import { defaultStateDir, FileResumeStore } from "./file_resume_store.ts";
 import { type FileSource, openFileSource } from "./file_source.ts";
 import { fingerprint } from "./fingerprint.ts";
 import { generateFile } from "./generate.ts";
+import { networkWords } from "./network_error.ts";
 import { DEFAULT_CHUNK_SIZE, upload, type UploadEvent } from "./upload.ts";
 
 export const DEFAULT_ENDPOINT = "http://127.0.0.1:1080/files";
@@ -27,7 +29,12 @@ upload options:
   --endpoint URL         upload endpoint (default ${DEFAULT_ENDPOINT}, or $RESUMABLE_ENDPOINT)
   --chunk-size SIZE      bytes per PATCH, e.g. 1MiB; "0" = the whole file in one PATCH
                          (default 8MiB)
-  --retries N            attempts without progress before giving up (default 8)
+  --retries N            attempts without progress before giving up (default 8); until the
+                         server has answered once, a network failure gets 2 quick retries only
+  --response-timeout T   no response head within T after sending a request: cut it, then
+                         HEAD and resume (default ${seconds(DEFAULT_DEADLINES.responseMs)})
+  --stall-timeout T      no upload progress (or no download bytes) for T: the same
+                         (default ${seconds(DEFAULT_DEADLINES.stallMs)}); download takes both too
   --metadata KEY=VALUE   extra Upload-Metadata (repeatable; filename and filetype are set)
   --header "NAME: VALUE" extra request header (repeatable)
   --token TOKEN          bearer token for a server with --auth-secret (or $RESUMABLE_TOKEN;
@@ -151,6 +158,7 @@ async function uploadCommand(args: string[]): Promise<number> {
       endpoint: { type: "string" },
       "chunk-size": { type: "string" },
       retries: { type: "string", default: "8" },
+      ...DEADLINE_FLAGS,
       metadata: { type: "string", multiple: true },
       header: { type: "string", multiple: true },
       token: { type: "string" },
@@ -229,6 +237,7 @@ async function uploadCommand(args: string[]): Promise<number> {
       headers: headersOf(values.header, values.token),
       metadata: { filename: name, filetype: guessType(name), ...metadata },
       retry: { retries: Number(values.retries) },
+      deadlines: deadlinesOf(values),
       protocol,
       ...(draft ? { ietfVersion: draft.version } : {}),
       checksum,
@@ -246,6 +255,27 @@ async function uploadCommand(args: string[]): Promise<number> {
     }
     return 0;
   });
+}
+
+const DEADLINE_FLAGS = {
+  "response-timeout": { type: "string" },
+  "stall-timeout": { type: "string" },
+} as const;
+
+function deadlinesOf(
+  values: { "response-timeout"?: string | undefined; "stall-timeout"?: string | undefined },
+): Deadlines {
+  const flag = (name: "response-timeout" | "stall-timeout", fallback: number) => {
+    const text = values[name];
+    if (text === undefined) return fallback;
+    const ms = parseDuration(text);
+    if (!(ms > 0)) usage(`Invalid --${name} ${JSON.stringify(text)}: expected more than 0 s`);
+    return ms;
+  };
+  return {
+    responseMs: flag("response-timeout", DEFAULT_DEADLINES.responseMs),
+    stallMs: flag("stall-timeout", DEFAULT_DEADLINES.stallMs),
+  };
 }
 
 function parseCrashAfter(value: string | undefined): number | undefined {
@@ -450,12 +480,13 @@ async function progressOf(
   headers: Record<string, string>,
   fetch: typeof globalThis.fetch,
 ): Promise<Progress> {
-  const failed = (error: Error) => {
-    throw new UploadError(0, "network", `${url} can't be reached: ${error.message}`);
-  };
-  const res = await fetch(`${url}/status`, { headers }).catch(failed);
+  const ask = (target: string, init: { method?: string; headers: Record<string, string> }) =>
+    fetchWithin(fetch, target, init, DEFAULT_DEADLINES).catch((error) => {
+      throw new UploadError(0, "network", `${url} can't be reached: ${networkWords(error, url)}`);
+    });
+  const res = await ask(`${url}/status`, { headers });
   if (res.ok && res.headers.get("content-type")?.includes("json")) {
-    const body = await res.json() as {
+    const body = JSON.parse(res.text) as {
       received: number;
       length: number | null;
       state?: string;
@@ -468,11 +499,10 @@ async function progressOf(
       ...(typeof body.bytesPerSecond === "number" ? { bytesPerSecond: body.bytesPerSecond } : {}),
     };
   }
-  await res.body?.cancel();
-  const head = await fetch(url, {
+  const head = await ask(url, {
     method: "HEAD",
     headers: { ...headers, [H.tusResumable]: TUS_VERSION },
-  }).catch(failed);
+  });
   if (!head.ok) throw new UploadError(head.status, "http", `HEAD ${url} answered ${head.status}`);
   const value = (name: string) => {
     const v = head.headers.get(name);
@@ -506,6 +536,7 @@ async function downloadCommand(args: string[]): Promise<number> {
       header: { type: "string", multiple: true },
       retries: { type: "string" },
       token: { type: "string" },
+      ...DEADLINE_FLAGS,
       ca: { type: "string" },
     },
   });
@@ -519,6 +550,7 @@ async function downloadCommand(args: string[]): Promise<number> {
     headers: headersOf(values.header, values.token),
     ...(values.ca === undefined ? {} : { fetch: await caFetch(values.ca) }),
     ...(values.retries ? { retry: { retries: Number(values.retries) } } : {}),
+    deadlines: deadlinesOf(values),
   });
   console.log(
     `downloaded ${formatBytes(result.size)} to ${out}: ` +

@@ -1,11 +1,15 @@
 import { base64ToHex, DigestState, parseReprDigest } from "../lib/digest.ts";
 import { UploadError } from "../lib/errors.ts";
-import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
+import { type Deadlines, DEFAULT_DEADLINES, seconds, Watchdog } from "./deadline.ts";
+import { networkWords } from "./network_error.ts";
+import { backoffMs, Contact, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
 import { showDigests } from "./upload.ts";
 
 export interface DownloadOptions {
   headers?: Record<string, string>;
   retry?: Partial<RetryPolicy>;
+  /** A response head within `responseMs`, then body bytes at least every `stallMs`. */
+  deadlines?: Partial<Deadlines>;
   signal?: AbortSignal;
   onProgress?: (received: number, total: number | undefined) => void;
   /** The fetch to use (e.g. one trusting a private CA); default the global one. */
@@ -46,6 +50,8 @@ async function downloadOnce(
   options: DownloadOptions,
 ): Promise<DownloadResult> {
   const policy = { ...DEFAULT_RETRY, ...options.retry };
+  const { responseMs, stallMs } = { ...DEFAULT_DEADLINES, ...options.deadlines };
+  const contact = new Contact();
   using file = await Deno.open(out, { read: true, write: true, create: true });
   let attempt = 0;
   let etag: string | null = null;
@@ -61,11 +67,18 @@ async function downloadOnce(
     } else if (have > 0) {
       headers["Range"] = `bytes=${have}-`;
     }
+    const dog = new Watchdog(options.signal);
+    const stalled = () =>
+      dog.arm(stallMs, `the download stalled: no bytes for ${seconds(stallMs)}`);
     try {
-      const res = await (options.fetch ?? fetch)(url, {
-        headers,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+      dog.arm(responseMs, `no response to GET within ${seconds(responseMs)}`);
+      const res = await (options.fetch ?? fetch)(url, { headers, signal: dog.signal }).catch(
+        (error) => {
+          throw new UploadError(0, "network", networkWords(dog.expired ?? error, url));
+        },
+      );
+      contact.answered = true;
+      stalled();
       if (res.status === 416 && have > 0) {
         // Already whole (or longer than the upload): restart from zero to be sure.
         await res.body?.cancel();
@@ -90,19 +103,34 @@ async function downloadOnce(
       }
       await file.seek(have, Deno.SeekMode.Start);
       for await (const chunk of res.body!) {
+        stalled();
         for (let done = 0; done < chunk.length;) done += await file.write(chunk.subarray(done));
         have += chunk.length;
         attempt = 0;
         options.onProgress?.(have, total);
       }
+      dog.stop();
       await file.syncData();
       break;
-    } catch (error) {
-      if (options.signal?.aborted) throw error;
-      const status = error instanceof UploadError ? error.status : 0;
-      if (status !== 0 && status < 500) throw error;
+    } catch (caught) {
+      dog.stop();
+      if (options.signal?.aborted) throw caught;
+      const error = caught instanceof UploadError
+        ? caught
+        : new UploadError(0, "network", networkWords(dog.expired ?? caught, url));
+      if (error.status !== 0 && error.status < 500) throw error;
+      if (error.status === 0 && !contact.answered) {
+        const delayMs = contact.retryDelay(policy);
+        if (delayMs === undefined) throw contact.giveUp(error);
+        await new Promise((r) => setTimeout(r, delayMs));
+        continue;
+      }
       if (++attempt > policy.retries) {
-        throw new UploadError(status, "gave-up", `Gave up after ${attempt} attempts: ${error}`);
+        throw new UploadError(
+          error.status,
+          "gave-up",
+          `Gave up after ${attempt} attempts: ${error.message}`,
+        );
       }
       await new Promise((r) => setTimeout(r, backoffMs(attempt - 1, policy)));
     }

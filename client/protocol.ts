@@ -70,25 +70,19 @@ export interface ServerFeatures {
   checksums: ChecksumAlgorithm[];
 }
 
-/** What a tus server offers, from OPTIONS; nothing when it can't be asked (then: no extras). */
-export async function discover(
-  endpoint: string,
-  fetchFn: typeof fetch,
-  headers: Record<string, string>,
-): Promise<ServerFeatures> {
-  try {
-    const res = await fetchFn(endpoint, { method: "OPTIONS", headers });
-    await res.body?.cancel();
-    if (!res.ok) return { extensions: new Set(), checksums: [] };
-    const list = (name: string) =>
-      (res.headers.get(name) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-    return {
-      extensions: new Set(list(H.tusExtension)),
-      checksums: list(H.tusChecksumAlgorithm).map((a) => a.toLowerCase()).filter(isAlgorithm),
-    };
-  } catch {
-    return { extensions: new Set(), checksums: [] };
-  }
+/** Nothing beyond the core protocol: what is assumed where OPTIONS can't tell. */
+export function noFeatures(): ServerFeatures {
+  return { extensions: new Set(), checksums: [] };
+}
+
+/** What a tus server offers, from the headers of its answer to OPTIONS. */
+export function featuresOf(headers: Headers): ServerFeatures {
+  const list = (name: string) =>
+    (headers.get(name) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return {
+    extensions: new Set(list(H.tusExtension)),
+    checksums: list(H.tusChecksumAlgorithm).map((a) => a.toLowerCase()).filter(isAlgorithm),
+  };
 }
 
 /** Fastest first, as measured here (SHA-NI): sha1 ≈ 1.8 GB/s, sha256 ≈ 1.7, md5 ≈ 0.6. */

@@ -1,4 +1,5 @@
 /** What the client does after a failed request, and how long it waits before the next one. */
+import { UploadError } from "../lib/errors.ts";
 
 export interface RetryPolicy {
   /** Attempts without progress before giving up. */
@@ -48,4 +49,36 @@ export function backoffMs(
   const jittered = Math.floor(random() * ceiling);
   const after = retryAfter && /^\d{1,6}$/.test(retryAfter) ? Number(retryAfter) * 1000 : 0;
   return Math.max(jittered, Math.min(after, RETRY_AFTER_MAX_MS));
+}
+
+/**
+ * Until some server has answered during this run, a network failure gets only this many quick
+ * tries: a wrong address or a stopped server should be said at once, not after the backoff
+ * meant for a network that fails mid-upload.
+ */
+export const FIRST_CONTACT: RetryPolicy = { retries: 2, baseMs: 250, capMs: 1000 };
+
+/** Whether a server has answered during this run, and the failed tries before it did. */
+export class Contact {
+  answered = false;
+  failures = 0;
+
+  /** After a network failure while nothing has answered: the delay before the next try, or
+   * undefined when the quick tries (no more than `policy.retries`) are used up. */
+  retryDelay(policy: RetryPolicy): number | undefined {
+    this.failures++;
+    if (this.failures > Math.min(policy.retries, FIRST_CONTACT.retries)) return undefined;
+    return Math.min(FIRST_CONTACT.capMs, FIRST_CONTACT.baseMs * 2 ** (this.failures - 1));
+  }
+
+  /** The final error once the quick tries are used up: the last failure, in its own words. */
+  giveUp(last: UploadError): UploadError {
+    const tries = this.failures;
+    return new UploadError(
+      0,
+      "gave-up",
+      `${last.message} (${tries} ${tries === 1 ? "try" : "tries"}; nothing answered)`,
+      { cause: last },
+    );
+  }
 }

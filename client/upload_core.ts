@@ -12,16 +12,18 @@ import { UploadError } from "../lib/errors.ts";
 import { encodeMetadata, type Metadata } from "../lib/metadata.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
 import { INTEROP_HEADER, type InteropVersion } from "../lib/ietf_versions.ts";
+import { type Answer, type Deadlines, DEFAULT_DEADLINES } from "./deadline.ts";
+import { aborted, discover, type Link, send, sleep, waitForContact } from "./link.ts";
 import {
   type Dialect,
   dialectOf,
-  discover,
   fastestChecksum,
+  noFeatures,
   type ProtocolName,
   type ServerFeatures,
 } from "./protocol.ts";
 import type { ResumeRecord, ResumeStore } from "./resume_store.ts";
-import { backoffMs, classify, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
+import { backoffMs, classify, Contact, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
 import { rangeSource, type UploadSource } from "./source.ts";
 
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
@@ -73,6 +75,8 @@ export interface UploadOptions {
   metadata?: Metadata;
   signal?: AbortSignal;
   retry?: Partial<RetryPolicy>;
+  /** Per-request deadlines (`client/deadline.ts`); expiry counts as a network failure. */
+  deadlines?: Partial<Deadlines>;
   /** tus (default), the IETF draft, or the plain dialect. */
   protocol?: ProtocolName;
   /** The IETF draft's interop version (3 to 8; default the newest). */
@@ -129,9 +133,20 @@ export async function upload(
   const emit = (event: UploadEvent) => options.onEvent?.(event);
   const wantsFeatures = dialect.name === "tus" &&
     ((options.parallel ?? 1) > 1 || (options.checksum ?? "auto") !== "none");
-  const features: ServerFeatures = wantsFeatures
-    ? await discover(options.endpoint, fetchFn, { ...options.headers, ...dialect.version })
-    : { extensions: new Set(), checksums: [] };
+  const link: Link = {
+    endpoint: options.endpoint,
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...(options.informationalFetch ? { informationalFetch: options.informationalFetch } : {}),
+    dialect,
+    fetch: fetchFn,
+    emit,
+    policy: { ...DEFAULT_RETRY, ...options.retry },
+    deadlines: { ...DEFAULT_DEADLINES, ...options.deadlines },
+    contact: new Contact(),
+  };
+  const features = wantsFeatures ? await discover(link) : noFeatures();
   const checksum = options.hashing.checksum
     ? chooseChecksum(options, dialect, features, emit)
     : undefined;
@@ -146,10 +161,8 @@ export async function upload(
   parallel = Math.min(parallel, Math.max(1, source.size));
   const settings: Settings = {
     ...options,
-    dialect,
-    fetch: fetchFn,
-    emit,
-    policy: { ...DEFAULT_RETRY, ...options.retry },
+    ...link,
+    hashing: options.hashing,
     chunk: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
     ...(checksum ? { checksumAlgorithm: checksum } : {}),
   };
@@ -228,12 +241,10 @@ function chooseChecksum(
   return wanted;
 }
 
-interface Settings extends UploadOptions {
-  hashing: Hashing;
-  dialect: Dialect;
+interface Settings extends UploadOptions, Link {
   fetch: typeof fetch;
-  emit: (event: UploadEvent) => void;
-  policy: RetryPolicy;
+  deadlines: Deadlines;
+  hashing: Hashing;
   chunk: number;
   checksumAlgorithm?: ChecksumAlgorithm;
 }
@@ -400,14 +411,17 @@ class Transfer {
         );
         this.#progress();
       } catch (error) {
-        if (this.#s.signal?.aborted) {
-          throw new UploadError(0, "aborted", "Upload aborted", { cause: error });
-        }
+        if (this.#s.signal?.aborted) throw aborted(error);
         if (!(error instanceof UploadError)) throw error;
         if (error.code === "file-changed" || error.code === "usage") throw error;
         const verdict = classify(error.status === 0 ? undefined : error.status);
-        if (verdict === "fatal") {
+        // Creation answered 404 or 410: the endpoint is wrong, and asking again won't change it.
+        if (verdict === "fatal" || (verdict === "restart" && this.#url === undefined)) {
           throw new UploadError(error.status, "rejected", `Server refused: ${error.message}`);
+        }
+        if (error.code === "network" && !this.#s.contact.answered) {
+          await waitForContact(this.#s, error);
+          continue;
         }
         attempt++;
         if (attempt > this.#s.policy.retries) {
@@ -472,7 +486,7 @@ class Transfer {
     }
     const res = first > 0
       ? await this.#createWithData(headers, first)
-      : await this.#request("POST", endpoint, headers);
+      : await send(this.#s, "POST", endpoint, headers);
     const location = res.headers.get("location");
     if (!location) {
       throw new UploadError(
@@ -496,13 +510,13 @@ class Transfer {
    * before the body is sent: remembered at once, so a cut from here on resumes rather than
    * starting over (the caller's retry sees a known URL and asks its offset).
    */
-  async #createWithData(headers: Record<string, string>, length: number): Promise<Response> {
+  async #createWithData(headers: Record<string, string>, length: number): Promise<Answer> {
     const { bytes } = await this.#chunk(0, length);
     await this.#hashRange(0, bytes);
     const draft = this.#s.dialect.draft!;
     let saved: Promise<void> | undefined;
     const body = bytes as Uint8Array<ArrayBuffer>;
-    const res = await this.#request("POST", this.#s.endpoint, headers, body, (status, h) => {
+    const res = await send(this.#s, "POST", this.#s.endpoint, headers, body, (status, h) => {
       const location = h.get("location");
       // "Clients MUST ignore a 104 … with missing or mismatching interop version."
       if (status !== 104 || h.get(INTEROP_HEADER) !== String(draft.version) || !location) return;
@@ -521,11 +535,11 @@ class Transfer {
   }
 
   async #head(): Promise<ServerState> {
-    return serverState(await this.#request("HEAD", this.#url!, {}), !this.#t.final);
+    return serverState(await send(this.#s, "HEAD", this.#url!, {}), !this.#t.final);
   }
 
   async #patch(offset: number, length: number): Promise<number> {
-    let body: BodyInit;
+    let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
     const headers: Record<string, string> = {
       [H.uploadOffset]: String(offset),
       ...this.#s.dialect.append(offset, length, this.#source.size),
@@ -557,7 +571,7 @@ class Transfer {
     // The draft's append responses need not carry Upload-Offset (from version 7): a 2xx means
     // the whole body was appended.
     const draft = this.#s.dialect.draft !== undefined;
-    const res = await this.#request("PATCH", this.#url!, headers, body);
+    const res = await send(this.#s, "PATCH", this.#url!, headers, body);
     const state = serverState(res, !draft);
     const now = state.offset ?? offset + length;
     if (now < offset) {
@@ -569,40 +583,6 @@ class Transfer {
     }
     if (state.digests) this.#server = state.digests;
     return now;
-  }
-
-  /** Sends one request; a non-2xx answer or a network failure becomes an UploadError. */
-  async #request(
-    method: string,
-    url: string,
-    headers: Record<string, string>,
-    body?: BodyInit,
-    onInformational?: (status: number, headers: Headers) => void,
-  ): Promise<Response> {
-    let res: Response;
-    const init = {
-      method,
-      headers: { ...this.#s.headers, ...this.#s.dialect.version, ...headers },
-      ...(this.#s.signal ? { signal: this.#s.signal } : {}),
-    };
-    try {
-      res = onInformational && this.#s.informationalFetch && body instanceof Uint8Array
-        ? await this.#s.informationalFetch(url, { ...init, body }, onInformational)
-        : await this.#s.fetch(url, { ...init, ...(body === undefined ? {} : { body }) });
-    } catch (error) {
-      throw new UploadError(0, "network", `${method} failed: ${errorText(error)}`, {
-        cause: error,
-      });
-    }
-    if (res.ok) {
-      await res.body?.cancel();
-      return res;
-    }
-    const text = method === "HEAD" ? "" : await res.text().catch(() => "");
-    const retryAfter = res.headers.get("retry-after");
-    throw new UploadError(res.status, "http", `${method} ${res.status}: ${serverMessage(text)}`, {
-      headers: retryAfter ? { "Retry-After": retryAfter } : {},
-    });
   }
 
   /** A chunk read ahead during the previous PATCH, if it is the one wanted now. */
@@ -667,7 +647,7 @@ class Transfer {
 }
 
 /** Offset, length and digests from a response; `needOffset` makes a missing offset an error. */
-function serverState(res: Response, needOffset: boolean): ServerState {
+function serverState(res: Pick<Answer, "status" | "headers">, needOffset: boolean): ServerState {
   const offset = res.headers.get(H.uploadOffset);
   if (offset === null && needOffset) {
     throw new UploadError(res.status, "bad-response", `${res.status} without Upload-Offset`);
@@ -682,37 +662,8 @@ function serverState(res: Response, needOffset: boolean): ServerState {
   };
 }
 
-/** The message of a JSON error (plain dialect or problem document), or the text as it came. */
-function serverMessage(text: string): string {
-  try {
-    const body = JSON.parse(text);
-    const message = body?.error?.message ?? body?.title;
-    if (typeof message === "string") return message;
-  } catch { /* not JSON */ }
-  return text.trim().slice(0, 500) || "(no message)";
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Runs calls one after another (resume-record writes from concurrent parts). */
 function serialised<T>(fn: (value: T) => Promise<void>): (value: T) => Promise<void> {
   let last = Promise.resolve();
   return (value) => (last = last.then(() => fn(value), () => fn(value)));
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import {
   assertExit,
   assertKilled,
+  assertOneErrorLine,
   type ClientRun,
   describeRun,
   type Digests,
@@ -27,6 +28,7 @@ import { createHash } from "node:crypto";
 import { HttpRecorder, type RecordedRequest } from "./helpers/http_recorder.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { TcpProxy } from "./helpers/tcp_proxy.ts";
+import { closedPort } from "./helpers/tcp_server.ts";
 import { fileSize, head, patch } from "./helpers/uploads.ts";
 import { TimeoutError, withDeadline } from "./helpers/wait.ts";
 
@@ -67,17 +69,6 @@ function eventsOf(run: ClientRun): Event[] {
 
 function only<T extends Event["type"]>(events: Event[], type: T): Extract<Event, { type: T }>[] {
   return events.filter((e): e is Extract<Event, { type: T }> => e.type === type);
-}
-
-/** Asserts one clear `error:` line on stderr and no stack trace; returns that line. */
-function assertOneErrorLine(run: ClientRun): string {
-  const errors = lines(run.stderr).filter((line) => line.startsWith("error:"));
-  assert.equal(errors.length, 1, `expected exactly one "error:" line\n${describeRun(run)}`);
-  assert.ok(
-    !/^\s+at /m.test(run.stderr) && !/^\s+at /m.test(run.stdout),
-    `no stack trace expected\n${describeRun(run)}`,
-  );
-  return errors[0]!;
 }
 
 /** `client generate FILE --size SIZE --seed SEED`; returns the file's digests. */
@@ -150,14 +141,6 @@ function completedEvent(run: ClientRun): Extract<Event, { type: "completed" }> {
   const completed = only(eventsOf(run), "completed");
   assert.equal(completed.length, 1, `expected one "completed" event\n${describeRun(run)}`);
   return completed[0]!;
-}
-
-/** A closed loopback port: listened on, then closed. */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -962,7 +945,7 @@ const USAGE_CASES: UsageCase[] = [
       "1",
     ],
     code: 4,
-    mentions: /gave up/i,
+    mentions: /connection refused: is the server running at .*\? \(2 tries; nothing answered\)/,
   },
   {
     name: "download with --retries lots",

@@ -7,42 +7,11 @@ import assert from "node:assert/strict";
 import { RawConnection } from "./helpers/raw_http.ts";
 import { startServer } from "./helpers/server.ts";
 import { TcpProxy } from "./helpers/tcp_proxy.ts";
+import { tcpServer, writeAll } from "./helpers/tcp_server.ts";
 import { createUpload, fileSize, head, md5, randomBytes } from "./helpers/uploads.ts";
 import { pollUntil, withDeadline } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
-
-/** A TCP server that hands each connection to `serve`; disposing closes it and waits. */
-function tcpServer(serve: (conn: Deno.TcpConn) => Promise<void>) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const tasks: Promise<void>[] = [];
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return;
-      }
-      tasks.push(
-        serve(conn).catch(() => {}).finally(() => {
-          try {
-            conn.close();
-          } catch { /* already closed */ }
-        }),
-      );
-    }
-  })();
-  return {
-    hostname: "127.0.0.1",
-    port: listener.addr.port,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await accepting;
-      await Promise.all(tasks);
-    },
-  };
-}
 
 async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -61,18 +30,19 @@ async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
   return out;
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
-}
-
-Deno.test("the TCP proxy forwards bytes both ways unchanged", async () => {
-  await using echo = tcpServer(async (conn) => {
+/** A TCP server that sends back what it reads, and half-closes when the client does. */
+function echoServer() {
+  return tcpServer(async (conn) => {
     const buffer = new Uint8Array(65_536);
     for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
       await writeAll(conn, buffer.subarray(0, n));
     }
     await conn.closeWrite();
   });
+}
+
+Deno.test("the TCP proxy forwards bytes both ways unchanged", async () => {
+  await using echo = echoServer();
   await using proxy = TcpProxy.start({ target: echo });
   const payload = randomBytes(3 * MiB + 5, 30);
 
@@ -134,6 +104,46 @@ Deno.test(
     }
     await pollUntil(() => received.length === 2, { timeoutMs: 5000 });
     assert.equal(received[1]?.length, 1000);
+  },
+);
+
+Deno.test(
+  "the TCP proxy stalls after N upstream bytes with every socket open, then forwards the rest in order",
+  async () => {
+    await using echo = echoServer();
+    await using proxy = TcpProxy.start({ target: echo });
+    const limit = 100_003;
+    proxy.stallAfterUpstreamBytes(limit);
+    const payload = randomBytes(300_000, 33);
+
+    const conn = await Deno.connect({ hostname: proxy.hostname, port: proxy.port });
+    try {
+      const echoed = readAll(conn);
+      // The kernel's buffers take all 300 kB while the proxy holds: the write ends, nothing fails.
+      await withDeadline(writeAll(conn, payload), 5000, "the write into the stalled proxy");
+      await withDeadline(proxy.stalled, 5000, "the stall");
+      assert.equal(proxy.upstreamBytes, limit, "exactly the bytes before the stall went through");
+      assert.ok(proxy.isStalled);
+      // A connection made during the stall is accepted and held too: nothing comes back.
+      const late = await Deno.connect({ hostname: proxy.hostname, port: proxy.port });
+      try {
+        await writeAll(late, payload.subarray(0, 10));
+        await late.closeWrite();
+        await pollUntil(() => proxy.connections === 2, { timeoutMs: 5000 });
+        assert.equal(proxy.upstreamBytes, limit, "the held connection forwards nothing");
+
+        proxy.flow();
+        await conn.closeWrite();
+        const all = await withDeadline(echoed, 5000, "the echo after the stall");
+        assert.equal(md5(all), md5(payload), "every byte, in order, after the stall");
+        const lateEcho = await withDeadline(readAll(late), 5000, "the held connection's echo");
+        assert.equal(md5(lateEcho), md5(payload.subarray(0, 10)));
+      } finally {
+        late.close();
+      }
+    } finally {
+      conn.close();
+    }
   },
 );
 

@@ -425,3 +425,39 @@ Deno.test({
     assert.doesNotMatch(status, /Verified/);
   },
 });
+
+Deno.test({
+  ...browserTest(
+    "a PATCH that never gets an answer is cut by the page's own deadline, and the upload resumes to a verified end",
+  ),
+  async fn() {
+    await using server = await startServer();
+    await using files = await tempFiles();
+    const bytes = randomBytes(MiB + 3, 15);
+    const path = await files.write("silent.bin", bytes);
+    await using browser = await launchBrowser();
+    const watched = await browser.newPage();
+    // The page's timers run on a clock the test can move on: no test waits out the real deadline.
+    await watched.page.clock.install();
+    const page = await openPage(watched, server);
+    const hold = await holdPatch(page, 1);
+    try {
+      await page.setInputFiles("#files", path);
+      await hold.held();
+      // The held PATCH carries 1 MiB + 3 bytes: 30 s for the answer plus 30 s per started MiB.
+      await page.clock.fastForward("02:00");
+      await waitFor(() => row(page, "silent.bin").getAttribute("data-retry-status"), {
+        timeoutMs: 15_000,
+        message: "the page to cut the unanswered PATCH and retry",
+      });
+      assert.equal(await row(page, "silent.bin").getAttribute("data-retry-status"), "network");
+      await waitForState(page, "silent.bin", "done");
+    } finally {
+      await hold.release();
+    }
+    const r = row(page, "silent.bin");
+    assert.equal(await r.locator(".sha256").textContent(), sha256Hex(bytes));
+    const id = new URL((await r.locator(".result a").textContent())!).pathname.split("/").pop()!;
+    assert.equal(md5(await Deno.readFile(server.dataPath(id))), md5(bytes));
+  },
+});

@@ -37,6 +37,17 @@ export function assertExit(run: ClientRun, code: number): void {
   assert.equal(run.code, code, describeRun(run));
 }
 
+/** Asserts one clear `error:` line on stderr and no stack trace; returns that line. */
+export function assertOneErrorLine(run: ClientRun): string {
+  const errors = lines(run.stderr).filter((line) => line.startsWith("error:"));
+  assert.equal(errors.length, 1, `expected exactly one "error:" line\n${describeRun(run)}`);
+  assert.ok(
+    !/^\s+at /m.test(run.stderr) && !/^\s+at /m.test(run.stdout),
+    `no stack trace expected\n${describeRun(run)}`,
+  );
+  return errors[0]!;
+}
+
 /** Asserts the process died by SIGKILL (what `--crash-after` does to itself). */
 export function assertKilled(run: ClientRun): void {
   assert.equal(run.signal, "SIGKILL", describeRun(run));

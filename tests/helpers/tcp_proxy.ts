@@ -1,7 +1,11 @@
 /**
  * A loopback TCP proxy for network-fault tests: clients connect to the proxy, which connects to
  * the target and copies bytes both ways. It can cut every connection once a given number of bytes
- * has gone upstream (client → target), passing exactly that many, or cut everything on demand.
+ * has gone upstream (client → target), passing exactly that many, or cut everything on demand;
+ * or hold the upstream direction after a number of bytes until the next cut.
+ * It can also stall: stop forwarding, both ways, on every connection (new ones too), keeping all
+ * sockets open — a black hole, as a frozen server or a NAT that forgot the flow looks — until it
+ * is told to let traffic flow again, holding back nothing it read.
  *
  *     await using proxy = TcpProxy.start({ target: server });   // anything with hostname + port
  *     proxy.cutAfterUpstreamBytes(100_000);
@@ -9,7 +13,13 @@
  *     await proxy.cut;                                          // resolved when the cut happened
  *
  * A cut is one-shot: connections made after it pass untouched until armed again.
+ *
+ *     proxy.stallAfterUpstreamBytes(1_000_000);  // or proxy.stall() at once
+ *     await proxy.stalled;                       // resolved when the stall began
+ *     proxy.flow();                              // forward again, from where it stopped
  */
+
+import { writeAll } from "./tcp_server.ts";
 
 export interface ProxyOptions {
   target: { hostname: string; port: number };
@@ -36,8 +46,13 @@ export class TcpProxy implements AsyncDisposable {
   #connections = 0;
   #limit: number | undefined;
   /** Upstream bytes past which nothing more is forwarded until the next cut (`holdUpstreamAfter`). */
-  #hold: number | undefined;
+  #upstreamHold: number | undefined;
+  /** What reaching the limit does. */
+  #onLimit: "cut" | "stall" = "cut";
   #cut = Promise.withResolvers<void>();
+  /** Set while stalled: resolved when traffic may flow again. */
+  #hold: PromiseWithResolvers<void> | undefined;
+  #stalled = Promise.withResolvers<void>();
   #closing = false;
 
   private constructor(options: ProxyOptions) {
@@ -85,12 +100,53 @@ export class TcpProxy implements AsyncDisposable {
    * exactly those and closes every connection, both sides. `undefined` disarms.
    */
   cutAfterUpstreamBytes(n: number | undefined): void {
+    this.#arm(n, "cut");
+    if (this.#limit !== undefined) this.#cut = Promise.withResolvers<void>();
+    if (n === 0) this.cutAll();
+  }
+
+  /**
+   * After `n` more bytes have gone upstream (counted over all connections from now), forwards
+   * exactly those and stalls (see `stall`). `undefined` disarms.
+   */
+  stallAfterUpstreamBytes(n: number | undefined): void {
+    this.#arm(n, "stall");
+    if (this.#limit !== undefined) this.#stalled = Promise.withResolvers<void>();
+    if (n === 0) this.stall();
+  }
+
+  /** Resolves when the armed stall has begun (or `stall` was called). */
+  get stalled(): Promise<void> {
+    return this.#stalled.promise;
+  }
+
+  /** Whether traffic is held now. */
+  get isStalled(): boolean {
+    return this.#hold !== undefined;
+  }
+
+  /**
+   * Stops forwarding, both ways, on every connection and on those accepted later, keeping every
+   * socket open: nothing passes and nothing is closed until `flow`.
+   */
+  stall(): void {
+    this.#limit = undefined;
+    this.#hold ??= Promise.withResolvers<void>();
+    this.#stalled.resolve();
+  }
+
+  /** Ends a stall: forwards again, starting with what was read and held back. */
+  flow(): void {
+    this.#hold?.resolve();
+    this.#hold = undefined;
+  }
+
+  #arm(n: number | undefined, action: "cut" | "stall"): void {
     if (n !== undefined && (!Number.isSafeInteger(n) || n < 0)) {
       throw new RangeError(`Invalid byte count ${n}: expected a non-negative integer`);
     }
     this.#limit = n === undefined ? undefined : this.#upstreamBytes + n;
-    if (this.#limit !== undefined) this.#cut = Promise.withResolvers<void>();
-    if (n === 0) this.cutAll();
+    this.#onLimit = action;
   }
 
   /**
@@ -98,14 +154,14 @@ export class TcpProxy implements AsyncDisposable {
    * goes upstream (downstream still flows) until `cutAll`. A client mid-body stays mid-body.
    */
   holdUpstreamAfter(n: number): void {
-    this.#hold = this.#upstreamBytes + n;
+    this.#upstreamHold = this.#upstreamBytes + n;
     this.#cut = Promise.withResolvers<void>();
   }
 
   /** Closes every open connection now, both sides. */
   cutAll(): void {
     this.#limit = undefined;
-    this.#hold = undefined;
+    this.#upstreamHold = undefined;
     for (const pair of this.#pairs) closePair(pair);
     this.#cut.resolve();
   }
@@ -119,6 +175,7 @@ export class TcpProxy implements AsyncDisposable {
     } catch { /* already closed */ }
     await this.#accepting;
     this.cutAll();
+    this.flow(); // copies held by a stall find their connections closed and end
     await Promise.all(this.#tasks);
   }
 
@@ -170,40 +227,55 @@ export class TcpProxy implements AsyncDisposable {
       for (;;) {
         const n = await from.read(buffer);
         if (n === null) {
+          await this.#flowing();
           await to.closeWrite().catch(() => {});
           return;
         }
-        let chunk = buffer.subarray(0, n);
-        let cutAfter = false;
-        const bound = up ? Math.min(this.#limit ?? Infinity, this.#hold ?? Infinity) : Infinity;
-        if (bound !== Infinity) {
-          const room = bound - this.#upstreamBytes;
-          if (room <= 0 && this.#hold !== undefined) {
+        let rest = buffer.subarray(0, n);
+        while (rest.length > 0) {
+          await this.#flowing();
+          if (pair.closed) return;
+          let chunk = rest;
+          if (up && this.#upstreamHold !== undefined && this.#upstreamBytes >= this.#upstreamHold) {
             await this.cut; // held: the rest goes nowhere
             return;
           }
-          if (room <= 0) return; // another connection reached the limit; the cut is under way
-          if (chunk.length >= room) {
-            chunk = chunk.subarray(0, room);
-            cutAfter = true;
+          const bound = up
+            ? Math.min(this.#limit ?? Infinity, this.#upstreamHold ?? Infinity)
+            : Infinity;
+          if (bound !== Infinity) {
+            const room = bound - this.#upstreamBytes;
+            if (room <= 0) return; // another connection reached the limit; the cut is under way
+            if (chunk.length > room) chunk = chunk.subarray(0, room);
           }
-        }
-        // Count before writing so concurrent connections never pass more than the limit.
-        if (up) this.#upstreamBytes += chunk.length;
-        else this.#downstreamBytes += chunk.length;
-        await writeAll(to, chunk);
-        if (cutAfter && this.#hold !== undefined && this.#upstreamBytes >= this.#hold) {
-          await this.cut; // held until cut
-          return;
-        }
-        if (cutAfter) {
-          this.cutAll();
-          return;
+          rest = rest.subarray(chunk.length);
+          // Count (and stall) before writing so concurrent connections never pass more than
+          // the limit.
+          if (up) this.#upstreamBytes += chunk.length;
+          else this.#downstreamBytes += chunk.length;
+          const atLimit = up && this.#limit !== undefined && this.#upstreamBytes >= this.#limit;
+          const atHold = up && this.#upstreamHold !== undefined &&
+            this.#upstreamBytes >= this.#upstreamHold;
+          if (atLimit && this.#onLimit === "stall") this.stall();
+          await writeAll(to, chunk);
+          if (atHold) {
+            await this.cut; // held until cut
+            return;
+          }
+          if (atLimit && this.#onLimit === "cut") {
+            this.cutAll();
+            return;
+          }
         }
       }
     } catch {
       closePair(pair); // one side failed: the connection is over
     }
+  }
+
+  /** Resolves once no stall holds traffic (at once when there is none). */
+  async #flowing(): Promise<void> {
+    while (this.#hold && !this.#closing) await this.#hold.promise;
   }
 }
 
@@ -215,8 +287,4 @@ function closePair(pair: Pair): void {
       conn.close();
     } catch { /* already closed */ }
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
 }
