@@ -24,9 +24,10 @@
  */
 import { parseArgs } from "node:util";
 import { formatBytes, parseSize } from "../lib/units.ts";
+import { killAll } from "../tests/helpers/children.ts";
 import { taskArgv } from "../tests/helpers/deno_task.ts";
 import { installPeer, type Peer } from "./lib/peers.ts";
-import { killAll, run, Scope } from "./lib/process.ts";
+import { run, Scope } from "./lib/process.ts";
 import { fmt, mib, type Outcome, report } from "./lib/report.ts";
 import type { Env, Row } from "./lib/row.ts";
 import { ROWS } from "./lib/rows.ts";

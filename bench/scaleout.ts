@@ -29,6 +29,7 @@ import {
 import { startServer, type TestServer } from "../tests/helpers/server.ts";
 import { curlPatchArgs } from "./lib/curl.ts";
 import { MiB, REPO } from "./lib/process.ts";
+import { mbps, median } from "./lib/stats.ts";
 
 interface Env {
   file: string;
@@ -136,12 +137,6 @@ async function rawS3(s3: S3Client, env: Env, key: string): Promise<[number, numb
   if (hash.digest("hex") !== env.md5) throw new Error("raw S3 round trip differs");
   return [up, (performance.now() - t) / 1000];
 }
-
-const mbps = (bytes: number, s: number) => bytes / 1e6 / s;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -3,6 +3,7 @@
  * `Scope` per row that kills them and removes its directories when disposed, measured for wall
  * time, peak RSS and CPU from /proc.
  */
+import { track } from "../../tests/helpers/children.ts";
 
 export const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname).replace(
   /\/$/,
@@ -15,23 +16,6 @@ export const MiB = 1024 * 1024;
 const OUTPUT_CAP = 8 * MiB;
 /** Keeps this much of each stderr (the tail: where the error is). */
 const STDERR_TAIL = 64 * 1024;
-
-const LIVE = new Set<Deno.ChildProcess>();
-
-/** SIGKILLs every child still running (for a signal or an exit that skips the scopes). */
-export function killAll(): void {
-  for (const child of LIVE) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }
-}
-
-/** Tracks a child started elsewhere, so that `killAll` kills it too while it runs. */
-export function track(child: Deno.ChildProcess): void {
-  LIVE.add(child);
-  child.status.finally(() => LIVE.delete(child));
-}
 
 export interface Spawned {
   readonly pid: number;

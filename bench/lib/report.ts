@@ -4,15 +4,10 @@
  */
 import { formatBytes } from "../../lib/units.ts";
 import type { Env, Row, Sample } from "./row.ts";
+import { median } from "./stats.ts";
 import { targetsTable } from "./targets.ts";
 
 export type Outcome = { ok: true; sample: Sample } | { ok: false; error: string };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 /** A figure with three significant digits at most. */
 export const fmt = (n: number) => n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);

@@ -43,9 +43,6 @@ export interface Row {
   run(scope: Scope, env: Env): Promise<Sample>;
 }
 
-/** Decimal megabytes per second, as dd and curl report them. */
-export const mbps = (bytes: number, seconds: number) => bytes / seconds / 1e6;
-
 /** The chunk sizes the clients are measured at, each with the dd row it is compared with. */
 export const CHUNKS = [
   { name: "1 MiB", flag: "1MiB", bytes: MiB, limit: "dd-dsync-1m", limitLabel: "dd 1M dsync" },
@@ -53,5 +50,12 @@ export const CHUNKS = [
   { name: "one PATCH", flag: "0", bytes: 0, limit: "", limitLabel: "" },
 ] as const;
 /** What one PATCH is held to: the slower of per-write durable dd and md5sum. */
-export const ONE_PATCH_LIMIT = ["dd-dsync-8m", "md5sum"];
-export const ONE_PATCH_LIMIT_LABEL = "min(dd 8M dsync, md5sum)";
+export const ONE_PATCH_LIMIT: Pick<Row, "limit" | "limitLabel"> = {
+  limit: ["dd-dsync-8m", "md5sum"],
+  limitLabel: "min(dd 8M dsync, md5sum)",
+};
+
+/** The limit a client row at `chunk` is compared with. */
+export function chunkLimit(chunk: typeof CHUNKS[number]): Pick<Row, "limit" | "limitLabel"> {
+  return chunk.limit ? { limit: [chunk.limit], limitLabel: chunk.limitLabel } : ONE_PATCH_LIMIT;
+}

@@ -4,16 +4,9 @@
  */
 import { curlPatchArgs, curlStreamArgs } from "./curl.ts";
 import { startPeer } from "./peers.ts";
+import { mbps } from "./stats.ts";
 import { BENCH, REPO, type Scope, tail, timed } from "./process.ts";
-import {
-  CHUNKS,
-  type Env,
-  mbps,
-  ONE_PATCH_LIMIT,
-  ONE_PATCH_LIMIT_LABEL,
-  type Row,
-  type Sample,
-} from "./row.ts";
+import { chunkLimit, CHUNKS, type Env, ONE_PATCH_LIMIT, type Row, type Sample } from "./row.ts";
 import { type Server, startOurs, startServer, startTusd } from "./servers.ts";
 import { smallRow } from "./small_rows.ts";
 import { peerClientRow, TUSD_PIPELINE } from "./tus_js_rows.ts";
@@ -72,8 +65,7 @@ function ourClientRow(chunk: typeof CHUNKS[number], checksum: "default" | "none"
       (checksum === "none" ? ", --checksum none" : ", default checksum"),
     section: "ours",
     peer: `peer-${chunk.flag}`,
-    limit: chunk.limit ? [chunk.limit] : ONE_PATCH_LIMIT,
-    limitLabel: chunk.limitLabel || ONE_PATCH_LIMIT_LABEL,
+    ...chunkLimit(chunk),
     async run(scope, env) {
       const server = await startOurs(scope);
       const state = await scope.tempDir("client-state-");
@@ -159,8 +151,7 @@ export const ROWS: Row[] = [
     label: "curl → ours, one streaming PATCH",
     section: "ours",
     peer: "curl-peer",
-    limit: ONE_PATCH_LIMIT,
-    limitLabel: ONE_PATCH_LIMIT_LABEL,
+    ...ONE_PATCH_LIMIT,
     run: async (scope, env) => await curlPatch(scope, env, await startOurs(scope)),
   },
   {
@@ -168,8 +159,7 @@ export const ROWS: Row[] = [
     label: "curl → @tus/server, one streaming PATCH",
     section: "peer",
     needsPeer: true,
-    limit: ONE_PATCH_LIMIT,
-    limitLabel: ONE_PATCH_LIMIT_LABEL,
+    ...ONE_PATCH_LIMIT,
     run: async (scope, env) => await curlPatch(scope, env, await startPeer(scope, env.peer!)),
   },
   {
@@ -177,8 +167,7 @@ export const ROWS: Row[] = [
     label: "curl → tusd, one streaming PATCH",
     section: "peer",
     needsTusd: true,
-    limit: ONE_PATCH_LIMIT,
-    limitLabel: ONE_PATCH_LIMIT_LABEL,
+    ...ONE_PATCH_LIMIT,
     run: async (scope, env) => await curlPatch(scope, env, await startTusd(scope, env.tusd!)),
   },
   ...CHUNKS.flatMap((chunk) => [

@@ -4,7 +4,7 @@
  * line (the sink, @tus/server).
  */
 import { startServer as startMain } from "../../tests/helpers/server.ts";
-import { cpuSeconds, REPO, type Scope, track, tryRun } from "./process.ts";
+import { cpuSeconds, REPO, type Scope, tryRun } from "./process.ts";
 
 /** The line our server, the sink and the peer print once they accept connections. */
 const LISTENING = /^listening on (http:\/\/\S+)$/;
@@ -52,7 +52,6 @@ export async function startOurs(scope: Scope, extra: string[] = []): Promise<Ser
       startTimeoutMs: START_TIMEOUT_MS,
     }),
   );
-  track(server.process);
   return measured(scope, server.url, server.process.pid, (id) => server.dataPath(id));
 }
 

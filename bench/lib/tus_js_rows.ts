@@ -3,16 +3,9 @@
  * the tusd pipeline (time to a durable, verified file).
  */
 import { startPeer } from "./peers.ts";
+import { mbps } from "./stats.ts";
 import { MiB, type Scope, tail, timed } from "./process.ts";
-import {
-  CHUNKS,
-  type Env,
-  mbps,
-  ONE_PATCH_LIMIT,
-  ONE_PATCH_LIMIT_LABEL,
-  type Row,
-  type Sample,
-} from "./row.ts";
+import { chunkLimit, CHUNKS, type Env, type Row, type Sample } from "./row.ts";
 import { type Server, startOurs, startTusd } from "./servers.ts";
 import { idOf, VerifyError, verifyFile } from "./verify.ts";
 
@@ -65,8 +58,7 @@ export function peerClientRow(
     needsPeer: true,
     ...(to === "tusd" ? { needsTusd: true } : {}),
     ...(to === "ours" ? { peer: `peer-${chunk.flag}` } : {}),
-    limit: chunk.limit ? [chunk.limit] : ONE_PATCH_LIMIT,
-    limitLabel: chunk.limitLabel || ONE_PATCH_LIMIT_LABEL,
+    ...chunkLimit(chunk),
     async run(scope, env) {
       const server = to === "peer"
         ? await startPeer(scope, env.peer!)

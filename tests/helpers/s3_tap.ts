@@ -10,6 +10,7 @@
  * Requests are HTTP/1.1 with a Content-Length (as the S3 client sends them), one at a time per
  * connection.
  */
+import { type TcpServer, tcpServer, writeAll } from "./tcp_server.ts";
 
 export interface TappedRequest {
   method: string;
@@ -39,17 +40,13 @@ export class S3Tap implements AsyncDisposable {
   readonly requests: TappedRequest[] = [];
   readonly port: number;
   readonly #target: { hostname: string; port: number };
-  readonly #listener: Deno.TcpListener;
-  readonly #pairs = new Set<Pair>();
-  readonly #tasks = new Set<Promise<void>>();
-  readonly #accepting: Promise<void>;
+  readonly #server: TcpServer;
   #hold: ((request: TappedRequest) => boolean) | undefined;
 
   private constructor(target: { hostname: string; port: number }) {
     this.#target = target;
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.port = this.#listener.addr.port;
-    this.#accepting = this.#accept();
+    this.#server = tcpServer((client) => this.#serve(client));
+    this.port = this.#server.port;
   }
 
   /** Listens on 127.0.0.1 (a free port), forwarding to `target`'s host and port. */
@@ -59,7 +56,7 @@ export class S3Tap implements AsyncDisposable {
 
   /** `http://127.0.0.1:PORT`: the S3 endpoint to give the server. */
   get origin(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.#server.origin;
   }
 
   /** From now on, answers to the requests `pick` chooses are withheld (undefined: none). */
@@ -67,27 +64,9 @@ export class S3Tap implements AsyncDisposable {
     this.#hold = pick;
   }
 
+  /** Closes every client connection (which ends its pair) and waits for all of them. */
   async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.#listener.close();
-    } catch { /* closed already */ }
-    await this.#accepting;
-    for (const pair of this.#pairs) close(pair);
-    await Promise.all(this.#tasks);
-  }
-
-  async #accept(): Promise<void> {
-    for (;;) {
-      let client: Deno.TcpConn;
-      try {
-        client = await this.#listener.accept();
-      } catch {
-        return;
-      }
-      const task = this.#serve(client);
-      this.#tasks.add(task);
-      task.finally(() => this.#tasks.delete(task));
-    }
+    await this.#server[Symbol.asyncDispose]();
   }
 
   async #serve(client: Deno.TcpConn): Promise<void> {
@@ -95,14 +74,11 @@ export class S3Tap implements AsyncDisposable {
     try {
       upstream = await Deno.connect(this.#target);
     } catch {
-      client.close();
-      return;
+      return; // the client's connection is closed when this returns
     }
     const pair: Pair = { client, upstream, held: false };
-    this.#pairs.add(pair);
     await Promise.all([this.#up(pair), this.#down(pair)]);
     close(pair);
-    this.#pairs.delete(pair);
   }
 
   /** Client → S3: forwards everything, reading each request's head on the way. */
@@ -201,8 +177,4 @@ function indexOf(bytes: Uint8Array, needle: Uint8Array): number {
     return i;
   }
   return -1;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
 }

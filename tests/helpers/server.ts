@@ -12,6 +12,7 @@
  * on the test framework.
  */
 
+import { track } from "./children.ts";
 import { SERVER_PERMISSIONS, SERVER_TASK_FLAGS } from "./deno_task.ts";
 import { withDeadline } from "./wait.ts";
 
@@ -160,7 +161,7 @@ class ServerProcess {
   readonly #listening = Promise.withResolvers<string>();
 
   private constructor(args: string[], env: Record<string, string>, flags: string[]) {
-    this.process = spawnMainWith(flags, ["server", ...args], env);
+    this.process = track(spawnMainWith(flags, ["server", ...args], env));
     this.#listening.promise.catch(() => {}); // observed in start(); never unhandled
     const status = this.process.status.then((s) => {
       this.exited = true;
