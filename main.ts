@@ -1,12 +1,16 @@
-import denoJson from "./deno.json" with { type: "json" };
-import { resolveServerCommand, SERVER_ENV_VARS, SERVER_USAGE } from "./server/config.ts";
-import { redactConfig, redactUrls } from "./server/config_redact.ts";
+import { resolveServerCommand, SERVER_ENV_VARS } from "./server/config.ts";
+import { SERVER_USAGE } from "./server/usage.ts";
+import { redactUrls } from "./server/config_redact.ts";
+import { SERVER_OPTIONS } from "./server/flags.ts";
+import { printConfig } from "./server/print_config.ts";
 import { runServer } from "./server/cli.ts";
 import { runClient } from "./client/cli.ts";
 import { envVar } from "./lib/env.ts";
 import { mintToken, TOKEN_USAGE } from "./server/token_cli.ts";
 
-export const VERSION: string = denoJson.version;
+import { VERSION } from "./lib/version.ts";
+
+export { VERSION };
 
 const USAGE = `resumable ${VERSION}: resumable uploads over HTTP (tus 1.0.0 and a plain dialect)
 
@@ -46,8 +50,9 @@ export async function main(args: string[]): Promise<number> {
         return 0;
       }
       if (command.action === "print") {
-        const { config, sources } = command;
-        console.log(JSON.stringify({ config: redactConfig(config), sources }, null, 2));
+        const printed = printConfig(SERVER_OPTIONS, command.values, command.sources);
+        console.log(printed.file);
+        console.error(printed.notes);
         return 0;
       }
       try {
@@ -88,8 +93,7 @@ function configError(error: unknown): number {
     /\s*\n\s*/g,
     " ",
   );
-  const hint = error instanceof TypeError ? " (see resumable server --help)" : "";
-  console.error(`error: ${redactUrls(message)}${hint}`);
+  console.error(`error: ${redactUrls(message)}`);
   return 2;
 }
 

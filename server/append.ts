@@ -127,6 +127,7 @@ export async function appendBody(
     );
   }
   if (result.bodyError !== undefined) {
+    ctx.meta.clientClosed = true; // its answer has nowhere to go: logged as 499
     throw new UploadError(
       400,
       "body-incomplete",

@@ -10,6 +10,8 @@ import { createHandler } from "./handler.ts";
 import { sweepExpired } from "./expiry.ts";
 import { openBackends } from "./backends.ts";
 import { requestPeer, requestTrailers, sendInformational, serveHttp } from "./http_node.ts";
+import { watchProcess } from "./process_metrics.ts";
+import { VERSION } from "../lib/version.ts";
 import { Hooks } from "./hooks/hooks.ts";
 import { envVar } from "../lib/env.ts";
 import { readTlsPair } from "./tls.ts";
@@ -29,8 +31,9 @@ export async function runServer(config: ServerConfig): Promise<void> {
     : undefined;
   const initialTls = tls ? await readTlsPair(tls.certFile, tls.keyFile) : undefined;
   const metrics = new Metrics();
+  watchProcess(metrics, VERSION);
   const log = createLogger(config.logFormat, config.logLevel, (line) => console.error(line));
-  await Deno.mkdir(config.dir, { recursive: true });
+  await prepareDir(config.dir);
   const group = openGroupSync(config.dir);
   // After a crash of this process, bytes it wrote but never synced are still in the page cache,
   // and the next HEAD counts them: make them durable before anyone is told.
@@ -89,7 +92,17 @@ export async function runServer(config: ServerConfig): Promise<void> {
   );
   if (initialTls) log("info", "tls certificate loaded", { ...initialTls.summary });
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
-  console.log(`listening on ${server.scheme}://${host}:${server.port}${config.basePath}`);
+  const address = `${server.scheme}://${host}:${server.port}${config.basePath}`;
+  log("info", "started", {
+    version: VERSION,
+    address,
+    dir: config.dir,
+    store: config.store,
+    ...(config.store === "s3" ? { bucket: config.s3Bucket, prefix: config.s3Prefix } : {}),
+    shared: config.db !== undefined, // upload info and locks in PostgreSQL
+    pid: Deno.pid,
+  });
+  console.log(`listening on ${address}`);
 
   // Renewed certificates: new connections get the new pair; open ones (uploads) keep theirs. A
   // bad new pair is logged and the old one stays.
@@ -132,12 +145,20 @@ export async function runServer(config: ServerConfig): Promise<void> {
   void runSweep();
   const sweep = setInterval(runSweep, config.sweepIntervalMs);
 
-  const stop = () => stopping.abort();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, stop);
+  let received: Deno.Signal | undefined;
+  const stops = signals.map((signal) =>
+    [signal, () => {
+      received = signal;
+      stopping.abort();
+    }] as const
+  );
+  for (const [s, stop] of stops) Deno.addSignalListener(s, stop);
   await new Promise((resolve) => stopping.signal.addEventListener("abort", resolve));
+  const stoppedAt = performance.now();
+  log("info", "stopping", { signal: received });
   clearInterval(sweep);
-  for (const s of signals) Deno.removeSignalListener(s, stop);
+  for (const [s, stop] of stops) Deno.removeSignalListener(s, stop);
   if (tls) Deno.removeSignalListener("SIGHUP", reloadTls);
   // In-flight bodies saw the abort: they fsync what arrived and answer 503; then we close.
   await server.shutdown(SHUTDOWN_GRACE_MS);
@@ -152,6 +173,38 @@ export async function runServer(config: ServerConfig): Promise<void> {
   // Undelivered hook events stay on disk for the next run; --on-finish runs get a grace period.
   await hooks?.stop(SHUTDOWN_GRACE_MS);
   await backends.close();
+  log("info", "stopped", {
+    signal: received,
+    shutdown_ms: Math.round(performance.now() - stoppedAt),
+  });
+}
+
+/**
+ * Creates `--dir` and checks it can be written, so a wrong one is one plain line at start (exit 2)
+ * rather than the runtime's permission text or a failure at the first upload.
+ */
+async function prepareDir(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    const probe = `${dir}/.start-probe-${crypto.randomUUID().slice(0, 8)}`;
+    await Deno.writeFile(probe, new Uint8Array(0));
+    await Deno.remove(probe);
+  } catch (error) {
+    throw new RangeError(
+      `--dir ${dir}: can't write there (${whyNot(error)}); pick a directory this user may ` +
+        "write, with --dir or RESUMABLE_DIR",
+    );
+  }
+}
+
+function whyNot(error: unknown): string {
+  if (error instanceof Deno.errors.NotCapable) return "a system path the server may not use";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotADirectory) {
+    return "a file is in the way";
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\(os error \d+\).*$/s, "").replace(/:[^:]*$/, "").toLowerCase();
 }
 
 /**

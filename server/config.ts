@@ -8,8 +8,10 @@ import {
   layerSettings,
   type OptionSpec,
   parseConfigFile,
+  type RawValue,
   type Setting,
 } from "./config_sources.ts";
+import { argsError, COMMAND_OPTIONS, SERVER_OPTIONS } from "./flags.ts";
 
 /** Everything the server is told at start. Pure data; `parseServerArgs` builds it from flags. */
 export interface ServerConfig {
@@ -82,123 +84,6 @@ export interface RateLimit {
   periodMs: number;
 }
 
-export const DEFAULTS = {
-  host: "127.0.0.1",
-  port: 1080,
-  dir: "./uploads",
-  basePath: "/files",
-  expire: "24h",
-  corsOrigins: "*",
-  maxActive: 10,
-  idleTimeout: "30s",
-  minRate: "1KiB",
-  minFree: "1GiB",
-  hookTimeout: "10s",
-  hookQueueMax: 10_000,
-  store: "file",
-  s3Region: "us-east-1",
-  s3PartSize: "8MiB",
-} as const;
-
-export const SERVER_USAGE = `Usage: resumable server [options]
-
-Options:
-  --host HOST           address to listen on (default ${DEFAULTS.host})
-  --port PORT           port to listen on; 0 picks a free one (default ${DEFAULTS.port})
-  --dir DIR             data directory (default ${DEFAULTS.dir})
-  --base-path PATH      URL path of the upload endpoint (default ${DEFAULTS.basePath})
-  --max-size SIZE       largest upload accepted, e.g. 10GiB (default: no limit)
-  --expire DURATION     unfinished uploads expire this long after their last write;
-                        0 = never (default ${DEFAULTS.expire})
-  --behind-proxy        trust Forwarded / X-Forwarded-Proto / X-Forwarded-Host
-  --cors-origins LIST   comma-separated origins allowed by CORS, * = any,
-                        none = CORS off (default *)
-  --max-active N        request bodies written at once; more get 503 + Retry-After
-                        (default ${DEFAULTS.maxActive})
-  --idle-timeout DUR    cut a request body (or headers) silent this long; bytes
-                        received are kept (default ${DEFAULTS.idleTimeout})
-  --min-rate SIZE       bytes per second a body must average over any idle-timeout
-                        span, so a slow drip can't hold a slot (default ${DEFAULTS.minRate})
-  --allow-types LIST    only uploads whose first bytes sniff as one of these media
-                        types, e.g. image/*,application/pdf (default: any)
-  --quota SIZE          most bytes one owner may hold (default: no limit)
-  --auth-secret SECRET  require Authorization: Bearer <HS256 JWT>; its sub owns what
-                        it creates (or set RESUMABLE_AUTH_SECRET)
-  --min-free SIZE       below this free space in --dir, /readyz says 503 and new
-                        uploads get 507 (default ${DEFAULTS.minFree})
-  --log-format FORMAT   json (one object per line on stderr) or text (default json)
-  --log-level LEVEL     debug, info, warn or error (default info)
-  --no-ui               don't serve the upload page at /
-  --hook-url URL        POST upload events (pre-create, post-create, post-finish,
-                        post-terminate, post-expire) as JSON to URL; repeatable
-  --on-finish CMD       run CMD (no shell) with each finished upload's event as
-                        JSON on stdin
-  --hook-timeout DUR    time one hook delivery or --on-finish run may take
-                        (default ${DEFAULTS.hookTimeout})
-  --hook-queue-max N    most undelivered events kept on disk (default ${DEFAULTS.hookQueueMax})
-  --store KIND          file or s3 (default ${DEFAULTS.store})
-  --s3-endpoint URL     S3-compatible endpoint (with --store s3)
-  --s3-bucket NAME      bucket (with --store s3)
-  --s3-prefix PREFIX    key prefix, so deployments can share a bucket (default: none;
-                        the bucket, or the prefix, must belong to this deployment only)
-  --s3-region REGION    region (default ${DEFAULTS.s3Region})
-  --s3-part-size SIZE   multipart part size, at least 5MiB (default ${DEFAULTS.s3PartSize})
-  --db URL              postgres://… for shared upload info and locks across instances
-  --tls-cert FILE       serve https with this PEM certificate (chain); needs --tls-key;
-                        both are read again on SIGHUP (default: plain http)
-  --tls-key FILE        the PEM private key of --tls-cert
-  --rate-limit N/PERIOD at most N upload creations per PERIOD (e.g. 100/1h) per owner, or
-                        per client address without --auth-secret; more get 429 +
-                        Retry-After; counted in --db when given (default: no limit)
-  --config FILE         read settings from a JSON file: {"max-size": "10GiB", "port": 8080}
-  --print-config        print the effective settings as JSON (secrets redacted) and exit
-  -h, --help            show this help
-
-Every flag can also be set by an environment variable, RESUMABLE_ and the flag in upper
-snake case (RESUMABLE_MAX_SIZE=10GiB, RESUMABLE_NO_UI=true, RESUMABLE_HOOK_URL="URL URL").
-Precedence: flag, then environment, then --config file, then default.
-Sizes take B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; durations ms, s, m, h, d.
-Once ready it prints one line: listening on http://HOST:PORT/files (https with --tls-cert)`;
-
-/**
- * Every server flag: its parseArgs shape and default, and what the environment
- * (`RESUMABLE_<FLAG>`) and a `--config` file may give for it (see config_sources.ts).
- */
-const SERVER_OPTIONS = {
-  host: { type: "string", default: DEFAULTS.host },
-  port: { type: "string", default: String(DEFAULTS.port), numeric: true },
-  dir: { type: "string", default: DEFAULTS.dir },
-  "base-path": { type: "string", default: DEFAULTS.basePath },
-  "max-size": { type: "string", numeric: true },
-  expire: { type: "string", default: DEFAULTS.expire, numeric: true },
-  "behind-proxy": { type: "boolean", default: false },
-  "cors-origins": { type: "string", default: DEFAULTS.corsOrigins, list: true },
-  "max-active": { type: "string", default: String(DEFAULTS.maxActive), numeric: true },
-  "idle-timeout": { type: "string", default: DEFAULTS.idleTimeout, numeric: true },
-  "min-rate": { type: "string", default: DEFAULTS.minRate, numeric: true },
-  "allow-types": { type: "string", list: true },
-  quota: { type: "string", numeric: true },
-  "auth-secret": { type: "string", secret: true },
-  "min-free": { type: "string", default: DEFAULTS.minFree, numeric: true },
-  "log-format": { type: "string", default: "json" },
-  "log-level": { type: "string", default: "info" },
-  "no-ui": { type: "boolean", default: false },
-  "hook-url": { type: "string", multiple: true, default: [] },
-  "on-finish": { type: "string" },
-  "hook-timeout": { type: "string", default: DEFAULTS.hookTimeout, numeric: true },
-  "hook-queue-max": { type: "string", default: String(DEFAULTS.hookQueueMax), numeric: true },
-  store: { type: "string", default: DEFAULTS.store },
-  "s3-endpoint": { type: "string" },
-  "s3-bucket": { type: "string" },
-  "s3-prefix": { type: "string", default: "" },
-  "s3-region": { type: "string", default: DEFAULTS.s3Region },
-  "s3-part-size": { type: "string", default: DEFAULTS.s3PartSize, numeric: true },
-  db: { type: "string", secret: true },
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  "rate-limit": { type: "string" },
-} as const satisfies Record<string, OptionSpec>;
-
 type ServerOptions = typeof SERVER_OPTIONS;
 type OptionName = keyof ServerOptions;
 /** A flag's value after layering: a switch, a list, a string, or (no default) maybe absent. */
@@ -219,6 +104,8 @@ export type ServerCommand =
     config: ServerConfig;
     /** Per flag, where its value came from: `flag --port`, `env RESUMABLE_PORT`, `file c.json`… */
     sources: Record<string, string>;
+    /** Per flag, its value as given (`"24h"`, not milliseconds): what a `--config` file holds. */
+    values: Record<string, RawValue | undefined>;
   };
 
 /** Reads a `--config` file's text (main.ts: Deno.readTextFileSync). */
@@ -256,18 +143,19 @@ export function resolveServerCommand(
         ...flagShapes(SERVER_OPTIONS),
         config: { type: "string" },
         "print-config": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
+        help: { type: "boolean", short: COMMAND_OPTIONS.help.short },
       },
     });
   } catch (error) {
-    // node's own advice about "--" after an unknown option is noise here.
-    const message = error instanceof Error ? error.message : String(error);
-    throw new TypeError(message.replace(/\. To specify a positional argument.*$/s, ""));
+    throw argsError(error);
   }
   const { values: flags, positionals } = parsed;
   if (flags.help) return { action: "help" };
   if (positionals.length > 0) {
-    throw new TypeError(`Unexpected argument ${JSON.stringify(positionals[0])}`);
+    throw new TypeError(
+      `unexpected argument ${JSON.stringify(positionals[0])}: the server takes only flags ` +
+        "(see resumable server --help)",
+    );
   }
   let file: ConfigFile | undefined;
   const path = flags.config;
@@ -404,7 +292,7 @@ export function resolveServerCommand(
   const sources = Object.fromEntries(
     Object.entries<Setting>(settings).map(([name, s]) => [name, s.from]),
   );
-  return { action: flags["print-config"] ? "print" : "run", config, sources };
+  return { action: flags["print-config"] ? "print" : "run", config, sources, values };
 }
 
 /** A config with defaults, for tests and embedding. */

@@ -6,12 +6,17 @@
  * text; what comes out is raw flag values (strings, booleans, string lists) for validation, each with
  * where it came from so an error can say so (`RESUMABLE_PORT=abc: …`, `cfg.json: "port": …`).
  */
+import { closest } from "../lib/suggest.ts";
 
 export type Source = "flag" | "env" | "file" | "default";
 
 /** How one flag is written, and what else the environment and a config file may give for it. */
 export interface OptionSpec {
   type: "string" | "boolean";
+  /** What `--help` and docs/server.md say the flag does; "(default …)" is added from `default`. */
+  help: string;
+  /** The value's placeholder in `--help` (`--port PORT`); a switch has none. */
+  arg?: string;
   /** Repeatable (`--hook-url`): the env var is a comma/whitespace-separated list, the file an array. */
   multiple?: boolean;
   default?: string | boolean | readonly string[];
@@ -63,9 +68,11 @@ export function parseConfigFile(
   }
   for (const key of Object.keys(data)) {
     if (!Object.hasOwn(specs, key)) {
+      const guess = closest(key, Object.keys(specs));
       throw new RangeError(
-        `${path}: Unknown key ${JSON.stringify(key)} (keys are server flag names without the ` +
-          `dashes, e.g. "max-size")`,
+        `${path}: Unknown key ${JSON.stringify(key)}` +
+          (guess ? `; did you mean ${JSON.stringify(guess)}?` : "") +
+          ` (keys are server flag names without the dashes, e.g. "max-size")`,
       );
     }
   }

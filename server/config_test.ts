@@ -177,7 +177,11 @@ Deno.test("config errors from flags name the flag; unknown flags are TypeErrors"
   assert.match(errorOf(["--hook-url", "ftp://x"]), /^--hook-url: Invalid URL "ftp:\/\/x"/);
   assert.throws(() => parseServerArgs(["--frobnicate"]), {
     name: "TypeError",
-    message: "Unknown option '--frobnicate'",
+    message: "unknown flag --frobnicate (see resumable server --help)",
+  });
+  assert.throws(() => parseServerArgs(["--max-activ", "3"]), {
+    name: "TypeError",
+    message: "unknown flag --max-activ: did you mean --max-active? (see resumable server --help)",
   });
   assert.throws(() => parseServerArgs(["--port"]), TypeError);
 });

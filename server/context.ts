@@ -43,7 +43,8 @@ export interface Deps {
   progress: Progress;
   /** Hooks (`--hook-url`, `--on-finish`); absent when none are configured. */
   events?: UploadEvents;
-  /** The address of the connection a request came on; absent where the edge can't tell. */
+  /** The address of the connection a request came on (rate limits, the log); absent where the
+   * edge can't tell. */
   peer?: (req: Request) => string | undefined;
   /** Creations per owner or address, for `--rate-limit`. */
   rateCounter?: RateCounter;
@@ -85,6 +86,8 @@ export interface Context {
 export interface RequestMeta {
   uploadId?: string;
   bytes: number;
+  /** The client closed the connection before its request body ended (logged as 499). */
+  clientClosed?: boolean;
 }
 
 /** A header parsed as a strict integer, or undefined when absent. */

@@ -7,6 +7,7 @@ import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { OPERATIONS } from "./operations.ts";
 import { Progress } from "./progress.ts";
+import { logWhenSent } from "./request_log.ts";
 import { draftRules, INTEROP_HEADER } from "../lib/ietf_versions.ts";
 import { problem, unsupportedVersion } from "./ietf.ts";
 import { authenticate } from "./auth.ts";
@@ -56,7 +57,7 @@ export interface HandlerOptions {
   progress?: Progress;
   /** Hooks (`--hook-url`, `--on-finish`): pre-create checks and post-* events. */
   events?: UploadEvents;
-  /** The peer address of a request (per-address rate limits). */
+  /** The peer address of a request (per-address rate limits, the log). */
   peer?: (req: Request) => string | undefined;
   /** Counts creations for `--rate-limit` (in memory, or shared in PostgreSQL). */
   rateCounter?: RateCounter;
@@ -108,19 +109,6 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     const headers = response.headers;
     headers.set(H.tusResumable, TUS_VERSION);
     headers.set("X-Request-ID", requestId);
-    const seconds = (performance.now() - started) / 1000;
-    deps.metrics.requests.add(1, { method, status: String(response.status) });
-    deps.metrics.requestDuration.observe(seconds);
-    // Path and ids only: no header values (tokens) and no metadata (it may hold secrets).
-    deps.log("info", "request", {
-      method,
-      path: new URL(req.url).pathname,
-      status: response.status,
-      bytes: meta.bytes,
-      duration_ms: Math.round(seconds * 1000),
-      ...(meta.uploadId ? { upload_id: meta.uploadId } : {}),
-      request_id: requestId,
-    });
     for (
       const [k, v] of Object.entries(
         corsHeaders(deps.config.corsOrigins, req.headers.get("origin")),
@@ -128,7 +116,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     ) {
       headers.set(k, v);
     }
-    return response;
+    return logWhenSent(response, { req, method, requestId, started, meta }, deps);
   };
 }
 

@@ -6,7 +6,7 @@ type Labels = Record<string, string>;
 
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60];
 
-class Family {
+export class Family {
   readonly values = new Map<string, number>();
   constructor(
     readonly name: string,
@@ -80,12 +80,17 @@ function labelText(labels: Labels): string {
 export class Metrics {
   readonly requests = new Family(
     "resumable_requests_total",
-    "HTTP requests by method and status.",
+    "HTTP requests by method and status; 499: the client closed the connection first.",
     "counter",
   );
   readonly bytesReceived = new Family(
     "resumable_bytes_received_total",
     "Upload bytes stored.",
+    "counter",
+  );
+  readonly bytesSent = new Family(
+    "resumable_bytes_sent_total",
+    "Response body bytes handed to clients (downloads, answers).",
     "counter",
   );
   readonly uploads = new Family(
@@ -147,10 +152,19 @@ export class Metrics {
     "counter",
   );
 
+  readonly #collected: { families: Family[]; refresh: () => void }[] = [];
+
+  /** Families sampled from outside at each scrape (`refresh` runs first), rendered last. */
+  collect(families: Family[], refresh: () => void): void {
+    this.#collected.push({ families, refresh });
+  }
+
   render(): string {
+    for (const c of this.#collected) c.refresh();
     return [
       this.requests,
       this.bytesReceived,
+      this.bytesSent,
       this.uploads,
       this.activeUploads,
       this.admissionRejections,
@@ -163,6 +177,7 @@ export class Metrics {
       this.hookFailures,
       this.hookDropped,
       this.onFinishRuns,
+      ...this.#collected.flatMap((c) => c.families),
     ].flatMap((m) => m.render()).join("\n") + "\n";
   }
 }

@@ -26,7 +26,7 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-Deno.test("server --print-config shows flags over env over the file, secrets redacted, and exits", async () => {
+Deno.test("server --print-config prints a config file of flags over env over the file, secrets left out, and exits", async () => {
   await using file = await configFile({
     port: 8080,
     "max-size": "1GiB",
@@ -46,32 +46,61 @@ Deno.test("server --print-config shows flags over env over the file, secrets red
     },
   );
   assert.equal(code, 0, stderr);
-  assert.equal(stderr, "");
-  const shown = JSON.parse(stdout) as {
-    config: Record<string, unknown>;
-    sources: Record<string, string>;
-  };
-  const { config, sources } = shown;
-  assert.equal(config.port, 9999, "env beats the file");
-  assert.equal(config.expireMs, 5 * 60_000, "the flag beats env and file");
-  assert.equal(config.maxSize, 2 ** 30, "the file beats the default");
-  assert.equal(config.ui, false);
-  assert.deepEqual(config.corsOrigins, ["https://a.example", "https://b.example"]);
-  assert.equal(config.host, "127.0.0.1", "default");
-  assert.equal(config.authSecret, "[redacted]");
-  assert.equal(config.db, "postgres://app:[redacted]@db.internal/uploads");
-  assert.deepEqual(config.hookUrls, [
-    "http://hooks.example/a",
-    "http://hooks.example/b?token=[redacted]",
-  ]);
-  for (const secret of [SECRET, DB_PASSWORD, "hook-token-77"]) {
-    assert.ok(!stdout.includes(secret), `${secret} must not be printed`);
+  const printed = JSON.parse(stdout) as Record<string, unknown>;
+  assert.equal(printed.port, "9999", "env beats the file");
+  assert.equal(printed.expire, "5m", "the flag beats env and file");
+  assert.equal(printed["max-size"], "1GiB", "the file beats the default");
+  assert.equal(printed["no-ui"], true);
+  assert.equal(printed["cors-origins"], "https://a.example,https://b.example");
+  assert.equal(printed.host, "127.0.0.1", "default");
+  for (const secret of ["auth-secret", "db", "hook-url"]) {
+    assert.ok(!(secret in printed), `${secret} holds a secret: left out of the file`);
   }
-  assert.equal(sources["expire"], "flag --expire");
-  assert.equal(sources["port"], "env RESUMABLE_PORT");
-  assert.equal(sources["auth-secret"], "env RESUMABLE_AUTH_SECRET");
-  assert.equal(sources["max-size"], `file ${file.path}`);
-  assert.equal(sources["host"], "default");
+  for (const secret of [SECRET, DB_PASSWORD, "hook-token-77"]) {
+    assert.ok(
+      !stdout.includes(secret) && !stderr.includes(secret),
+      `${secret} must not be printed`,
+    );
+  }
+  // Where each value came from, on stderr; the secrets left out are named there, redacted.
+  assert.match(stderr, /^ {2}expire +flag --expire$/m);
+  assert.match(stderr, /^ {2}port +env RESUMABLE_PORT$/m);
+  assert.match(stderr, /^ {2}auth-secret +env RESUMABLE_AUTH_SECRET; left out of the file/m);
+  assert.match(
+    stderr,
+    /^ {2}db +file [^;]+; left out of the file: it holds a secret \("postgres:\/\/app:\[redacted\]@db\.internal\/uploads"\)$/m,
+  );
+  assert.match(stderr, new RegExp(`^ {2}max-size +file ${escape(file.path)}$`, "m"));
+  assert.match(stderr, /^ {2}host +default$/m);
+});
+
+Deno.test("server --print-config output, saved as a file, is read back by --config to the same settings", async () => {
+  const args = ["--port", "0", "--max-size", "10GiB", "--expire", "90m", "--no-ui"];
+  const first = await runMain(
+    ["server", ...args, "--hook-url", "http://h.example/e", "--print-config"],
+    15_000,
+    {
+      RESUMABLE_CORS_ORIGINS: "https://a.example",
+    },
+  );
+  assert.equal(first.code, 0, first.stderr);
+  await using file = await configFile("placeholder");
+  await Deno.writeTextFile(file.path, first.stdout);
+  const again = await runMain(["server", "--config", file.path, "--print-config"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout), JSON.parse(first.stdout));
+  assert.match(again.stderr, new RegExp(`^ {2}max-size +file ${escape(file.path)}$`, "m"));
+  // And a real server starts from it.
+  await using server = await startServer({ args: ["--config", file.path] });
+  const options = await fetch(server.url, {
+    method: "OPTIONS",
+    headers: { "Tus-Resumable": "1.0.0" },
+  });
+  await options.body?.cancel();
+  assert.equal(options.headers.get("Tus-Max-Size"), String(10 * 2 ** 30));
+  const page = await fetch(`${server.origin}/`);
+  await page.body?.cancel();
+  assert.equal(page.status, 404, "no-ui from the file");
 });
 
 Deno.test("a real server takes settings from RESUMABLE_* and --config, under its flags", async () => {
@@ -140,7 +169,7 @@ Deno.test("a bad setting from a flag, env or the file is one error line and exit
     { args: ["--port", "99999"], line: /^error: --port: Invalid port "99999"/ },
     {
       args: ["--frobnicate"],
-      line: /^error: Unknown option '--frobnicate' \(see resumable server --help\)$/,
+      line: /^error: unknown flag --frobnicate \(see resumable server --help\)$/,
     },
     {
       args: ["--config", badJson.path],
@@ -148,7 +177,9 @@ Deno.test("a bad setting from a flag, env or the file is one error line and exit
     },
     {
       args: ["--config", badKey.path],
-      line: new RegExp(`^error: ${escape(badKey.path)}: Unknown key "max_size"`),
+      line: new RegExp(
+        `^error: ${escape(badKey.path)}: Unknown key "max_size"; did you mean "max-size"\\?`,
+      ),
     },
     {
       args: ["--config", badValue.path],

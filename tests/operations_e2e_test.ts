@@ -7,7 +7,9 @@
 
 import assert from "node:assert/strict";
 import { startServer } from "./helpers/server.ts";
+import { startPatch } from "./helpers/uploads.ts";
 import { waitFor } from "./helpers/wait.ts";
+import { VERSION } from "../lib/version.ts";
 
 const TUS = { "Tus-Resumable": "1.0.0" };
 const OCTETS = "application/offset+octet-stream";
@@ -195,4 +197,95 @@ Deno.test("readiness flips when free space crosses --min-free, and new uploads g
   } finally {
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
+});
+
+/** The server's stderr so far, each line parsed as JSON (a line that isn't fails the test). */
+function logLines(server: { stderr: string }): Record<string, unknown>[] {
+  return server.stderr.split("\n").filter((l) => l.trim() !== "").map((l) => {
+    try {
+      return JSON.parse(l);
+    } catch {
+      throw new Error(`not a JSON log line: ${l}`);
+    }
+  });
+}
+
+Deno.test("log lines: start and stop, client and user agent, bytes sent, and a client abort as 499", async () => {
+  await using server = await startServer({ args: ["--min-free", "0"] });
+  const started = logLines(server).find((e) => e.message === "started");
+  assert.ok(started, "a started line");
+  assert.equal(started.version, VERSION);
+  assert.equal(started.address, server.url);
+  assert.equal(started.dir, server.dir);
+  assert.equal(started.store, "file");
+
+  const agent = { "User-Agent": "ops-test/1.0" };
+  const body = new Uint8Array(MiB).fill(3);
+  const url = await create(server.url, body.length, body);
+  const got = await fetch(url, { headers: agent });
+  assert.equal((await got.arrayBuffer()).byteLength, MiB);
+  const download = await waitFor(
+    () =>
+      logLines(server).find((e) =>
+        e.message === "request" && e.method === "GET" && e.path === new URL(url).pathname
+      ),
+    { message: "the download's request line" },
+  );
+  assert.equal(download.status, 200);
+  assert.equal(download.bytes_sent, MiB);
+  assert.equal(download.client, "127.0.0.1");
+  assert.equal(download.user_agent, "ops-test/1.0");
+  assert.ok(await metric(server.origin, /^resumable_bytes_sent_total$/) >= MiB);
+
+  // A PATCH whose client goes away mid-body (a pause): 499 in the log and the metrics, not 400.
+  const paused = await create(server.url, 4 * MiB);
+  const conn = await startPatch(server, new URL(paused).pathname, 4 * MiB);
+  await conn.write(new Uint8Array(64 * 1024));
+  conn.close();
+  const aborted = await waitFor(
+    () => logLines(server).find((e) => e.message === "request" && e.method === "PATCH"),
+    { message: "the aborted PATCH's request line" },
+  );
+  assert.equal(aborted.status, 499);
+  assert.equal(
+    await metric(server.origin, /^resumable_requests_total\{method="PATCH",status="499"\}$/),
+    1,
+  );
+  assert.equal(
+    await metric(server.origin, /^resumable_requests_total\{method="PATCH",status="400"\}$/),
+    0,
+  );
+
+  const status = await server.kill("SIGTERM");
+  assert.equal(status.code, 0);
+  const lines = logLines(server);
+  const stopping = lines.find((e) => e.message === "stopping");
+  const stopped = lines.find((e) => e.message === "stopped");
+  assert.equal(stopping?.signal, "SIGTERM");
+  assert.equal(stopped?.signal, "SIGTERM");
+  assert.equal(typeof stopped?.shutdown_ms, "number");
+  assert.equal(lines.at(-1), stopped, "stopped is the last line");
+});
+
+Deno.test("process and build-info metrics are scraped from the real server", async () => {
+  await using server = await startServer({ args: ["--min-free", "0"] });
+  const text = await (await fetch(`${server.origin}/metrics`)).text();
+  const value = (name: string) => {
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+    assert.ok(line, `${name} is exported`);
+    return Number(line.split(" ")[1]);
+  };
+  assert.ok(value("process_resident_memory_bytes") > 10 * MiB);
+  assert.ok(value("process_cpu_seconds_total") > 0);
+  assert.ok(value("process_open_fds") >= 3);
+  const start = value("process_start_time_seconds");
+  assert.ok(Math.abs(start - Date.now() / 1000) < 600, `start time ${start}`);
+  assert.match(text, /^# TYPE process_cpu_seconds_total counter$/m);
+  assert.match(
+    text,
+    new RegExp(
+      `^resumable_build_info\\{version="${VERSION.replaceAll(".", "\\.")}",deno="[^"]+"\\} 1$`,
+      "m",
+    ),
+  );
 });

@@ -9,7 +9,7 @@ import { startServer } from "./helpers/server.ts";
 import { TcpProxy } from "./helpers/tcp_proxy.ts";
 import { tcpServer, writeAll } from "./helpers/tcp_server.ts";
 import { createUpload, fileSize, head, md5, randomBytes } from "./helpers/uploads.ts";
-import { pollUntil, withDeadline } from "./helpers/wait.ts";
+import { pollUntil, waitFor, withDeadline } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
 
@@ -61,6 +61,34 @@ Deno.test("the TCP proxy forwards bytes both ways unchanged", async () => {
     assert.equal(proxy.upstreamBytes, payload.length);
     assert.equal(proxy.downstreamBytes, payload.length);
     assert.equal(proxy.connections, 1);
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("a throttled TCP proxy forwards upstream bytes unchanged, no faster than its rate", async () => {
+  await using echo = tcpServer(async (conn) => {
+    const buffer = new Uint8Array(65_536);
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      await writeAll(conn, buffer.subarray(0, n));
+    }
+    await conn.closeWrite();
+  });
+  const rate = 4 * MiB;
+  await using proxy = TcpProxy.start({ target: echo, upstreamBytesPerSecond: rate });
+  const payload = randomBytes(MiB, 31);
+  const started = performance.now();
+  const conn = await Deno.connect({ hostname: proxy.hostname, port: proxy.port });
+  try {
+    const [echoed] = await withDeadline(
+      Promise.all([readAll(conn), writeAll(conn, payload).then(() => conn.closeWrite())]),
+      10_000,
+      "the echo through the throttled proxy",
+    );
+    assert.equal(md5(echoed), md5(payload));
+    // The first 8 KiB pass at once; the rest waits for the rate.
+    const least = ((payload.length - 8 * 1024) / rate) * 1000;
+    assert.ok(performance.now() - started >= least, `took less than ${least} ms`);
   } finally {
     conn.close();
   }
@@ -174,8 +202,12 @@ Deno.test(
     await conn.waitForClose({ timeoutMs: 5000 });
     await sending;
 
-    // The server sees the body end early; it keeps and syncs what came (visible on disk).
-    await pollUntil(async () => (await fileSize(data)) === arrive, { timeoutMs: 5000 });
+    // The server sees the body end early and stores all that came, the chunks it had read but not
+    // yet written included. Watched on disk: a HEAD meanwhile would stop the PATCH where it is.
+    await waitFor(async () => (await fileSize(data)) === arrive, {
+      timeoutMs: 30_000,
+      message: `${arrive} bytes on disk`,
+    });
     const status = await head(server, path);
     assert.equal(status.offset, arrive);
     assert.equal(md5(await Deno.readFile(data)), md5(source.subarray(0, arrive)));

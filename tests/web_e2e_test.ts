@@ -26,6 +26,11 @@ if (missing) console.warn(`NOTICE: the upload page's browser tests are skipped: 
 
 const MiB = 1024 * 1024;
 const CHUNK = 8 * MiB; // the page uses the core's default chunk size
+/**
+ * How long a step that sends and hashes chunks in the browser may take. Generous: with the CPU
+ * shared by other jobs an 8 MiB chunk has taken 20 s; these deadlines only stop a hung test.
+ */
+const SLOW_MS = 180_000;
 
 /** A temporary directory of test files, removed on disposal. */
 async function tempFiles() {
@@ -58,7 +63,7 @@ async function openPage(watched: WatchedPage, server: TestServer): Promise<Page>
 const row = (page: Page, name: string) => page.locator(`li.upload[data-name="${name}"]`);
 
 /** Waits until a file's row is in `state`; a row that failed instead fails the test at once. */
-async function waitForState(page: Page, name: string, state: string, timeoutMs = 60_000) {
+async function waitForState(page: Page, name: string, state: string, timeoutMs = SLOW_MS) {
   const r = row(page, name);
   const reached = await waitFor(async () => {
     const now = await r.getAttribute("data-state", { timeout: 1000 }).catch(() => null);
@@ -108,8 +113,11 @@ async function holdPatch(page: Page, n: number) {
     await route.continue();
   });
   return {
-    /** Resolves with the held request once the page sent it. */
-    held: () => withDeadline(held.promise, 30_000, `PATCH #${n} of the page`),
+    /**
+     * Resolves with the held request once the page sent it: after (n − 1) chunks are hashed and
+     * stored, which on a busy machine takes tens of seconds (a deadline, not a synchronisation).
+     */
+    held: () => withDeadline(held.promise, SLOW_MS, `PATCH #${n} of the page`),
     /** Stops intercepting; the held request is dropped (the page has aborted it by then). */
     async release() {
       await page.unrouteAll({ behavior: "ignoreErrors" });
@@ -210,13 +218,13 @@ Deno.test({
       async () =>
         (await row(page, "resume.bin").getAttribute("data-acknowledged")) === String(CHUNK),
       {
-        timeoutMs: 15_000,
+        timeoutMs: SLOW_MS,
         message: "the first chunk to be acknowledged on the page",
       },
     );
     await tabTo(page, "button.pause");
     await page.keyboard.press("Enter");
-    await waitForState(page, "resume.bin", "paused", 10_000);
+    await waitForState(page, "resume.bin", "paused");
     await gate.release();
     const firstLeg = await bytesReceived(server);
     assert.equal(firstLeg, CHUNK);
@@ -423,6 +431,41 @@ Deno.test({
     const status = (await row(page, "tampered.bin").locator(".status").textContent())!;
     assert.match(status, /^Verification failed/);
     assert.doesNotMatch(status, /Verified/);
+  },
+});
+
+Deno.test({
+  ...browserTest("right after a reconnect the page shows no speed and no time left"),
+  async fn() {
+    await using server = await startServer();
+    await using files = await tempFiles();
+    const path = await files.write("reconnect.bin", randomBytes(2 * CHUNK + MiB, 15));
+    await using browser = await launchBrowser();
+    const watched = await browser.newPage();
+    const page = await openPage(watched, server);
+    // Two chunks go through; the third PATCH loses its connection; its retry is held.
+    let patches = 0;
+    const retried = Promise.withResolvers<Route>();
+    await page.route(/\/files\/[0-9a-f]{32}$/, async (route) => {
+      if (route.request().method() !== "PATCH") return await route.continue();
+      patches++;
+      if (patches === 3) return await route.abort("connectionreset");
+      if (patches === 4) return retried.resolve(route);
+      await route.continue();
+    });
+    await page.setInputFiles("#files", path);
+    const r = row(page, "reconnect.bin");
+    // Generous: the page hashes each chunk (JavaScript SHA-256 and MD5) before it sends it.
+    const held = await withDeadline(retried.promise, 120_000, "the retried PATCH");
+    assert.equal(await r.getAttribute("data-acknowledged"), String(2 * CHUNK));
+    assert.equal(await r.getAttribute("data-retry-status"), "network");
+    assert.equal(await r.locator(".eta").textContent(), "", "no time left from stale samples");
+    assert.equal(await r.locator(".speed").textContent(), "", "no speed from stale samples");
+    await held.continue();
+    await waitForState(page, "reconnect.bin", "done");
+    // The one error is the browser's report of the connection that was reset on purpose.
+    const errors = watched.errors.filter((e) => !/ERR_CONNECTION_RESET/.test(e));
+    assert.deepEqual(errors, [], String(watched.errors));
   },
 });
 
