@@ -5,10 +5,8 @@
  */
 import { track } from "../../tests/helpers/children.ts";
 
-export const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname).replace(
-  /\/$/,
-  "",
-);
+/** The checkout's root, without a trailing slash. */
+export const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname).slice(0, -1);
 export const BENCH = `${REPO}/bench`;
 export const MiB = 1024 * 1024;
 
