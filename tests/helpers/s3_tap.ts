@@ -10,6 +10,7 @@
  * Requests are HTTP/1.1 with a Content-Length (as the S3 client sends them), one at a time per
  * connection.
  */
+import { concatBytes } from "./bytes.ts";
 import { type TcpServer, tcpServer, writeAll } from "./tcp_server.ts";
 
 export interface TappedRequest {
@@ -99,7 +100,7 @@ export class S3Tap implements AsyncDisposable {
             chunk = chunk.subarray(skip);
             continue;
           }
-          head = concat(head, chunk);
+          head = concatBytes(head, chunk);
           chunk = new Uint8Array(0);
           const end = indexOf(head, HEAD_END);
           if (end < 0) {
@@ -162,13 +163,6 @@ function close(pair: Pair): void {
       conn.close();
     } catch { /* closed already */ }
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function indexOf(bytes: Uint8Array, needle: Uint8Array): number {

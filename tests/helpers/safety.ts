@@ -11,12 +11,9 @@
 
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import type { ClientRun } from "./client_cli.ts";
+import { CLIENT_PERMISSIONS, type ClientRun } from "./client_cli.ts";
 import { runMain, spawnMainWith } from "./server.ts";
 import { waitFor, withDeadline } from "./wait.ts";
-
-/** The permissions the `client` task grants. */
-const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 
 /** `main.ts token --sub SUB --secret SECRET [--ttl TTL]`: asserts exit 0, returns the token. */
 export async function mintToken(sub: string, secret: string, ttl?: string): Promise<string> {
