@@ -1,9 +1,10 @@
-import { base64ToHex, DigestState, parseReprDigest } from "../lib/digest.ts";
+import { base64ToHex, DigestState, parseReprDigest } from "../lib/deno/digest.ts";
 import { UploadError } from "../lib/errors.ts";
-import { type Deadlines, DEFAULT_DEADLINES, seconds, Watchdog } from "./deadline.ts";
-import { networkWords } from "./network_error.ts";
-import { backoffMs, Contact, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
-import { explainRefusal } from "./refusal.ts";
+import { H } from "../lib/protocol.ts";
+import { type Deadlines, DEFAULT_DEADLINES, seconds, Watchdog } from "./core/deadline.ts";
+import { networkWords } from "./core/network_error.ts";
+import { backoffMs, Contact, DEFAULT_RETRY, type RetryPolicy } from "./core/retry.ts";
+import { explainRefusal } from "./core/refusal.ts";
 import { showDigests } from "./upload.ts";
 
 export interface DownloadOptions {
@@ -92,7 +93,7 @@ async function downloadOnce(
         throw new UploadError(res.status, "http", explainRefusal(url, res.status, said));
       }
       etag = res.headers.get("etag");
-      const digest = res.headers.get("repr-digest");
+      const digest = res.headers.get(H.reprDigest);
       expected = digest ? parseReprDigest(digest) : undefined;
       if (res.status === 200) {
         have = 0;

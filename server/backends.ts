@@ -4,14 +4,14 @@
  * S3-compatible bucket, info in PostgreSQL and locks shared through PostgreSQL. `--db` with the
  * file store shares only the locks (instances on one shared filesystem; info stays in `.info`).
  */
-import type { ServerConfig } from "./config.ts";
+import type { ServerConfig } from "./config/config.ts";
 import { type Locker, MemoryLocker } from "./lock/locker.ts";
 import { PgLocker } from "./lock/pg_locker.ts";
-import type { RateCounter } from "./rate_limit.ts";
+import type { RateCounter } from "./http/rate_limit.ts";
 import { PgRateCounter } from "./rate_limit_pg.ts";
 import { connect, migrate, UploadRows } from "./store/pg_info.ts";
-import type { S3Client } from "./store/s3_client.ts";
-import type { S3Store } from "./store/s3_store.ts";
+import type { S3Client } from "./store/s3/s3_client.ts";
+import type { S3Store } from "./store/s3/s3_store.ts";
 import type { UploadStore } from "./store/types.ts";
 
 export interface Backends {
@@ -78,7 +78,7 @@ export async function openBackends(
       // Loaded for this store only: a server on the file store never loads the S3 code or SDK.
       const [{ openBucket }, { S3Store }] = await Promise.all([
         import("./s3_open.ts"),
-        import("./store/s3_store.ts"),
+        import("./store/s3/s3_store.ts"),
       ]);
       s3 = await openBucket(config);
       store = s3Store = await S3Store.open({

@@ -16,7 +16,7 @@ import { track } from "./children.ts";
 import { SERVER_PERMISSIONS, SERVER_TASK_FLAGS } from "./deno_task.ts";
 import { withDeadline } from "./wait.ts";
 
-const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+const REPO = decodeURIComponent(new URL("../..", import.meta.url).pathname);
 const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
 const LISTENING = /^listening on (https?:\/\/\S+)$/;
 
