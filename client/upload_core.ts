@@ -655,9 +655,17 @@ function serverState(res: Pick<Answer, "status" | "headers">, needOffset: boolea
   const length = res.headers.get(H.uploadLength);
   const digest = res.headers.get(H.reprDigest);
   const digests = digest ? parseReprDigest(digest) : undefined;
+  // The parser's 400 would blame this client: a malformed header is the server's bad response.
+  const integer = (name: string, value: string) => {
+    try {
+      return parseHeaderInteger(name, value);
+    } catch (error) {
+      throw new UploadError(res.status, "bad-response", (error as Error).message, { cause: error });
+    }
+  };
   return {
-    ...(offset === null ? {} : { offset: parseHeaderInteger(H.uploadOffset, offset) }),
-    ...(length === null ? {} : { length: parseHeaderInteger(H.uploadLength, length) }),
+    ...(offset === null ? {} : { offset: integer(H.uploadOffset, offset) }),
+    ...(length === null ? {} : { length: integer(H.uploadLength, length) }),
     ...(digests ? { digests } : {}),
   };
 }

@@ -1,3 +1,4 @@
+import { badRequest } from "./errors.ts";
 /**
  * tus checksum extension: `Upload-Checksum: <algorithm> <base64 digest>`; sha1 is required. The
  * algorithms and the parser only: no hashing here (that is `checksum.ts`, node:crypto), so a
@@ -12,11 +13,11 @@ export interface Checksum {
   digest: string;
 }
 
-/** Parses a header value; throws SyntaxError (→ 400) naming what was wrong. */
+/** Parses a header value; throws a 400 UploadError naming what was wrong. */
 export function parseChecksum(value: string): Checksum {
   const m = /^\s*([A-Za-z0-9-]{1,20}) ([A-Za-z0-9+/]+={0,2})\s*$/.exec(value);
   if (!m) {
-    throw new SyntaxError(
+    throw badRequest(
       `Invalid Upload-Checksum ${
         JSON.stringify(value.slice(0, 60))
       }: expected "<algorithm> <base64>"`,
@@ -24,7 +25,7 @@ export function parseChecksum(value: string): Checksum {
   }
   const algorithm = m[1]!.toLowerCase();
   if (!isAlgorithm(algorithm)) {
-    throw new SyntaxError(
+    throw badRequest(
       `Unsupported checksum algorithm ${JSON.stringify(algorithm)}; supported: ${
         CHECKSUM_ALGORITHMS.join(", ")
       }`,
@@ -34,7 +35,7 @@ export function parseChecksum(value: string): Checksum {
   try {
     bytes = atob(m[2]!);
   } catch {
-    throw new SyntaxError(`Invalid Upload-Checksum: the digest is not base64`);
+    throw badRequest(`Invalid Upload-Checksum: the digest is not base64`);
   }
   // A well-formed digest of the wrong length is not a malformed header: it just can't match, so
   // the body fails verification (460), as any other wrong digest does. Canonical padded base64,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { checksumOf, parseChecksum } from "./checksum.ts";
+import { UploadError } from "./errors.ts";
 
 Deno.test("parseChecksum reads the three algorithms", () => {
   const hello = new TextEncoder().encode("hello");
@@ -21,7 +22,11 @@ Deno.test("parseChecksum refuses unknown algorithms and bad base64", () => {
       "",
     ]
   ) {
-    assert.throws(() => parseChecksum(bad), SyntaxError, bad);
+    assert.throws(
+      () => parseChecksum(bad),
+      (e) => e instanceof UploadError && e.status === 400,
+      bad,
+    );
   }
 });
 

@@ -21,12 +21,17 @@ export class UploadError extends Error {
   }
 }
 
-/** Maps any thrown value to an UploadError: parsers' SyntaxError/RangeError become 400. */
+/** What a parser of client input throws: a 400 whose message names what was wrong. */
+export function badRequest(message: string): UploadError {
+  return new UploadError(400, "bad-request", message);
+}
+
+/**
+ * Maps any thrown value to an UploadError. Only an UploadError blames the client: every built-in
+ * error (a SyntaxError from a damaged record included) is the server's own failure, a 500.
+ */
 export function toUploadError(error: unknown): UploadError {
   if (error instanceof UploadError) return error;
-  if (error instanceof SyntaxError || error instanceof RangeError) {
-    return new UploadError(400, "bad-request", error.message, { cause: error });
-  }
   const code = (error as { code?: unknown } | null)?.code;
   if (code === "ENOENT" || (error as Error | null)?.name === "NotFound") {
     // The upload was deleted (or expired) while this request was using it.

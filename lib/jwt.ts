@@ -1,3 +1,4 @@
+import { UploadError } from "./errors.ts";
 /**
  * JSON Web Tokens, HS256 only, with Web Crypto. Enough for bearer auth: sign (the `token`
  * command, tests) and verify (every request), with `exp`/`nbf` and a clock-skew allowance.
@@ -47,7 +48,7 @@ export async function signJwt(claims: Claims, secret: string): Promise<string> {
 }
 
 /**
- * The claims of a valid token, or a RangeError saying why it isn't: malformed, not HS256, bad
+ * The claims of a valid token, or a 401 UploadError saying why it isn't: malformed, not HS256, bad
  * signature, expired, not yet valid, or without a `sub`. `now` is in seconds.
  */
 export async function verifyJwt(
@@ -57,7 +58,7 @@ export async function verifyJwt(
   skewSeconds = 60,
 ): Promise<Claims> {
   const parts = token.split(".");
-  if (parts.length !== 3) throw new RangeError("The token is not a JWT");
+  if (parts.length !== 3) throw invalid("The token is not a JWT");
   const [head, body, signature] = parts as [string, string, string];
   let header: { alg?: unknown };
   let claims: Partial<Claims>;
@@ -67,30 +68,34 @@ export async function verifyJwt(
     claims = JSON.parse(new TextDecoder().decode(fromBase64url(body)));
     mac = fromBase64url(signature);
   } catch {
-    throw new RangeError("The token is malformed");
+    throw invalid("The token is malformed");
   }
-  if (header?.alg !== "HS256") throw new RangeError("Only HS256 tokens are accepted");
+  if (header?.alg !== "HS256") throw invalid("Only HS256 tokens are accepted");
   const valid = await crypto.subtle.verify(
     "HMAC",
     await key(secret, "verify"),
     mac as Uint8Array<ArrayBuffer>,
     encoder.encode(`${head}.${body}`),
   );
-  if (!valid) throw new RangeError("The token's signature is invalid");
-  if (typeof claims !== "object" || claims === null) throw new RangeError("The token is malformed");
+  if (!valid) throw invalid("The token's signature is invalid");
+  if (typeof claims !== "object" || claims === null) throw invalid("The token is malformed");
   for (const claim of ["exp", "nbf"] as const) {
     if (claims[claim] !== undefined && typeof claims[claim] !== "number") {
-      throw new RangeError(`The token's ${claim} is not a number`);
+      throw invalid(`The token's ${claim} is not a number`);
     }
   }
   if (typeof claims.exp === "number" && now > claims.exp + skewSeconds) {
-    throw new RangeError("The token has expired");
+    throw invalid("The token has expired");
   }
   if (typeof claims.nbf === "number" && now + skewSeconds < claims.nbf) {
-    throw new RangeError("The token is not valid yet");
+    throw invalid("The token is not valid yet");
   }
   if (typeof claims.sub !== "string" || claims.sub === "" || claims.sub.length > 256) {
-    throw new RangeError("The token has no subject (sub)");
+    throw invalid("The token has no subject (sub)");
   }
   return claims as Claims;
+}
+
+function invalid(message: string): UploadError {
+  return new UploadError(401, "invalid-token", message);
 }

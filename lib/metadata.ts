@@ -1,3 +1,4 @@
+import { badRequest } from "./errors.ts";
 /**
  * The tus `Upload-Metadata` codec: comma-separated `key base64(value)` pairs. Keys are unique,
  * non-empty and free of spaces and commas; a value may be absent.
@@ -12,29 +13,29 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3
 
 /**
  * Validates a header and returns its pairs with the values still base64-encoded (so the header can
- * be echoed exactly). Throws SyntaxError with a message naming the offending pair.
+ * be echoed exactly). Throws a 400 UploadError with a message naming the offending pair.
  */
 export function parseMetadataHeader(header: string): Map<string, string | null> {
   const pairs = new Map<string, string | null>();
   if (header.length > MAX_METADATA_LENGTH) {
-    throw new RangeError(`Upload-Metadata is longer than ${MAX_METADATA_LENGTH} characters`);
+    throw badRequest(`Upload-Metadata is longer than ${MAX_METADATA_LENGTH} characters`);
   }
   if (header.trim() === "") return pairs;
   for (const raw of header.split(",")) {
     const pair = raw.trim();
     const parts = pair.split(" ");
     if (parts.length > 2) {
-      throw new SyntaxError(`Invalid Upload-Metadata pair ${quote(pair)}: expected "key base64"`);
+      throw badRequest(`Invalid Upload-Metadata pair ${quote(pair)}: expected "key base64"`);
     }
     const [key = "", value] = parts;
     if (!KEY.test(key)) {
-      throw new SyntaxError(
+      throw badRequest(
         `Invalid Upload-Metadata key ${quote(key)}: keys must be non-empty ASCII without spaces`,
       );
     }
-    if (pairs.has(key)) throw new SyntaxError(`Duplicate Upload-Metadata key ${quote(key)}`);
+    if (pairs.has(key)) throw badRequest(`Duplicate Upload-Metadata key ${quote(key)}`);
     if (value !== undefined && !BASE64.test(value)) {
-      throw new SyntaxError(`Invalid Upload-Metadata value for ${quote(key)}: not base64`);
+      throw badRequest(`Invalid Upload-Metadata value for ${quote(key)}: not base64`);
     }
     pairs.set(key, value === undefined || value === "" ? null : value);
   }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { UploadError } from "./errors.ts";
 import {
   decodeMetadata,
   encodeMetadata,
@@ -43,6 +44,10 @@ Deno.test("metadata parsing refuses bad base64, duplicate, empty and spaced keys
       "x".repeat(20_000),
     ]
   ) {
-    assert.throws(() => parseMetadataHeader(bad), Error, bad);
+    assert.throws(
+      () => parseMetadataHeader(bad),
+      (e) => e instanceof UploadError && e.status === 400,
+      bad,
+    );
   }
 });

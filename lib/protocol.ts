@@ -1,3 +1,4 @@
+import { badRequest } from "./errors.ts";
 /** Names and constants both sides of the protocol speak. */
 import {
   INTEROP_HEADER,
@@ -79,7 +80,7 @@ const INTEGER = /^[0-9]{1,16}$/;
  */
 export function parseHeaderInteger(name: string, value: string): number {
   if (!INTEGER.test(value)) {
-    throw new SyntaxError(
+    throw badRequest(
       `Invalid ${name} header ${
         JSON.stringify(value.slice(0, 40))
       }: expected one non-negative decimal integer`,
@@ -87,7 +88,7 @@ export function parseHeaderInteger(name: string, value: string): number {
   }
   const n = Number(value);
   if (!Number.isSafeInteger(n)) {
-    throw new RangeError(`Invalid ${name} header: ${value} is larger than 2^53 - 1`);
+    throw badRequest(`Invalid ${name} header: ${value} is larger than 2^53 - 1`);
   }
   return n;
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { UploadError } from "./errors.ts";
 import { parseHeaderInteger } from "./protocol.ts";
 
 Deno.test("parseHeaderInteger accepts plain decimal integers", () => {
@@ -13,5 +14,8 @@ Deno.test("parseHeaderInteger refuses signs, exponents, spaces, lists and huge v
   ) {
     assert.throws(() => parseHeaderInteger("Upload-Offset", bad), /Upload-Offset/, bad);
   }
-  assert.throws(() => parseHeaderInteger("Upload-Length", "99999999999999999"), SyntaxError);
+  assert.throws(
+    () => parseHeaderInteger("Upload-Length", "99999999999999999"),
+    (e) => e instanceof UploadError && e.status === 400,
+  );
 });

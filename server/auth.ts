@@ -22,7 +22,8 @@ export async function authenticate(req: Request, deps: Deps): Promise<Principal 
     const claims = await verifyJwt(token, secret, Math.floor(deps.now() / 1000));
     return { owner: claims.sub, admin: claims.admin === true };
   } catch (error) {
-    throw unauthorized((error as Error).message, "invalid_token");
+    if (!(error instanceof UploadError)) throw error;
+    throw unauthorized(error.message, "invalid_token");
   }
 }
 

@@ -14,6 +14,7 @@ import type {
 } from "./types.ts";
 import { outcomeOf, pumpBody } from "./body.ts";
 import { HashCache } from "./hash_cache.ts";
+import { corruptRecord } from "./corrupt_record.ts";
 import type { GroupSync } from "./group_sync.ts";
 import { openWriteback, type Writeback, WRITEBACK_STEP } from "./writeback.ts";
 
@@ -110,9 +111,10 @@ export class FileStore implements UploadStore {
     const { data, info } = this.#paths(id);
     let record: InfoRecord;
     try {
-      record = JSON.parse(await Deno.readTextFile(info));
+      record = await readRecord(info, data);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
+      if (error instanceof UploadError) throw error;
       throw new Error(`Upload info ${info} is unreadable`, { cause: error });
     }
     if (record.ended) return { ...infoOf(record, 0, record.ended.at), ended: record.ended };
@@ -253,7 +255,7 @@ export class FileStore implements UploadStore {
 
   async finish(id: string): Promise<Digests> {
     const { data, info } = this.#paths(id);
-    const record: InfoRecord = JSON.parse(await Deno.readTextFile(info));
+    const record = await readRecord(info, data);
     // A running hash means bytes were appended since any recorded digests: recompute.
     const kept = this.#hashes.get(id);
     if (record.digests && !kept) return record.digests;
@@ -362,10 +364,10 @@ export class FileStore implements UploadStore {
 
   /** Replaces an upload's info atomically with `change(info)`. */
   async #update(id: string, change: (record: InfoRecord) => InfoRecord): Promise<void> {
-    const { sub, info } = this.#paths(id);
+    const { sub, data, info } = this.#paths(id);
     let record: InfoRecord;
     try {
-      record = JSON.parse(await Deno.readTextFile(info));
+      record = await readRecord(info, data);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
       throw new UploadError(410, "gone", `Upload ${id} no longer exists`);
@@ -379,7 +381,7 @@ export class FileStore implements UploadStore {
     this.#hashes.forget(id);
     let record: InfoRecord;
     try {
-      record = JSON.parse(await Deno.readTextFile(info));
+      record = await readRecord(info, data);
       // First the info: the upload stops existing (or becomes a tombstone, below) at once.
       if (!ended) await Deno.remove(info);
     } catch (error) {
@@ -494,9 +496,9 @@ export class FileStore implements UploadStore {
     for await (const path of this.#walk()) {
       const name = basename(path);
       if (name.endsWith(INFO_SUFFIX)) {
-        const record: InfoRecord | undefined = await Deno.readTextFile(path).then(
-          (text) => JSON.parse(text),
-          () => undefined,
+        // A damaged record is not collected: its repair is the operator's (requests log it).
+        const record = await readRecord(path, path.slice(0, -INFO_SUFFIX.length)).catch(() =>
+          undefined
         );
         if (record?.ended && record.ended.at < endedBefore) {
           await Deno.remove(path).catch(() => {});
@@ -627,6 +629,24 @@ function infoOf(record: InfoRecord, offset: number, updatedAt: number): UploadIn
     ...(record.concat ? { concat: record.concat } : {}),
     ...(record.owner === undefined ? {} : { owner: record.owner }),
   };
+}
+
+/**
+ * An upload's info record. A missing or unreadable file throws the file system's error; text that
+ * is not a record is a corrupt record naming both files.
+ */
+async function readRecord(info: string, data: string): Promise<InfoRecord> {
+  const text = await Deno.readTextFile(info);
+  try {
+    const record = JSON.parse(text);
+    if (
+      record?.v !== 1 || typeof record.id !== "string" || typeof record.metadata !== "string" ||
+      typeof record.createdAt !== "number"
+    ) throw new TypeError("not an upload info record");
+    return record;
+  } catch (error) {
+    throw corruptRecord(`Upload info ${info}`, `remove or fix it; the data file is ${data}`, error);
+  }
 }
 
 function toRecord(upload: NewUpload): InfoRecord {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DigestState } from "../../lib/digest.ts";
+import { UploadError } from "../../lib/errors.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import { storeConformance } from "./conformance.ts";
 import { FileStore } from "./file_store.ts";
@@ -217,5 +218,37 @@ Deno.test("FileStore starts writeback of each few MiB while a body arrives, then
     const expected = new DigestState();
     expected.update(data);
     assert.deepEqual(await store.finish(id), expected.digest());
+  });
+});
+
+Deno.test("FileStore answers a damaged info file with a 500 that names the files to the operator only", async () => {
+  await withDir(async (dir) => {
+    const store = await FileStore.open(dir);
+    const id = newUploadId();
+    await store.create({ id, length: 10, metadata: "", createdAt: 0 });
+    const data = `${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
+    const info = `${data}.info`;
+    for (const garbage of ['{"v":1,"id":', "\u0000\u0001garbage", "null", "[]", "{}"]) {
+      await Deno.writeTextFile(info, garbage);
+      const calls: [string, () => Promise<unknown>][] = [
+        ["get", () => store.get(id)],
+        ["finish", () => store.finish(id)],
+        ["declareLength", () => store.declareLength(id, 10)],
+        ["remove", () => store.remove(id, { state: "expired", at: 1 })],
+      ];
+      for (const [name, call] of calls) {
+        await assert.rejects(call, (e) => {
+          assert.ok(e instanceof UploadError, `${name}(${JSON.stringify(garbage)}): ${e}`);
+          assert.equal(e.status, 500);
+          assert.equal(e.code, "corrupt-record");
+          assert.ok(!e.message.includes(dir), "the client is not told server paths");
+          const why = (e.cause as Error).message;
+          assert.ok(why.includes(info) && why.includes(data), why);
+          assert.match(why, /remove or fix it/);
+          return true;
+        });
+      }
+      assert.equal(await store.collectGarbage(Date.now() + 1000), 0, "a damaged record is kept");
+    }
   });
 });

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { runMainWith } from "./server.ts";
+import type { UploadEvent } from "../../client/upload_core.ts";
 
 /** The permissions the `client` task grants. */
 const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
@@ -53,20 +54,10 @@ export function assertKilled(run: ClientRun): void {
   assert.equal(run.signal, "SIGKILL", describeRun(run));
 }
 
-/** A `--json` event: `type` plus fields that depend on it. */
-export interface ClientEvent {
-  type: string;
-  [field: string]: unknown;
-}
+/** A `--json` event: one line of a `--json` run is one event the upload reports. */
+export type ClientEvent = UploadEvent;
 
-export interface CompletedEvent extends ClientEvent {
-  type: "completed";
-  url: string;
-  size: number;
-  md5: string;
-  sha256: string;
-  verified: string;
-}
+export type CompletedEvent = Extract<ClientEvent, { type: "completed" }>;
 
 export function lines(text: string): string[] {
   return text.split("\n").filter((line) => line.trim() !== "");
@@ -83,11 +74,19 @@ export function eventsOf(run: ClientRun): ClientEvent[] {
   });
 }
 
+/** The events of one type, typed as such. */
+export function only<T extends ClientEvent["type"]>(
+  events: ClientEvent[],
+  type: T,
+): Extract<ClientEvent, { type: T }>[] {
+  return events.filter((e): e is Extract<ClientEvent, { type: T }> => e.type === type);
+}
+
 /** The one `completed` event of a `--json` run. */
 export function completedEvent(run: ClientRun): CompletedEvent {
-  const completed = eventsOf(run).filter((e) => e.type === "completed");
+  const completed = only(eventsOf(run), "completed");
   assert.equal(completed.length, 1, `expected one "completed" event\n${describeRun(run)}`);
-  return completed[0] as CompletedEvent;
+  return completed[0]!;
 }
 
 export interface TempDir extends AsyncDisposable {

@@ -1,0 +1,177 @@
+/** The client CLI's bad usage (every exit code, one clear error line) and `status`. */
+import assert from "node:assert/strict";
+import {
+  assertExit,
+  assertKilled,
+  eventsOf,
+  idOf,
+  lines,
+  only,
+  tempDir,
+} from "./helpers/client_cli.ts";
+import { assertOneErrorLine } from "./helpers/client_cli.ts";
+import { closedPort } from "./helpers/tcp_server.ts";
+import { startServer } from "./helpers/server.ts";
+import { client, generate, MiB, serverOffset } from "./helpers/client_runs.ts";
+
+interface UsageCase {
+  /** The test's name. */
+  name: string;
+  /** The client's arguments, given the temporary directory (which holds `small.bin`). */
+  args: (work: string) => string[];
+  code: number;
+  mentions: RegExp;
+}
+
+const USAGE_CASES: UsageCase[] = [
+  {
+    name: "upload of a file that does not exist",
+    args: (w) => ["upload", `${w}/missing.bin`, "--endpoint", "http://127.0.0.1:9/files"],
+    code: 2,
+    mentions: /missing\.bin/,
+  },
+  {
+    name: "upload of a directory",
+    args: (w) => ["upload", w, "--endpoint", "http://127.0.0.1:9/files"],
+    code: 2,
+    mentions: /not a regular file/,
+  },
+  {
+    name: "upload with an unknown flag",
+    args: (w) => ["upload", `${w}/small.bin`, "--frobnicate"],
+    code: 2,
+    mentions: /--frobnicate/,
+  },
+  {
+    name: "upload with --chunk-size lots",
+    args: (w) => ["upload", `${w}/small.bin`, "--chunk-size", "lots"],
+    code: 2,
+    mentions: /lots/,
+  },
+  {
+    name: "upload to an endpoint nobody listens on (after --retries 1)",
+    args: (w) => [
+      "upload",
+      `${w}/small.bin`,
+      "--endpoint",
+      `http://127.0.0.1:${closedPort()}/files`,
+      "--retries",
+      "1",
+    ],
+    code: 4,
+    mentions: /connection refused: is the server running at .*\? \(2 tries; nothing answered\)/,
+  },
+  {
+    name: "download with --retries lots",
+    args: (w) => [
+      "download",
+      `http://127.0.0.1:${closedPort()}/files/00000000000000000000000000000000`,
+      `${w}/out.bin`,
+      "--retries",
+      "lots",
+    ],
+    code: 2,
+    mentions: /retries/,
+  },
+];
+
+for (const c of USAGE_CASES) {
+  Deno.test(
+    `${c.name} exits ${c.code} with one clear error line and no stack trace`,
+    async () => {
+      await using work = await tempDir();
+      await Deno.writeFile(`${work.path}/small.bin`, new Uint8Array(1000).fill(1));
+      const state = c.args(work.path)[0] === "upload" ? ["--state-dir", `${work.path}/state`] : [];
+      // A usage error needs no network and no backoff: 10 s is plenty.
+      const run = await client([...c.args(work.path), ...state], 10_000);
+      assertExit(run, c.code);
+      const line = assertOneErrorLine(run);
+      assert.match(line, c.mentions);
+      assert.ok(!/^(uploaded|downloaded) /m.test(run.stdout), "no success line");
+    },
+  );
+}
+
+Deno.test(
+  "upload refused by the server (larger than its --max-size) exits 5 with the server's reason",
+  async () => {
+    await using server = await startServer({ maxSize: "1MiB" });
+    await using work = await tempDir();
+    const file = `${work.path}/too-big.bin`;
+    await generate(file, 2 * MiB, 13);
+    const run = await client([
+      "upload",
+      file,
+      "--endpoint",
+      server.url,
+      "--state-dir",
+      `${work.path}/state`,
+    ]);
+    assertExit(run, 5);
+    const line = assertOneErrorLine(run);
+    assert.match(line, /413|maximum/);
+  },
+);
+
+Deno.test(
+  "client status FILE and client status URL print the server's offset and percent after a crash",
+  async () => {
+    await using server = await startServer();
+    await using work = await tempDir();
+    const file = `${work.path}/status.bin`;
+    const size = 16 * MiB;
+    await generate(file, size, 12);
+    const state = `${work.path}/state`;
+    const first = await client([
+      "upload",
+      file,
+      "--endpoint",
+      server.url,
+      "--state-dir",
+      state,
+      "--json",
+      "--crash-after",
+      "0.5",
+    ]);
+    assertKilled(first);
+    const url = only(eventsOf(first), "created")[0]?.url;
+    assert.ok(url, "the crashed run created an upload");
+    const offset = await serverOffset(server, idOf(url));
+    assert.ok(offset > 0 && offset < size, `offset ${offset}`);
+    const percent = ((offset / size) * 100).toFixed(1);
+    // The bytes arrived within the last minute: the server reports a rate, and so an ETA.
+    const expected = new RegExp(
+      `^${url.replace(/[.?*+^$()[\]{}|\\]/g, "\\$&")}: ${offset} of ${size} bytes \\(${
+        percent.replace(".", "\\.")
+      }%\\), uploading, [\\d.]+ (B|KiB|MiB|GiB)/s, about \\d+ s left$`,
+    );
+
+    const byFile = await client(["status", file, "--endpoint", server.url, "--state-dir", state]);
+    assertExit(byFile, 0);
+    assert.match(lines(byFile.stdout).at(-1) ?? "", expected);
+
+    const byUrl = await client(["status", url]);
+    assertExit(byUrl, 0);
+    assert.match(lines(byUrl.stdout).at(-1) ?? "", expected);
+
+    const json = await client(["status", url, "--json"]);
+    assertExit(json, 0);
+    const reported = JSON.parse(lines(json.stdout).at(-1) ?? "null");
+    assert.ok(reported.bytesPerSecond > 0 && Number.isInteger(reported.eta), json.stdout);
+    assert.deepEqual({ ...reported, bytesPerSecond: 0, eta: 0 }, {
+      url,
+      offset,
+      length: size,
+      percent: (offset / size) * 100,
+      state: "uploading",
+      bytesPerSecond: 0,
+      eta: 0,
+    });
+
+    // Once finished, the file is no longer remembered.
+    assertExit(await client(["upload", file, "--endpoint", server.url, "--state-dir", state]), 0);
+    const after = await client(["status", file, "--endpoint", server.url, "--state-dir", state]);
+    assertExit(after, 1);
+    assert.match(after.stderr, /no unfinished upload/);
+  },
+);
