@@ -3,17 +3,18 @@ import { isAlgorithm } from "../lib/checksum.ts";
 import { envVar } from "../lib/env.ts";
 import { UploadError } from "../lib/errors.ts";
 import { draftRules, INTEROP_VERSIONS } from "../lib/ietf_versions.ts";
-import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
 import { formatBytes, parseDuration, parseSize } from "../lib/units.ts";
 import { caFetch } from "./ca_fetch.ts";
-import { type Deadlines, DEFAULT_DEADLINES, fetchWithin, seconds } from "./deadline.ts";
+import { type Deadlines, DEFAULT_DEADLINES, seconds } from "./deadline.ts";
 import { download } from "./download.ts";
-import { defaultStateDir, FileResumeStore } from "./file_resume_store.ts";
+import { defaultStateDir, FileResumeStore, finishedStore } from "./file_resume_store.ts";
 import { type FileSource, openFileSource } from "./file_source.ts";
 import { fingerprint } from "./fingerprint.ts";
 import { generateFile } from "./generate.ts";
-import { networkWords } from "./network_error.ts";
-import { DEFAULT_CHUNK_SIZE, upload, type UploadEvent } from "./upload.ts";
+import { ProgressLine } from "./progress_line.ts";
+import { say, warn } from "./terminal.ts";
+import { DEFAULT_CHUNK_SIZE, upload, type UploadEvent, type UploadResult } from "./upload.ts";
+import { describeStatus, fetchProgress, summarise } from "./upload_status.ts";
 
 export const DEFAULT_ENDPOINT = "http://127.0.0.1:1080/files";
 
@@ -58,7 +59,7 @@ generate options:
   --seed N               seed (default 0)
 
 Exit codes: 0 ok, 1 failure, 2 bad usage, 3 verification mismatch, 4 gave up after retries,
-5 refused by the server, 6 file changed during the upload.`;
+5 refused by the server, 6 file changed during the upload, 130 interrupted (Ctrl-C).`;
 
 const EXIT: Record<string, number> = {
   usage: 2,
@@ -102,7 +103,7 @@ export async function runClient(args: string[]): Promise<number> {
 
 function report(error: unknown): number {
   if (error instanceof UploadError) {
-    console.error(`error: ${error.message}`);
+    warn(`error: ${error.message}`);
     if (error.code === "bad-command") console.error(`\n${CLIENT_USAGE}`);
     return EXIT[error.code] ?? 1;
   }
@@ -212,17 +213,20 @@ async function uploadCommand(args: string[]): Promise<number> {
 
   return await withFile(positionals[0]!, async (source) => {
     const name = source.path.slice(source.path.lastIndexOf("/") + 1);
-    const store = new FileResumeStore(values["state-dir"] ?? defaultStateDir());
+    const stateDir = values["state-dir"] ?? defaultStateDir();
+    const store = new FileResumeStore(stateDir);
     const fp = await fingerprint(source, { path: source.path, mtime: source.mtime, endpoint });
     const progress = values.json || values["no-progress"] || !Deno.stderr.isTerminal()
       ? undefined
-      : new ProgressBar(source.size);
+      : new ProgressLine(source.size);
+    let acknowledged = 0;
     const onEvent = (event: UploadEvent) => {
+      if (event.type === "progress") acknowledged = event.acknowledged;
+      progress?.event(event);
       if (values.json) console.log(JSON.stringify(event));
-      else if (event.type === "progress") progress?.update(event.acknowledged);
-      else if (event.type !== "completed") {
+      else if (event.type !== "progress" && event.type !== "completed") {
         progress?.clear();
-        console.error(describe(event));
+        warn(describe(event));
       }
       if (
         crashAt !== undefined && event.type === "progress" &&
@@ -231,30 +235,62 @@ async function uploadCommand(args: string[]): Promise<number> {
         Deno.kill(Deno.pid, "SIGKILL"); // a crash, on purpose: no cleanup of any kind
       }
     };
-    const result = await upload(source, {
-      endpoint,
-      chunkSize,
-      headers: headersOf(values.header, values.token),
-      metadata: { filename: name, filetype: guessType(name), ...metadata },
-      retry: { retries: Number(values.retries) },
-      deadlines: deadlinesOf(values),
-      protocol,
-      ...(draft ? { ietfVersion: draft.version } : {}),
-      checksum,
-      parallel: Number(values.parallel),
-      resume: { store, fingerprint: fp, path: source.path },
-      onEvent,
-      ...(fetchFn ? { fetch: fetchFn } : {}),
-    });
-    progress?.clear();
-    if (!values.json) {
-      const check = result.verified === "digest"
-        ? `MD5 ${result.md5} matched (SHA-256 ${result.sha256} matched)`
-        : `size matched; the server gave no digest, MD5 ${result.md5} not compared`;
-      console.log(`uploaded ${result.url} (${formatBytes(result.size)}): ${check}`);
+    // Ctrl-C stops the transfer (the server keeps what it has) and says how to go on; a second
+    // one exits at once.
+    const interrupt = new AbortController();
+    const onInterrupt = () =>
+      interrupt.signal.aborted ? Deno.exit(EXIT.aborted) : interrupt.abort();
+    Deno.addSignalListener("SIGINT", onInterrupt);
+    let result: UploadResult;
+    try {
+      result = await upload(source, {
+        endpoint,
+        chunkSize,
+        headers: headersOf(values.header, values.token),
+        metadata: { filename: name, filetype: guessType(name), ...metadata },
+        retry: { retries: Number(values.retries) },
+        deadlines: deadlinesOf(values),
+        protocol,
+        ...(draft ? { ietfVersion: draft.version } : {}),
+        checksum,
+        parallel: Number(values.parallel),
+        resume: { store, fingerprint: fp, path: source.path },
+        signal: interrupt.signal,
+        onEvent,
+        ...(fetchFn ? { fetch: fetchFn } : {}),
+      });
+    } catch (error) {
+      if (!interrupt.signal.aborted) throw error;
+      progress?.stop();
+      warn(
+        `interrupted at ${formatBytes(acknowledged)} of ${formatBytes(source.size)}; ` +
+          `run the same command to resume`,
+      );
+      return EXIT.aborted!;
+    } finally {
+      Deno.removeSignalListener("SIGINT", onInterrupt);
+      progress?.stop();
     }
+    await finishedStore(stateDir).set(fp, {
+      url: result.url,
+      endpoint,
+      size: result.size,
+      createdAt: Date.now(),
+      finishedAt: Date.now(),
+      path: source.path,
+    });
+    if (!values.json) say(describeResult(result));
     return 0;
   });
+}
+
+/** The success lines: size, then the URL and each digest on a line of its own. */
+function describeResult(result: UploadResult): string {
+  const digests = `MD5 ${result.md5}`;
+  return `uploaded ${formatBytes(result.size)}\nURL ${result.url}\n` +
+    (result.verified === "digest"
+      ? `${digests} matched\nSHA-256 ${result.sha256} matched`
+      : `size matched; the server gave no digest to compare\n${digests} (not compared)`);
 }
 
 const DEADLINE_FLAGS = {
@@ -336,46 +372,6 @@ function guessType(name: string): string {
   return TYPES[ext] ?? "application/octet-stream";
 }
 
-/** A one-line bar on stderr: bytes, percent, MB/s and ETA; redrawn at most 10 times a second. */
-class ProgressBar {
-  readonly #total: number;
-  readonly #start = performance.now();
-  #startBytes: number | undefined;
-  #last = 0;
-
-  constructor(total: number) {
-    this.#total = total;
-  }
-
-  update(done: number): void {
-    const now = performance.now();
-    this.#startBytes ??= done;
-    if (now - this.#last < 100 && done < this.#total) return;
-    this.#last = now;
-    const pct = this.#total === 0 ? 100 : (done / this.#total) * 100;
-    const width = 30;
-    const filled = Math.round((pct / 100) * width);
-    const rate = (done - this.#startBytes) / Math.max((now - this.#start) / 1000, 0.001);
-    const eta = rate > 0 ? (this.#total - done) / rate : Infinity;
-    const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${pct.toFixed(1)}% ` +
-      `${formatBytes(done)}/${formatBytes(this.#total)} ${(rate / 1e6).toFixed(1)} MB/s ` +
-      `ETA ${Number.isFinite(eta) ? formatDuration(eta) : "--"}`;
-    Deno.stderr.writeSync(new TextEncoder().encode(`\r${line}\x1b[K`));
-  }
-
-  clear(): void {
-    Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
-  }
-}
-
-function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
-}
-
 async function generateCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -411,105 +407,35 @@ async function statusCommand(args: string[]): Promise<number> {
   let urls = [target];
   if (!/^https?:\/\//.test(target)) {
     const endpoint = endpointOf(values.endpoint);
-    const record = await withFile(target, async (source) => {
+    const stateDir = values["state-dir"] ?? defaultStateDir();
+    const [record, finished] = await withFile(target, async (source) => {
       const fp = await fingerprint(source, { path: source.path, mtime: source.mtime, endpoint });
-      return await new FileResumeStore(values["state-dir"] ?? defaultStateDir()).get(fp);
+      return [await new FileResumeStore(stateDir).get(fp), await finishedStore(stateDir).get(fp)];
     });
+    if (!record && finished) {
+      const when = finished.finishedAt ? `, on ${new Date(finished.finishedAt).toISOString()}` : "";
+      if (values.json) {
+        const { url, size: length, finishedAt } = finished;
+        console.log(JSON.stringify({ url, length, state: "complete", finishedAt }));
+      } else say(`finished: ${target} (${formatBytes(finished.size)})${when}\nURL ${finished.url}`);
+      return 0;
+    }
     if (!record) {
-      console.error(`no unfinished upload of ${target} to ${endpoint} is remembered`);
+      warn(
+        `no upload of ${target} to ${endpoint} is remembered (none unfinished, none finished); ` +
+          `upload it with \`client upload ${target}\``,
+      );
       return 1;
     }
     // A parallel upload before its final exists: the sum of its parts.
     urls = record.url ? [record.url] : (record.parts ?? []).filter((u) => u !== null);
   }
-  let offset = 0;
-  let length: number | undefined = 0;
-  let rate: number | undefined;
-  const states = new Set<string>();
-  for (const url of urls) {
-    const part = await progressOf(url, headers, fetchFn);
-    offset += part.offset;
-    length = length === undefined || part.length === undefined ? undefined : length + part.length;
-    if (part.state) states.add(part.state);
-    if (part.bytesPerSecond !== undefined) rate = (rate ?? 0) + part.bytesPerSecond;
-  }
-  const url = urls.length === 1 ? urls[0]! : `${urls.length} parts`;
-  const percent = length ? (offset / length) * 100 : length === 0 ? 100 : undefined;
-  // Parts in different states: the upload as a whole is still uploading.
-  const state = states.size === 1 ? [...states][0] : states.size > 1 ? "uploading" : undefined;
-  const eta = length !== undefined && rate ? Math.ceil((length - offset) / rate) : undefined;
-  if (values.json) {
-    console.log(JSON.stringify({ url, offset, length, percent, state, bytesPerSecond: rate, eta }));
-  } else {
-    console.log(
-      `${url}: ${offset} of ${length ?? "?"} bytes` +
-        (percent === undefined ? "" : ` (${percent.toFixed(1)}%)`) +
-        (state ? `, ${state}` : "") +
-        (rate ? `, ${formatRate(rate)}` : "") +
-        (eta !== undefined && state !== "complete" ? `, about ${eta} s left` : ""),
-    );
-  }
+  const parts = [];
+  for (const url of urls) parts.push(await fetchProgress(url, headers, fetchFn));
+  const summary = summarise(urls, parts);
+  if (values.json) console.log(JSON.stringify(summary));
+  else say(describeStatus(summary));
   return 0;
-}
-
-/**
- * Bytes received and length of an upload: from `GET URL/status` where the server has it (it
- * takes no lock, so a live upload goes on undisturbed), else from a tus HEAD.
- */
-interface Progress {
-  offset: number;
-  length?: number;
-  /** From the status endpoint, when the server has one. */
-  state?: string;
-  bytesPerSecond?: number;
-}
-
-function formatRate(bytesPerSecond: number): string {
-  const units = ["B/s", "KiB/s", "MiB/s", "GiB/s"];
-  let value = bytesPerSecond;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
-
-async function progressOf(
-  url: string,
-  headers: Record<string, string>,
-  fetch: typeof globalThis.fetch,
-): Promise<Progress> {
-  const ask = (target: string, init: { method?: string; headers: Record<string, string> }) =>
-    fetchWithin(fetch, target, init, DEFAULT_DEADLINES).catch((error) => {
-      throw new UploadError(0, "network", `${url} can't be reached: ${networkWords(error, url)}`);
-    });
-  const res = await ask(`${url}/status`, { headers });
-  if (res.ok && res.headers.get("content-type")?.includes("json")) {
-    const body = JSON.parse(res.text) as {
-      received: number;
-      length: number | null;
-      state?: string;
-      bytesPerSecond?: number | null;
-    };
-    return {
-      offset: body.received,
-      ...(body.length === null ? {} : { length: body.length }),
-      ...(typeof body.state === "string" ? { state: body.state } : {}),
-      ...(typeof body.bytesPerSecond === "number" ? { bytesPerSecond: body.bytesPerSecond } : {}),
-    };
-  }
-  const head = await ask(url, {
-    method: "HEAD",
-    headers: { ...headers, [H.tusResumable]: TUS_VERSION },
-  });
-  if (!head.ok) throw new UploadError(head.status, "http", `HEAD ${url} answered ${head.status}`);
-  const value = (name: string) => {
-    const v = head.headers.get(name);
-    return v === null ? undefined : parseHeaderInteger(name, v);
-  };
-  const length = value(H.uploadLength);
-  return { offset: value(H.uploadOffset) ?? 0, ...(length === undefined ? {} : { length }) };
 }
 
 /** Runs `fn` with FILE opened as a source (closed afterwards); a missing file is bad usage. */
@@ -552,10 +478,10 @@ async function downloadCommand(args: string[]): Promise<number> {
     ...(values.retries ? { retry: { retries: Number(values.retries) } } : {}),
     deadlines: deadlinesOf(values),
   });
-  console.log(
-    `downloaded ${formatBytes(result.size)} to ${out}: ` +
+  say(
+    `downloaded ${formatBytes(result.size)} to ${out}\n` +
       (result.verified === "digest"
-        ? `MD5 ${result.md5} and SHA-256 ${result.sha256} matched the server's Repr-Digest`
+        ? `MD5 ${result.md5} matched\nSHA-256 ${result.sha256} matched (the server's Repr-Digest)`
         : `no digest from the server; MD5 ${result.md5}`),
   );
   return 0;

@@ -3,6 +3,7 @@ import { UploadError } from "../lib/errors.ts";
 import { type Deadlines, DEFAULT_DEADLINES, seconds, Watchdog } from "./deadline.ts";
 import { networkWords } from "./network_error.ts";
 import { backoffMs, Contact, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
+import { explainRefusal } from "./refusal.ts";
 import { showDigests } from "./upload.ts";
 
 export interface DownloadOptions {
@@ -87,8 +88,8 @@ async function downloadOnce(
         continue;
       }
       if (res.status !== 200 && res.status !== 206) {
-        const text = (await res.text()).slice(0, 300).trim();
-        throw new UploadError(res.status, "http", `GET ${res.status}: ${text}`);
+        const said = await res.text().catch(() => "");
+        throw new UploadError(res.status, "http", explainRefusal(url, res.status, said));
       }
       etag = res.headers.get("etag");
       const digest = res.headers.get("repr-digest");

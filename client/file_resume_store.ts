@@ -59,6 +59,14 @@ export class FileResumeStore implements ResumeStore {
   }
 }
 
+/**
+ * Where finished uploads are remembered, so `status FILE` can say a file is done and where it
+ * went: the same kind of store, in `finished/` under the state directory.
+ */
+export function finishedStore(stateDir: string): FileResumeStore {
+  return new FileResumeStore(`${stateDir}/finished`);
+}
+
 /** `--state-dir` default: $XDG_STATE_HOME/resumable, else ~/.local/state/resumable. */
 export function defaultStateDir(): string {
   const xdg = envVar("XDG_STATE_HOME");

@@ -106,7 +106,7 @@ export async function send(
 }
 
 /** The message of a JSON error (plain dialect or problem document), or the text as it came. */
-function serverMessage(text: string): string {
+export function serverMessage(text: string): string {
   try {
     const body = JSON.parse(text);
     const message = body?.error?.message ?? body?.title;

@@ -8,6 +8,8 @@ export interface ResumeRecord {
   path?: string;
   /** A parallel upload: its partial uploads' URLs (null until created); `url` is the final's. */
   parts?: (string | null)[];
+  /** When it finished (ms since the epoch): set only in the CLI's record of finished uploads. */
+  finishedAt?: number;
 }
 
 export interface ResumeStore {

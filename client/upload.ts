@@ -29,13 +29,15 @@ export {
 export const DENO_HASHING: Hashing = { digest: offThreadDigest, checksum: checksumOf };
 
 /**
- * Uploads `source`; resolves once the server holds it and it is verified. Unless another `fetch`
- * is given, the IETF draft's 104 responses are heard (node:http), so a creation can carry data.
+ * Uploads `source`; resolves once the server holds it and it is verified. Bodies stream (Deno can),
+ * so `sent` progress moves while a chunk is on its way. Unless another `fetch` is given, the IETF
+ * draft's 104 responses are heard (node:http), so a creation can carry data.
  */
 export function upload(source: UploadSource, options: UploadOptions): Promise<UploadResult> {
   const informational = options.informationalFetch ??
     (options.fetch ? undefined : fetchWithInformational);
   return uploadWith(source, {
+    streamBody: true,
     ...options,
     hashing: options.hashing ?? DENO_HASHING,
     ...(informational ? { informationalFetch: informational } : {}),

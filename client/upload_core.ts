@@ -31,12 +31,23 @@ export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 const BUFFERED_CHUNK_MAX = 16 * 1024 * 1024;
 /** Piece size for streamed chunks and for hashing. */
 const PIECE = 1024 * 1024;
+/** Piece size in which a buffered chunk is streamed: small, so `sent` moves smoothly. */
+const SEND_PIECE = 64 * 1024;
+/** `sent` progress is reported at most this often while a body streams (acknowledgements always). */
+const SENT_EVERY_MS = 100;
 
 export type UploadEvent =
   | { type: "created"; url: string; part?: number }
   | { type: "resumed"; url: string; offset: number; part?: number }
   | { type: "restarted"; reason: string; part?: number }
-  | { type: "progress"; acknowledged: number; sent: number; total: number }
+  | {
+    type: "progress";
+    /** Bytes the server has confirmed holding. */
+    acknowledged: number;
+    /** Bytes handed to the network so far (≥ acknowledged): moves while a body is being sent. */
+    sent: number;
+    total: number;
+  }
   | {
     type: "retry";
     attempt: number;
@@ -89,6 +100,12 @@ export interface UploadOptions {
   informationalFetch?: InformationalFetch;
   /** Per-PATCH checksum: an algorithm, "none", or "auto" (the fastest the server offers). */
   checksum?: ChecksumAlgorithm | "none" | "auto";
+  /**
+   * Send every PATCH body as a stream and report `sent` progress as fetch consumes it. Off by
+   * default: a browser can't stream a request body over HTTP/1.1 (`client/upload.ts` turns it on
+   * in Deno). Chunks larger than 16 MiB are always streamed.
+   */
+  streamBody?: boolean;
   /** Upload in this many concurrent parts, then concatenate (needs tus concatenation). */
   parallel?: number;
   /** Remembers the upload so a later run (after a crash) resumes it. */
@@ -265,11 +282,13 @@ async function uploadParts(
   const size = source.size;
   const bounds = Array.from({ length: n + 1 }, (_, i) => Math.floor((size * i) / n));
   const acknowledged = Array(n).fill(0);
+  const sent = Array(n).fill(0);
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   const progress = () =>
     settings.emit({
       type: "progress",
-      acknowledged: acknowledged.reduce((a, b) => a + b, 0),
-      sent: acknowledged.reduce((a, b) => a + b, 0),
+      acknowledged: sum(acknowledged),
+      sent: sum(sent),
       total: size,
     });
   const transfers = parts.map((url, i) =>
@@ -279,6 +298,7 @@ async function uploadParts(
       emit: (event) => {
         if (event.type === "progress") {
           acknowledged[i] = event.acknowledged;
+          sent[i] = event.sent;
           progress();
         } else if (event.type !== "completed") settings.emit({ ...event, part: i } as UploadEvent);
       },
@@ -335,7 +355,9 @@ class Transfer {
   readonly #hash: RunningDigest | undefined;
   #url: string | undefined;
   #offset = 0;
+  /** How far the body of the PATCH in flight has been handed to fetch. */
   #sent = 0;
+  #sentReportedAt = -Infinity;
   #server: Partial<Digests> | undefined;
 
   constructor(source: UploadSource, settings: Settings, options: TransferOptions) {
@@ -411,6 +433,7 @@ class Transfer {
         );
         this.#progress();
       } catch (error) {
+        this.#sent = 0; // what a failed request sent is lost: the server's offset is the truth
         if (this.#s.signal?.aborted) throw aborted(error);
         if (!(error instanceof UploadError)) throw error;
         if (error.code === "file-changed" || error.code === "usage") throw error;
@@ -460,6 +483,15 @@ class Transfer {
       ...(this.#hash ? { local: await this.#hash.digest() } : {}),
       server: this.#server ?? {},
     };
+  }
+
+  /** Reports `sent` while a body streams, at most every SENT_EVERY_MS and at its end. */
+  #sending(at: number, end: number): void {
+    this.#sent = at;
+    const now = performance.now();
+    if (at < end && now - this.#sentReportedAt < SENT_EVERY_MS) return;
+    this.#sentReportedAt = now;
+    this.#progress();
   }
 
   #progress(): void {
@@ -544,28 +576,26 @@ class Transfer {
       [H.uploadOffset]: String(offset),
       ...this.#s.dialect.append(offset, length, this.#source.size),
     };
+    const end = offset + length;
+    this.#sent = offset; // nothing of this body is out yet (and a failed one's bytes are lost)
     if (length <= BUFFERED_CHUNK_MAX) {
       const { bytes, checksum } = await this.#chunk(offset, length);
       await this.#hashRange(offset, bytes);
       if (checksum) headers[H.uploadChecksum] = checksum;
-      body = bytes as Uint8Array<ArrayBuffer>;
+      body = this.#s.streamBody
+        ? this.#stream(offset, end, (at) => {
+          const from = at - offset;
+          return Promise.resolve(bytes.subarray(from, from + SEND_PIECE));
+        })
+        : bytes as Uint8Array<ArrayBuffer>;
       // While the server stores and fsyncs this chunk, read (and checksum) the next one.
-      const next = offset + length;
       const size = this.#source.size;
-      if (next < size) this.#prefetch = this.#load(next, Math.min(this.#s.chunk, size - next));
+      if (end < size) this.#prefetch = this.#load(end, Math.min(this.#s.chunk, size - end));
     } else {
-      let at = offset;
-      const end = offset + length;
-      body = new ReadableStream<Uint8Array>({
-        pull: async (controller) => {
-          if (at >= end) return controller.close();
-          const piece = await this.#source.read(at, Math.min(PIECE, end - at));
-          await this.#hashRange(at, piece);
-          at += piece.length;
-          this.#sent = at;
-          controller.enqueue(piece);
-          this.#progress();
-        },
+      body = this.#stream(offset, end, async (at) => {
+        const piece = await this.#source.read(at, Math.min(PIECE, end - at));
+        await this.#hashRange(at, piece);
+        return piece;
       });
     }
     // The draft's append responses need not carry Upload-Offset (from version 7): a 2xx means
@@ -583,6 +613,24 @@ class Transfer {
     }
     if (state.digests) this.#server = state.digests;
     return now;
+  }
+
+  /** A body of the bytes from `offset` to `end`, in pieces from `piece(at)`, reporting `sent`. */
+  #stream(
+    offset: number,
+    end: number,
+    piece: (at: number) => Promise<Uint8Array>,
+  ): ReadableStream<Uint8Array> {
+    let at = offset;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (at >= end) return controller.close();
+        const bytes = await piece(at);
+        at += bytes.length;
+        controller.enqueue(bytes);
+        this.#sending(at, end);
+      },
+    });
   }
 
   /** A chunk read ahead during the previous PATCH, if it is the one wanted now. */

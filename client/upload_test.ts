@@ -24,7 +24,9 @@ Deno.test("upload sends the file in chunks and verifies both digests", async () 
     s.log.filter((r) => r.method === "PATCH").map((r) => r.bodyBytes),
     [30_000, 30_000, 30_000, 10_000],
   );
-  const acks = events.flatMap((e) => e.type === "progress" ? [e.acknowledged] : []);
+  const acks = events.flatMap((e) =>
+    e.type === "progress" && e.sent === e.acknowledged ? [e.acknowledged] : []
+  );
   assert.deepEqual(acks, [30_000, 60_000, 90_000, 100_000]);
   assert.equal(events.at(-1)?.type, "completed");
 });
@@ -354,6 +356,54 @@ Deno.test("a digest mismatch forgets the remembered upload", async () => {
     (e) => e instanceof UploadError && e.code === "digest-mismatch",
   );
   assert.equal(await resume.store.get(resume.fingerprint), undefined);
+});
+
+Deno.test("sent moves ahead of acknowledged while a body streams, and only then", async () => {
+  const bytes = data(3 * 256 * 1024);
+  const progress = async (streamBody: boolean) => {
+    const events: UploadEvent[] = [];
+    await upload(
+      bytesSource(bytes),
+      options(server(), { chunkSize: 256 * 1024, streamBody, onEvent: (e) => events.push(e) }),
+    );
+    return events.flatMap((e) => e.type === "progress" ? [e] : []);
+  };
+  const streamed = await progress(true);
+  const ahead = streamed.filter((e) => e.sent > e.acknowledged);
+  assert.ok(ahead.length > 0, "some progress shows bytes sent and not yet acknowledged");
+  assert.ok(
+    streamed.some((e) => e.acknowledged === 0 && e.sent > 0 && e.sent < 256 * 1024),
+    "the first chunk's bytes are reported as they are sent, before it is acknowledged",
+  );
+  for (const [i, e] of streamed.entries()) {
+    assert.ok(e.sent >= e.acknowledged && e.sent <= bytes.length);
+    if (i > 0) assert.ok(e.sent >= streamed[i - 1]!.sent, "sent never goes back without a retry");
+  }
+  const buffered = await progress(false);
+  assert.ok(
+    buffered.every((e) => e.sent === e.acknowledged),
+    "a buffered body: sent is what's saved",
+  );
+});
+
+Deno.test("after a failed PATCH, sent falls back to the server's offset", async () => {
+  const s = server();
+  const bytes = data(4 * 65536);
+  let failed = false;
+  s.intercept((req) => {
+    if (req.method !== "PATCH" || failed || req.headers.get("upload-offset") !== "131072") return;
+    failed = true;
+    return new Response("busy", { status: 503 });
+  });
+  const events: UploadEvent[] = [];
+  await upload(
+    bytesSource(bytes),
+    options(s, { chunkSize: 131072, streamBody: true, onEvent: (e) => events.push(e) }),
+  );
+  const retry = events.findIndex((e) => e.type === "retry");
+  assert.ok(retry > 0);
+  const next = events.slice(retry).find((e) => e.type === "progress");
+  assert.ok(next?.type === "progress" && next.sent <= 131072 + 65536, JSON.stringify(next));
 });
 
 Deno.test("chunks are read into two buffers taking turns, never one per chunk", async () => {

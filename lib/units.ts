@@ -1,4 +1,7 @@
-/** Human sizes and durations for flags: "8MiB", "1.5GB", "512"; "30s", "24h", "7d". */
+/**
+ * Human sizes and durations: parsed from flags ("8MiB", "1.5GB", "512"; "30s", "24h", "7d") and
+ * formatted for people in one unit family, binary (KiB, MiB, MiB/s), by the CLI and the page alike.
+ */
 
 const SIZE_UNITS: Record<string, number> = {
   "": 1,
@@ -65,4 +68,17 @@ export function formatBytes(bytes: number): string {
     i++;
   }
   return i === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+/** Formats a transfer rate for people: "1.50 MiB/s". */
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(Math.round(bytesPerSecond))}/s`;
+}
+
+/** Formats a time left for people: "45 s", "3 min 20 s", "2 h 5 min". */
+export function formatTimeLeft(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }

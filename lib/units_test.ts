@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { formatBytes, formatDuration, parseDuration, parseSize } from "./units.ts";
+import {
+  formatBytes,
+  formatDuration,
+  formatRate,
+  formatTimeLeft,
+  parseDuration,
+  parseSize,
+} from "./units.ts";
 
 Deno.test("parseSize reads binary and decimal units", () => {
   assert.equal(parseSize("512"), 512);
@@ -31,6 +38,15 @@ Deno.test("formatBytes is readable", () => {
   assert.equal(formatBytes(10), "10 B");
   assert.equal(formatBytes(1536), "1.50 KiB");
   assert.equal(formatBytes(3 * 2 ** 30), "3.00 GiB");
+});
+
+Deno.test("formatRate and formatTimeLeft are short, readable and in the same unit family", () => {
+  assert.equal(formatRate(1536 * 1024), "1.50 MiB/s");
+  assert.equal(formatRate(3e6), "2.86 MiB/s");
+  assert.equal(formatRate(10.4), "10 B/s");
+  assert.equal(formatTimeLeft(0.2), "1 s");
+  assert.equal(formatTimeLeft(200), "3 min 20 s");
+  assert.equal(formatTimeLeft(7500), "2 h 5 min");
 });
 
 Deno.test("formatDuration says a duration as parseDuration reads it", () => {

@@ -1,5 +1,7 @@
 /** How far back the transfer rate looks. */
 export const RATE_WINDOW_MS = 60_000;
+/** Bytes arriving within this long mean someone is sending: only then is there a rate to show. */
+export const SENDING_WITHIN_MS = 5000;
 /** Samples are kept at most this often per upload (bounds memory: ≤ 61 per upload). */
 const SAMPLE_EVERY_MS = 1000;
 
@@ -53,6 +55,12 @@ export class Progress {
     const base = samples[0]!;
     const seconds = Math.max((now - Math.max(base.at, since)) / 1000, 1);
     return Math.max(0, newest.offset - base.offset) / seconds;
+  }
+
+  /** Whether bytes of `id` arrived within SENDING_WITHIN_MS: someone is sending it now. */
+  sending(id: string): boolean {
+    const newest = this.#samples.get(id)?.at(-1);
+    return newest !== undefined && this.#now() - newest.at < SENDING_WITHIN_MS;
   }
 
   forget(id: string): void {

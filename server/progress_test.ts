@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { etaSeconds, Progress } from "./progress.ts";
+import { etaSeconds, Progress, SENDING_WITHIN_MS } from "./progress.ts";
 
 function clock(start = 1_000_000) {
   const c = { t: start, now: () => c.t };
@@ -46,6 +46,19 @@ Deno.test("Progress: samples per upload stay bounded and idle uploads are pruned
   p.record("b", 1); // pruning happens when a new upload appears
   p.forget("b");
   assert.equal(p.rate("a"), undefined);
+});
+
+Deno.test("Progress: sending only while bytes arrived within the last seconds", () => {
+  const c = clock();
+  const p = new Progress(c.now);
+  assert.equal(p.sending("a"), false, "never seen");
+  p.record("a", 0);
+  c.t += 1000;
+  p.record("a", 1_000_000);
+  assert.equal(p.sending("a"), true);
+  c.t += SENDING_WITHIN_MS;
+  assert.equal(p.sending("a"), false, "silent since");
+  assert.ok(p.rate("a")! > 0, "the rate itself still looks back a minute");
 });
 
 Deno.test("etaSeconds", () => {

@@ -66,6 +66,34 @@ Deno.test("the TCP proxy forwards bytes both ways unchanged", async () => {
   }
 });
 
+Deno.test("a throttled TCP proxy forwards upstream bytes unchanged, no faster than its rate", async () => {
+  await using echo = tcpServer(async (conn) => {
+    const buffer = new Uint8Array(65_536);
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      await writeAll(conn, buffer.subarray(0, n));
+    }
+    await conn.closeWrite();
+  });
+  const rate = 4 * MiB;
+  await using proxy = TcpProxy.start({ target: echo, upstreamBytesPerSecond: rate });
+  const payload = randomBytes(MiB, 31);
+  const started = performance.now();
+  const conn = await Deno.connect({ hostname: proxy.hostname, port: proxy.port });
+  try {
+    const [echoed] = await withDeadline(
+      Promise.all([readAll(conn), writeAll(conn, payload).then(() => conn.closeWrite())]),
+      10_000,
+      "the echo through the throttled proxy",
+    );
+    assert.equal(md5(echoed), md5(payload));
+    // The first 8 KiB pass at once; the rest waits for the rate.
+    const least = ((payload.length - 8 * 1024) / rate) * 1000;
+    assert.ok(performance.now() - started >= least, `took less than ${least} ms`);
+  } finally {
+    conn.close();
+  }
+});
+
 Deno.test(
   "the TCP proxy passes exactly N upstream bytes, then closes both sides, once",
   async () => {

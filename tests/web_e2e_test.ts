@@ -435,6 +435,41 @@ Deno.test({
 });
 
 Deno.test({
+  ...browserTest("right after a reconnect the page shows no speed and no time left"),
+  async fn() {
+    await using server = await startServer();
+    await using files = await tempFiles();
+    const path = await files.write("reconnect.bin", randomBytes(2 * CHUNK + MiB, 15));
+    await using browser = await launchBrowser();
+    const watched = await browser.newPage();
+    const page = await openPage(watched, server);
+    // Two chunks go through; the third PATCH loses its connection; its retry is held.
+    let patches = 0;
+    const retried = Promise.withResolvers<Route>();
+    await page.route(/\/files\/[0-9a-f]{32}$/, async (route) => {
+      if (route.request().method() !== "PATCH") return await route.continue();
+      patches++;
+      if (patches === 3) return await route.abort("connectionreset");
+      if (patches === 4) return retried.resolve(route);
+      await route.continue();
+    });
+    await page.setInputFiles("#files", path);
+    const r = row(page, "reconnect.bin");
+    // Generous: the page hashes each chunk (JavaScript SHA-256 and MD5) before it sends it.
+    const held = await withDeadline(retried.promise, 120_000, "the retried PATCH");
+    assert.equal(await r.getAttribute("data-acknowledged"), String(2 * CHUNK));
+    assert.equal(await r.getAttribute("data-retry-status"), "network");
+    assert.equal(await r.locator(".eta").textContent(), "", "no time left from stale samples");
+    assert.equal(await r.locator(".speed").textContent(), "", "no speed from stale samples");
+    await held.continue();
+    await waitForState(page, "reconnect.bin", "done");
+    // The one error is the browser's report of the connection that was reset on purpose.
+    const errors = watched.errors.filter((e) => !/ERR_CONNECTION_RESET/.test(e));
+    assert.deepEqual(errors, [], String(watched.errors));
+  },
+});
+
+Deno.test({
   ...browserTest(
     "a PATCH that never gets an answer is cut by the page's own deadline, and the upload resumes to a verified end",
   ),

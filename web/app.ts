@@ -14,15 +14,10 @@ import {
 } from "../client/web_storage_resume_store.ts";
 import { UploadError } from "../lib/errors.ts";
 import { H, TUS_VERSION } from "../lib/protocol.ts";
+import { formatBytes, formatRate, formatTimeLeft } from "../lib/units.ts";
+import { RateWindow } from "../client/rate_window.ts";
 import { workerHashing } from "./hashing.ts";
-import {
-  describeError,
-  describeRetry,
-  formatBytes,
-  formatDuration,
-  formatRate,
-  RateMeter,
-} from "./messages.ts";
+import { describeError, describeRetry } from "./messages.ts";
 
 /** Uploads running at once; more files wait in the queue. */
 const CONCURRENT = 3;
@@ -128,7 +123,7 @@ class Row {
   readonly #resume: HTMLButtonElement;
   readonly #cancel: HTMLButtonElement;
   readonly #result = element("dl", "result");
-  readonly #meter = new RateMeter();
+  readonly #meter = new RateWindow();
   #controller: AbortController | undefined;
   #stopping: "pause" | "cancel" | undefined;
   #running: Promise<void> | undefined;
@@ -250,6 +245,7 @@ class Row {
         this.url = event.url;
         this.#stopCountdown();
         this.#meter.reset();
+        this.#showSpeed();
         this.#status.textContent = `Resumed at ${
           formatBytes(event.offset)
         }: the server already had that much.`;
@@ -258,12 +254,14 @@ class Row {
       case "progress":
         if (this.#retrying) this.#status.textContent = "Uploading…";
         this.#stopCountdown();
-        this.#showAcknowledged(event.acknowledged);
+        this.#showAcknowledged(event.acknowledged, event.sent);
         if (event.acknowledged >= event.total && this.state === "uploading") {
           this.#set("verifying", "All bytes stored; checking the SHA-256…");
         }
         break;
       case "retry":
+        this.#meter.reset(); // nobody is sending until the next attempt: no speed, no time left
+        this.#showSpeed();
         this.#startCountdown(event.status, event.delayMs);
         break;
       case "restarted":
@@ -278,19 +276,23 @@ class Row {
     }
   }
 
-  #showAcknowledged(acknowledged: number): void {
+  #showAcknowledged(acknowledged: number, sent = acknowledged): void {
     const total = this.file.size;
     this.#progress.value = acknowledged;
     this.#li.dataset.acknowledged = String(acknowledged);
     const percent = total === 0 ? 100 : Math.floor((acknowledged / total) * 100);
     this.#done.textContent = `${formatBytes(acknowledged)} of ${formatBytes(total)} (${percent}%)`;
-    this.#meter.add(performance.now(), acknowledged);
-    const rate = this.#meter.rate();
-    const eta = this.#meter.eta(total);
-    this.#speed.textContent = rate === undefined ? "" : formatRate(rate);
-    this.#eta.textContent = eta === undefined || acknowledged >= total
-      ? ""
-      : `${formatDuration(eta)} left`;
+    this.#meter.add(performance.now(), sent);
+    this.#showSpeed(acknowledged >= total);
+  }
+
+  /** Speed and time left over the recent bytes sent; none until fresh samples exist. */
+  #showSpeed(finished = false): void {
+    const now = performance.now();
+    const rate = this.#meter.rate(now);
+    const eta = this.#meter.eta(this.file.size, now);
+    this.#speed.textContent = rate ? formatRate(rate) : "";
+    this.#eta.textContent = eta === undefined || finished ? "" : `${formatTimeLeft(eta)} left`;
   }
 
   #startCountdown(status: number | undefined, delayMs: number): void {

@@ -1,11 +1,8 @@
 /**
- * What the page tells people, in plain words: why an upload stopped, why it is waiting, and
- * sizes, speeds and times. Pure functions, tested in Deno.
+ * What the page tells people, in plain words: why an upload stopped and why it is waiting. Pure
+ * functions, tested in Deno; sizes, speeds and times come from `lib/units.ts`, as in the CLI.
  */
 import { UploadError } from "../lib/errors.ts";
-import { formatBytes } from "../lib/units.ts";
-
-export { formatBytes };
 
 /** What the server said, without the core's "Server refused: PATCH 413: " wrapping. */
 export function serverWords(message: string): string {
@@ -70,58 +67,4 @@ export function describeRetry(status: number | undefined, secondsLeft: number): 
     ? "A piece arrived damaged"
     : `The server answered ${status}`;
   return secondsLeft > 0 ? `${why}; retrying in ${secondsLeft} s…` : `${why}; retrying now…`;
-}
-
-/** "1.5 MiB/s". */
-export function formatRate(bytesPerSecond: number): string {
-  return `${formatBytes(Math.round(bytesPerSecond))}/s`;
-}
-
-/** "45 s", "3 min 20 s", "2 h 5 min". */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.ceil(seconds));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-}
-
-/**
- * Speed over the last `windowMs` of acknowledged progress, and the time left at that speed.
- * Samples older than the window are dropped, so a stall shows as a falling speed.
- */
-export class RateMeter {
-  readonly #windowMs: number;
-  #samples: { at: number; bytes: number }[] = [];
-
-  constructor(windowMs = 5000) {
-    this.#windowMs = windowMs;
-  }
-
-  /** Forgets history (after a pause, or a resume that jumped to the server's offset). */
-  reset(): void {
-    this.#samples = [];
-  }
-
-  add(at: number, bytes: number): void {
-    this.#samples.push({ at, bytes });
-    while (this.#samples.length > 2 && at - this.#samples[1]!.at >= this.#windowMs) {
-      this.#samples.shift();
-    }
-  }
-
-  /** Bytes per second, or undefined before there are two samples apart in time. */
-  rate(): number | undefined {
-    const first = this.#samples[0];
-    const last = this.#samples[this.#samples.length - 1];
-    if (!first || !last || last.at <= first.at) return undefined;
-    return (last.bytes - first.bytes) / ((last.at - first.at) / 1000);
-  }
-
-  /** Seconds until `total`, or undefined when the rate is unknown or zero. */
-  eta(total: number): number | undefined {
-    const rate = this.rate();
-    const last = this.#samples[this.#samples.length - 1];
-    if (!rate || rate <= 0 || !last) return undefined;
-    return (total - last.bytes) / rate;
-  }
 }

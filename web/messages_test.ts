@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import { UploadError } from "../lib/errors.ts";
-import {
-  describeError,
-  describeRetry,
-  formatDuration,
-  formatRate,
-  RateMeter,
-  serverWords,
-} from "./messages.ts";
+import { describeError, describeRetry, serverWords } from "./messages.ts";
 
 Deno.test("describeError puts the server's refusals in plain words, with what it said", () => {
   const refused = (status: number, said: string) =>
@@ -53,26 +46,4 @@ Deno.test("describeRetry says why and counts down", () => {
   assert.equal(describeRetry(503, 3), "The server is busy; retrying in 3 s…");
   assert.equal(describeRetry(undefined, 0), "Lost the connection to the server; retrying now…");
   assert.match(describeRetry(507, 10), /out of storage space; retrying in 10 s/);
-});
-
-Deno.test("formatRate and formatDuration are short and readable", () => {
-  assert.equal(formatRate(1536 * 1024), "1.50 MiB/s");
-  assert.equal(formatDuration(0.2), "1 s");
-  assert.equal(formatDuration(200), "3 min 20 s");
-  assert.equal(formatDuration(7500), "2 h 5 min");
-});
-
-Deno.test("RateMeter measures over its window and estimates the time left", () => {
-  const meter = new RateMeter(5000);
-  assert.equal(meter.rate(), undefined);
-  meter.add(0, 0);
-  assert.equal(meter.rate(), undefined);
-  meter.add(1000, 1000);
-  meter.add(2000, 2000);
-  assert.equal(meter.rate(), 1000);
-  assert.equal(meter.eta(10_000), 8);
-  meter.add(10_000, 2000); // a stall: the old fast samples age out
-  assert.ok(meter.rate()! < 1000);
-  meter.reset();
-  assert.equal(meter.eta(10_000), undefined);
 });

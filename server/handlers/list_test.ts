@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { signJwt } from "../../lib/jwt.ts";
+import { SENDING_WITHIN_MS } from "../progress.ts";
 import {
   bytes,
   ControlledBody,
@@ -26,7 +27,7 @@ interface Listed {
   nextCursor: string | null;
 }
 
-Deno.test("status: state, percent, rate over the last minute and ETA of an in-flight upload", async () => {
+Deno.test("status: state, percent, rate over the last minute and ETA while bytes arrive, none when idle", async () => {
   const h = harness();
   const id = await createUpload(h, { length: 1000 });
   const status = async () => {
@@ -53,6 +54,10 @@ Deno.test("status: state, percent, rate over the last minute and ETA of an in-fl
   assert.equal(s.percent, 20);
   assert.equal(s.bytesPerSecond, 20, "200 bytes over 10 s");
   assert.equal(s.etaSeconds, 40, "800 bytes left at 20 B/s");
+  h.clock.advance(SENDING_WITHIN_MS);
+  s = await status();
+  assert.equal(s.bytesPerSecond, null, "nobody has sent a byte for a while: no rate");
+  assert.equal(s.etaSeconds, null);
   body.push(bytes(800, 200));
   body.close();
   assert.equal((await pending).status, 204);

@@ -7,8 +7,8 @@ import { stateOf } from "../state.ts";
 import { isComplete, type UploadInfo } from "../store/types.ts";
 
 /**
- * GET /files/{id}/status: where an upload stands, as JSON — its state, progress, transfer rate
- * over the last minute and ETA. For a final upload: its parts, which are complete, and the byte
+ * GET /files/{id}/status: where an upload stands, as JSON — its state, progress, and while
+ * someone is sending it, the transfer rate over the last minute and the ETA. For a final upload: its parts, which are complete, and the byte
  * ranges still missing. Takes no lock, so it never disturbs a transfer. A terminated or expired
  * upload answers too, while its tombstone is kept.
  */
@@ -37,7 +37,10 @@ export async function describe(
   const parts = options.parts && !isComplete(info) && !info.ended ? await partsOf(ctx, info) : [];
   const received = parts.length > 0 ? parts.reduce((n, p) => n + p.offset, 0) : info.offset;
   const live = state === "created" || state === "uploading" || state === "assembling";
-  const rate = live ? ctx.deps.progress.rate(info.id) : undefined;
+  // An upload nobody is sending has no rate and no ETA, however recent its last bytes.
+  const rate = live && ctx.deps.progress.sending(info.id)
+    ? ctx.deps.progress.rate(info.id)
+    : undefined;
   const eta = live
     ? etaSeconds(info.length === undefined ? undefined : info.length - received, rate)
     : undefined;

@@ -5,7 +5,6 @@ import {
   type ClientRun,
   type Digests,
   digestsOf,
-  lines,
   runClient,
 } from "./client_cli.ts";
 import { HttpRecorder, type RecordedRequest } from "./http_recorder.ts";
@@ -16,7 +15,7 @@ export const MiB = 1024 * 1024;
 const CLIENT_TIMEOUT_MS = 60_000;
 export const client = (args: string[], timeoutMs = CLIENT_TIMEOUT_MS) => runClient(args, timeoutMs);
 const UPLOADED =
-  /^uploaded (\S+) \((.+)\): MD5 ([0-9a-f]{32}) matched \(SHA-256 ([0-9a-f]{64}) matched\)$/;
+  /^uploaded (.+)\nURL (\S+)\nMD5 ([0-9a-f]{32}) matched\nSHA-256 ([0-9a-f]{64}) matched\n$/;
 
 /** `client generate FILE --size SIZE --seed SEED`; returns the file's digests. */
 export async function generate(
@@ -71,7 +70,8 @@ export function assertContiguous(patches: RecordedRequest[], from: number): void
   let at = from;
   for (const p of patches) {
     assert.equal(p.uploadOffset, at, `PATCH #${p.index} should start at ${at}`);
-    assert.equal(p.bodyBytes, p.contentLength, `PATCH #${p.index}: body vs Content-Length`);
+    // Bodies stream (so progress shows bytes as they go out): chunked, or an exact Content-Length.
+    assert.equal(p.bodyBytes, p.contentLength ?? p.bodyBytes, `PATCH #${p.index}: Content-Length`);
     at += p.bodyBytes;
   }
 }
@@ -80,10 +80,9 @@ export function sum(patches: RecordedRequest[]): number {
   return patches.reduce((total, p) => total + p.bodyBytes, 0);
 }
 
-/** The last non-empty stdout line of a plain (non-JSON) upload, parsed. */
+/** The success lines of a plain (non-JSON) upload, parsed. */
 export function uploadedLine(run: ClientRun): { url: string; md5: string; sha256: string } {
-  const last = lines(run.stdout).at(-1) ?? "";
-  const m = UPLOADED.exec(last);
-  assert.ok(m, `last stdout line should say the MD5 matched, got ${JSON.stringify(last)}`);
-  return { url: m[1]!, md5: m[3]!, sha256: m[4]! };
+  const m = UPLOADED.exec(run.stdout);
+  assert.ok(m, `stdout should end with the URL and matched digests, got ${run.stdout}`);
+  return { url: m[2]!, md5: m[3]!, sha256: m[4]! };
 }

@@ -266,14 +266,7 @@ export async function runMainWith(
   timeoutMs: number,
   env: Record<string, string> = {},
 ): Promise<CliResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, MAIN, ...args],
-    cwd: REPO,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", ...env },
-  }).spawn();
+  const child = spawnMainWith(permissions, args, env);
   const { code, signal, stdout, stderr } = await outputWithin(
     child,
     timeoutMs,
@@ -281,6 +274,22 @@ export async function runMainWith(
   );
   const decoder = new TextDecoder();
   return { code, signal, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/** Starts `main.ts` with `permissions` and `args`, stdout and stderr piped; the caller reaps it. */
+export function spawnMainWith(
+  permissions: string[],
+  args: string[],
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, MAIN, ...args],
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).spawn();
 }
 
 /** A child's whole output, or (past `timeoutMs`) the child SIGKILLed and a TimeoutError. */

@@ -17,6 +17,10 @@
  *     proxy.stallAfterUpstreamBytes(1_000_000);  // or proxy.stall() at once
  *     await proxy.stalled;                       // resolved when the stall began
  *     proxy.flow();                              // forward again, from where it stopped
+ *
+ * It can also throttle what goes upstream to a rate (over all connections), for a slow link:
+ *
+ *     await using proxy = TcpProxy.start({ target: server, upstreamBytesPerSecond: 2 * MiB });
  */
 
 import { writeAll } from "./tcp_server.ts";
@@ -25,6 +29,8 @@ export interface ProxyOptions {
   target: { hostname: string; port: number };
   /** Arms a cut at start: see `cutAfterUpstreamBytes`. */
   cutAfterUpstreamBytes?: number;
+  /** Forwards client → target no faster than this, over all connections. */
+  upstreamBytesPerSecond?: number;
 }
 
 interface Pair {
@@ -45,6 +51,9 @@ export class TcpProxy implements AsyncDisposable {
   #downstreamBytes = 0;
   #connections = 0;
   #limit: number | undefined;
+  readonly #rate: number | undefined;
+  /** When the throttle allows the next byte upstream (performance.now() ms). */
+  #nextAt = 0;
   /** Upstream bytes past which nothing more is forwarded until the next cut (`holdUpstreamAfter`). */
   #upstreamHold: number | undefined;
   /** What reaching the limit does. */
@@ -59,6 +68,9 @@ export class TcpProxy implements AsyncDisposable {
     this.#target = { hostname: options.target.hostname, port: options.target.port };
     this.#listener = Deno.listen({ hostname: this.hostname, port: 0, transport: "tcp" });
     this.port = this.#listener.addr.port;
+    const rate = options.upstreamBytesPerSecond;
+    if (rate !== undefined && !(rate > 0)) throw new RangeError(`Invalid rate ${rate}`);
+    this.#rate = rate;
     if (options.cutAfterUpstreamBytes !== undefined) {
       this.cutAfterUpstreamBytes(options.cutAfterUpstreamBytes);
     }
@@ -222,7 +234,8 @@ export class TcpProxy implements AsyncDisposable {
   async #copy(pair: Pair, up: boolean): Promise<void> {
     const from = up ? pair.client : pair.upstream;
     const to = up ? pair.upstream : pair.client;
-    const buffer = new Uint8Array(64 * 1024);
+    // Throttled: small reads, so the pace is smooth rather than a burst per 64 KiB.
+    const buffer = new Uint8Array(up && this.#rate !== undefined ? 8 * 1024 : 64 * 1024);
     try {
       for (;;) {
         const n = await from.read(buffer);
@@ -257,6 +270,7 @@ export class TcpProxy implements AsyncDisposable {
           const atHold = up && this.#upstreamHold !== undefined &&
             this.#upstreamBytes >= this.#upstreamHold;
           if (atLimit && this.#onLimit === "stall") this.stall();
+          if (up) await this.#pace(chunk.length);
           await writeAll(to, chunk);
           if (atHold) {
             await this.cut; // held until cut
@@ -271,6 +285,15 @@ export class TcpProxy implements AsyncDisposable {
     } catch {
       closePair(pair); // one side failed: the connection is over
     }
+  }
+
+  /** Waits until `n` more bytes fit the throttle's rate (a simulated slow link). */
+  async #pace(n: number): Promise<void> {
+    if (this.#rate === undefined) return;
+    const now = performance.now();
+    const at = Math.max(now, this.#nextAt);
+    this.#nextAt = at + (n / this.#rate) * 1000;
+    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
   }
 
   /** Resolves once no stall holds traffic (at once when there is none). */
