@@ -3,8 +3,8 @@
  * seeded random and adversarial requests — odd methods, traversal/encoded/long/unicode paths,
  * huge, negative, non-canonical, repeated, non-ASCII and control-character header values, garbage
  * Upload-Metadata / Upload-Checksum / Upload-Concat, truncated, stalled, oversized and badly
- * chunked bodies — sent over raw sockets (what fetch can't send) and fetch (the rest), with a
- * bounded time budget. One run is plain, one with `--auth-secret`.
+ * chunked bodies — sent over raw sockets (what fetch can't send) and fetch (the rest): a fixed
+ * number of them, however long a loaded machine takes. One run is plain, one with `--auth-secret`.
  *
  * Asserted: no 5xx (a 503 only with Retry-After), no request left hanging, the server never dies
  * and logs no failures, no file appears outside `--dir` (nor in the repository) and everything
@@ -28,8 +28,7 @@ Deno.test("fuzz: thousands of seeded bad requests against a plain server", async
   await fuzz({
     label: "plain",
     seed: SEED ?? 0x5eed_0005,
-    requests: 5000,
-    budgetMs: 15_000,
+    requests: 2000,
     auth: false,
   });
 });
@@ -38,8 +37,7 @@ Deno.test("fuzz: seeded bad requests against a server with --auth-secret", async
   await fuzz({
     label: "auth",
     seed: SEED ?? 0xa11ce_05,
-    requests: 3000,
-    budgetMs: 10_000,
+    requests: 1200,
     auth: true,
   });
 });

@@ -1,12 +1,6 @@
 /** Running the client CLI against a real server and reading what it did: output, traffic, files. */
 import assert from "node:assert/strict";
-import {
-  assertExit,
-  type ClientRun,
-  type Digests,
-  digestsOf,
-  runClient,
-} from "./client_cli.ts";
+import { assertExit, type ClientRun, type Digests, digestsOf, runClient } from "./client_cli.ts";
 import { HttpRecorder, type RecordedRequest } from "./http_recorder.ts";
 import type { TestServer } from "./server.ts";
 import { fileSize, head } from "./uploads.ts";
