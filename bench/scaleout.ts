@@ -18,7 +18,7 @@ import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { base64ToHex, parseReprDigest } from "../lib/digest.ts";
 import { formatBytes, parseSize } from "../lib/units.ts";
-import { S3Client } from "../server/store/s3_client.ts";
+import { S3Client } from "../server/store/s3/s3_client.ts";
 import {
   emptyPrefix,
   testBucket,

@@ -5,7 +5,8 @@
 import { newUploadId } from "../lib/ids.ts";
 import { encodeMetadata, parseMetadataHeader } from "../lib/metadata.ts";
 import { parseHeaderInteger } from "../lib/protocol.ts";
-import { FileStore } from "../server/store/file_store.ts";
+import { FileStore } from "../server/store/file/file_store.ts";
+import { limitedAppend } from "../server/store/limited_append.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "resumable-bench-" });
 const store = await FileStore.open(dir);
@@ -45,7 +46,7 @@ for (const size of [64 * 1024, 1024 * 1024, 8 * 1024 * 1024]) {
       const id = newUploadId();
       await store.create({ id, metadata: "", createdAt: 0 });
       b.start();
-      await store.append(id, 0, body(), { maxBytes: size, signal: never });
+      await limitedAppend(store, id, 0, body(), { maxBytes: size, signal: never });
       b.end();
       await store.remove(id);
     },

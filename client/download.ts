@@ -1,5 +1,6 @@
 import { base64ToHex, DigestState, parseReprDigest } from "../lib/digest.ts";
 import { UploadError } from "../lib/errors.ts";
+import { H } from "../lib/protocol.ts";
 import { type Deadlines, DEFAULT_DEADLINES, seconds, Watchdog } from "./deadline.ts";
 import { networkWords } from "./network_error.ts";
 import { backoffMs, Contact, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
@@ -92,7 +93,7 @@ async function downloadOnce(
         throw new UploadError(res.status, "http", explainRefusal(url, res.status, said));
       }
       etag = res.headers.get("etag");
-      const digest = res.headers.get("repr-digest");
+      const digest = res.headers.get(H.reprDigest);
       expected = digest ? parseReprDigest(digest) : undefined;
       if (res.status === 200) {
         have = 0;

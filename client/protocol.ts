@@ -4,7 +4,6 @@ import {
   completenessField,
   DRAFT_RULES,
   type DraftRules,
-  INTEROP_HEADER,
   type InteropVersion,
   LATEST_INTEROP_VERSION,
 } from "../lib/ietf_versions.ts";
@@ -44,7 +43,7 @@ function ietf(version: InteropVersion): Dialect {
   const length = (size: number) => draft.sendsLength ? { [H.uploadLength]: String(size) } : {};
   return {
     name: "ietf",
-    version: { [INTEROP_HEADER]: String(version) },
+    version: { [H.uploadDraftInteropVersion]: String(version) },
     draft,
     create: (size, complete = size === 0) => ({
       ...length(size),

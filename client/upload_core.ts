@@ -11,7 +11,7 @@ import type { RunningDigest } from "../lib/digest_pool.ts";
 import { UploadError } from "../lib/errors.ts";
 import { encodeMetadata, type Metadata } from "../lib/metadata.ts";
 import { H, parseHeaderInteger } from "../lib/protocol.ts";
-import { INTEROP_HEADER, type InteropVersion } from "../lib/ietf_versions.ts";
+import type { InteropVersion } from "../lib/ietf_versions.ts";
 import { type Answer, type Deadlines, DEFAULT_DEADLINES } from "./deadline.ts";
 import { aborted, discover, type Link, send, sleep, waitForContact } from "./link.ts";
 import {
@@ -551,7 +551,9 @@ class Transfer {
     const res = await send(this.#s, "POST", this.#s.endpoint, headers, body, (status, h) => {
       const location = h.get("location");
       // "Clients MUST ignore a 104 … with missing or mismatching interop version."
-      if (status !== 104 || h.get(INTEROP_HEADER) !== String(draft.version) || !location) return;
+      if (
+        status !== 104 || h.get(H.uploadDraftInteropVersion) !== String(draft.version) || !location
+      ) return;
       if (this.#url !== undefined) return;
       this.#url = new URL(location, this.#s.endpoint).href;
       saved = this.#announced(this.#url);

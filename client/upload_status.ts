@@ -6,6 +6,7 @@
 import { UploadError } from "../lib/errors.ts";
 import { H, parseHeaderInteger, TUS_VERSION } from "../lib/protocol.ts";
 import { formatBytes, formatRate, formatTimeLeft } from "../lib/units.ts";
+import type { UploadStatus } from "../lib/upload_status.ts";
 import { DEFAULT_DEADLINES, fetchWithin } from "./deadline.ts";
 import { networkWords } from "./network_error.ts";
 import { explainRefusal } from "./refusal.ts";
@@ -34,12 +35,7 @@ export async function fetchProgress(
     });
   const res = await ask(`${url}/status`, { headers });
   if (res.ok && res.headers.get("content-type")?.includes("json")) {
-    const body = JSON.parse(res.text) as {
-      received: number;
-      length: number | null;
-      state?: string;
-      bytesPerSecond?: number | null;
-    };
+    const body = JSON.parse(res.text) as UploadStatus;
     return {
       offset: body.received,
       ...(body.length === null ? {} : { length: body.length }),

@@ -5,11 +5,9 @@
  * look rules up instead of comparing version numbers.
  */
 
-export const INTEROP_HEADER = "Upload-Draft-Interop-Version";
+import { H } from "./protocol.ts";
+
 export const PARTIAL_UPLOAD_TYPE = "application/partial-upload";
-export const UPLOAD_COMPLETE = "Upload-Complete";
-export const UPLOAD_INCOMPLETE = "Upload-Incomplete";
-export const UPLOAD_LIMIT = "Upload-Limit";
 
 export type InteropVersion = 3 | 4 | 5 | 6 | 7 | 8;
 
@@ -24,7 +22,7 @@ export interface DraftRules {
    * How completeness is said: `Upload-Incomplete` (true while incomplete, the inverse) or
    * `Upload-Complete`.
    */
-  completeness: typeof UPLOAD_COMPLETE | typeof UPLOAD_INCOMPLETE;
+  completeness: typeof H.uploadComplete | typeof H.uploadIncomplete;
   /**
    * An append without the completeness field: it completes the upload (-01: "complete if and
    * only if … Upload-Incomplete omitted or false"), leaves it incomplete (-02 to -05: complete
@@ -54,7 +52,7 @@ export interface DraftRules {
 }
 
 const BASE = {
-  completeness: UPLOAD_COMPLETE,
+  completeness: H.uploadComplete,
   appendWithoutCompleteness: "continues",
   appendStatus: 201,
   sendsLength: false,
@@ -85,21 +83,21 @@ export const DRAFT_RULES: Record<InteropVersion, DraftRules> = {
     ...BASE,
     version: 3,
     drafts: "-01",
-    completeness: UPLOAD_INCOMPLETE,
+    completeness: H.uploadIncomplete,
     appendWithoutCompleteness: "completes",
-    refusedOnHeadAndDelete: ["Upload-Offset", UPLOAD_INCOMPLETE],
+    refusedOnHeadAndDelete: [H.uploadOffset, H.uploadIncomplete],
   },
   4: {
     ...BASE,
     version: 4,
     drafts: "-02",
-    refusedOnHeadAndDelete: ["Upload-Offset", UPLOAD_COMPLETE],
+    refusedOnHeadAndDelete: [H.uploadOffset, H.uploadComplete],
   },
   5: {
     ...BASE,
     version: 5,
     drafts: "-03",
-    refusedOnHeadAndDelete: ["Upload-Offset", UPLOAD_COMPLETE],
+    refusedOnHeadAndDelete: [H.uploadOffset, H.uploadComplete],
   },
   6: {
     ...BASE,
@@ -109,7 +107,7 @@ export const DRAFT_RULES: Record<InteropVersion, DraftRules> = {
     sendsLength: true,
     limits: { lifetimeKey: "expires" },
     problems: V6_PROBLEMS,
-    refusedOnHeadAndDelete: ["Upload-Offset", UPLOAD_COMPLETE],
+    refusedOnHeadAndDelete: [H.uploadOffset, H.uploadComplete],
   },
   7: { ...V7, version: 7, drafts: "-06 to -08" },
   8: {
@@ -133,6 +131,6 @@ export function draftRules(version: string | null | undefined): DraftRules | und
 
 /** The completeness field with its value for a request or response (`?1` means complete). */
 export function completenessField(rules: DraftRules, complete: boolean): [string, string] {
-  const flag = rules.completeness === UPLOAD_INCOMPLETE ? !complete : complete;
+  const flag = rules.completeness === H.uploadIncomplete ? !complete : complete;
   return [rules.completeness, flag ? "?1" : "?0"];
 }

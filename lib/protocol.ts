@@ -1,12 +1,5 @@
 import { badRequest } from "./errors.ts";
 /** Names and constants both sides of the protocol speak. */
-import {
-  INTEROP_HEADER,
-  UPLOAD_COMPLETE,
-  UPLOAD_INCOMPLETE,
-  UPLOAD_LIMIT,
-} from "./ietf_versions.ts";
-
 export const TUS_VERSION = "1.0.0";
 export const OFFSET_CONTENT_TYPE = "application/offset+octet-stream";
 
@@ -25,6 +18,10 @@ export const H = {
   tusChecksumAlgorithm: "Tus-Checksum-Algorithm",
   methodOverride: "X-HTTP-Method-Override",
   reprDigest: "Repr-Digest",
+  uploadComplete: "Upload-Complete",
+  uploadIncomplete: "Upload-Incomplete",
+  uploadLimit: "Upload-Limit",
+  uploadDraftInteropVersion: "Upload-Draft-Interop-Version",
 } as const;
 
 /** Response headers a browser page needs to read (CORS `Access-Control-Expose-Headers`). */
@@ -41,10 +38,10 @@ export const EXPOSED_HEADERS = [
   H.uploadExpires,
   H.uploadConcat,
   H.reprDigest,
-  UPLOAD_COMPLETE,
-  UPLOAD_INCOMPLETE,
-  UPLOAD_LIMIT,
-  INTEROP_HEADER,
+  H.uploadComplete,
+  H.uploadIncomplete,
+  H.uploadLimit,
+  H.uploadDraftInteropVersion,
   "Location",
   "Retry-After",
   "Content-Range",
@@ -67,9 +64,9 @@ export const ALLOWED_HEADERS = [
   H.uploadMetadata,
   H.uploadConcat,
   H.uploadChecksum,
-  UPLOAD_COMPLETE,
-  UPLOAD_INCOMPLETE,
-  INTEROP_HEADER,
+  H.uploadComplete,
+  H.uploadIncomplete,
+  H.uploadDraftInteropVersion,
 ];
 
 const INTEGER = /^[0-9]{1,16}$/;

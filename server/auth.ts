@@ -1,6 +1,6 @@
 import { UploadError } from "../lib/errors.ts";
 import { verifyJwt } from "../lib/jwt.ts";
-import type { Deps } from "./context.ts";
+import type { Deps } from "./deps.ts";
 
 /** Who is asking: the token's `sub`, and whether it carries `"admin": true`. */
 export interface Principal {

@@ -10,8 +10,8 @@ import { PgLocker } from "./lock/pg_locker.ts";
 import type { RateCounter } from "./rate_limit.ts";
 import { PgRateCounter } from "./rate_limit_pg.ts";
 import { connect, migrate, UploadRows } from "./store/pg_info.ts";
-import type { S3Client } from "./store/s3_client.ts";
-import type { S3Store } from "./store/s3_store.ts";
+import type { S3Client } from "./store/s3/s3_client.ts";
+import type { S3Store } from "./store/s3/s3_store.ts";
 import type { UploadStore } from "./store/types.ts";
 
 export interface Backends {
@@ -78,7 +78,7 @@ export async function openBackends(
       // Loaded for this store only: a server on the file store never loads the S3 code or SDK.
       const [{ openBucket }, { S3Store }] = await Promise.all([
         import("./s3_open.ts"),
-        import("./store/s3_store.ts"),
+        import("./store/s3/s3_store.ts"),
       ]);
       s3 = await openBucket(config);
       store = s3Store = await S3Store.open({

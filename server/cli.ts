@@ -1,8 +1,9 @@
+import { defined } from "../lib/defined.ts";
 import { AccountedStore } from "./store/accounted_store.ts";
-import { FileStore } from "./store/file_store.ts";
-import { type GroupSync, openGroupSync } from "./store/group_sync.ts";
+import { FileStore } from "./store/file/file_store.ts";
+import { type GroupSync, openGroupSync } from "./store/file/group_sync.ts";
 import { statfs } from "node:fs/promises";
-import type { Readiness } from "./context.ts";
+import type { Readiness } from "./deps.ts";
 import { createLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import type { ServerConfig } from "./config.ts";
@@ -73,12 +74,12 @@ export async function runServer(config: ServerConfig): Promise<void> {
     trailers: requestTrailers,
     informational: sendInformational,
     peer: requestPeer,
-    ...(backends.rateCounter ? { rateCounter: backends.rateCounter } : {}),
-    ...(accounted ? { usage: accounted } : {}),
+    rateCounter: backends.rateCounter,
+    usage: accounted,
     metrics,
     log,
     readiness: readinessOf(config, metrics, group, backends.probe),
-    ...(hooks ? { events: hooks } : {}),
+    events: hooks,
   });
   const server = await serveHttp(
     {
@@ -129,7 +130,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
         config,
         now: Date.now,
         metrics,
-        ...(hooks ? { events: hooks } : {}),
+        ...defined({ events: hooks }),
         stop: stopping.signal,
       });
       log("debug", "sweep", {

@@ -2,11 +2,15 @@
  * tus concatenation (and concatenation-unfinished): partial uploads, final uploads made of them,
  * assembly once every part is complete, and what is still missing.
  */
+import type { PartStatus } from "../lib/upload_status.ts";
 import { UploadError } from "../lib/errors.ts";
 import { SNIFF_BYTES } from "../lib/sniff.ts";
-import { assertAllowedType } from "./append.ts";
+import { assertAllowedType } from "./type_policy.ts";
 import { isUploadId } from "../lib/ids.ts";
-import { type Context, findUpload, loadUpload, uploadEvent, uploadUrl } from "./context.ts";
+import type { Context } from "./context.ts";
+import { findUpload, loadUpload } from "./lookup.ts";
+import { uploadEvent } from "./upload_events.ts";
+import { uploadUrl } from "./urls.ts";
 import { isComplete, type UploadInfo } from "./store/types.ts";
 
 export type ConcatRequest = { kind: "partial" } | { kind: "final"; parts: string[] };
@@ -63,14 +67,6 @@ export async function finalLength(ctx: Context, parts: string[]): Promise<number
     length += part.length;
   }
   return length;
-}
-
-export interface PartStatus {
-  id: string;
-  url: string;
-  length: number;
-  offset: number;
-  complete: boolean;
 }
 
 /** The parts of a final upload as they stand; 410 if one of them is gone. */

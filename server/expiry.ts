@@ -1,10 +1,32 @@
-import { type Deps, expiresAt, uploadEvent } from "./context.ts";
-import { isComplete } from "./store/types.ts";
+import { H } from "../lib/protocol.ts";
+import type { Deps } from "./deps.ts";
+import { isComplete, type UploadInfo } from "./store/types.ts";
+import { uploadEvent } from "./upload_events.ts";
 
 /** Garbage from interrupted operations is collected once it is this old. */
 const GARBAGE_AGE_MS = 3_600_000;
 /** Tombstones of terminated and expired uploads are kept this long (status and listing). */
 export const TOMBSTONE_AGE_MS = 7 * 24 * 3_600_000;
+
+/** When an unfinished upload expires, or undefined if it never does. */
+export function expiresAt(deps: Pick<Deps, "config">, info: UploadInfo): number | undefined {
+  // A final upload waits for its parts, which expire on their own; a tombstone has ended.
+  if (
+    deps.config.expireMs <= 0 || isComplete(info) || info.concat?.kind === "final" || info.ended
+  ) {
+    return undefined;
+  }
+  return info.updatedAt + deps.config.expireMs;
+}
+
+/** `Upload-Expires` when the upload can expire. */
+export function expiryHeaders(
+  deps: Pick<Deps, "config">,
+  info: UploadInfo,
+): Record<string, string> {
+  const at = expiresAt(deps, info);
+  return at === undefined ? {} : { [H.uploadExpires]: new Date(at).toUTCString() };
+}
 
 /**
  * Deletes unfinished uploads whose expiry has passed. Uploads with a request in flight are skipped

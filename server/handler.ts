@@ -1,14 +1,14 @@
 import { toUploadError, UploadError } from "../lib/errors.ts";
+import { defined, type OrUndefined } from "../lib/defined.ts";
 import { isUploadId } from "../lib/ids.ts";
 import { H, TUS_VERSION } from "../lib/protocol.ts";
-import type { ServerConfig } from "./config.ts";
-import type { Context, Deps, Dialect, Readiness, RequestMeta } from "./context.ts";
-import type { Logger } from "./log.ts";
+import type { Context, Dialect, RequestMeta } from "./context.ts";
+import type { Deps } from "./deps.ts";
 import { Metrics } from "./metrics.ts";
 import { OPERATIONS } from "./operations.ts";
 import { Progress } from "./progress.ts";
 import { logWhenSent } from "./request_log.ts";
-import { draftRules, INTEROP_HEADER } from "../lib/ietf_versions.ts";
+import { draftRules } from "../lib/ietf_versions.ts";
 import { problem, unsupportedVersion } from "./ietf.ts";
 import { authenticate } from "./auth.ts";
 import { corsHeaders, preflight } from "./cors.ts";
@@ -21,10 +21,8 @@ import { patch } from "./handlers/patch.ts";
 import { post } from "./handlers/post.ts";
 import { status } from "./handlers/status.ts";
 import { ui } from "./handlers/ui.ts";
-import { type Locker, MemoryLocker } from "./lock/locker.ts";
-import type { UploadStore } from "./store/types.ts";
-import type { UploadEvents } from "./hooks/events.ts";
-import { MemoryRateCounter, type RateCounter } from "./rate_limit.ts";
+import { MemoryLocker } from "./lock/locker.ts";
+import { MemoryRateCounter } from "./rate_limit.ts";
 
 type Route = (ctx: Context) => Response | Promise<Response>;
 
@@ -39,52 +37,30 @@ const UPLOAD: Record<string, Route> = {
 const STATUS: Record<string, Route> = { GET: status };
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS", "PUT"]);
 
-export interface HandlerOptions {
-  config: ServerConfig;
-  store: UploadStore;
-  locker?: Locker;
-  now?: () => number;
-  shutdown?: AbortSignal;
-  logError?: (message: string, error: unknown) => void;
-  trailers?: (req: Request) => Promise<Headers>;
-  /** Sends a 1xx response ahead of the final one (the draft's 104); see `Deps.informational`. */
-  informational?: (req: Request, status: number, headers: Record<string, string>) => boolean;
-  /** Bytes per owner, for --quota (see AccountedStore). */
-  usage?: { of(owner: string): number };
-  metrics?: Metrics;
-  log?: Logger;
-  readiness?: () => Promise<Readiness>;
-  progress?: Progress;
-  /** Hooks (`--hook-url`, `--on-finish`): pre-create checks and post-* events. */
-  events?: UploadEvents;
-  /** The peer address of a request (per-address rate limits, the log). */
-  peer?: (req: Request) => string | undefined;
-  /** Counts creations for `--rate-limit` (in memory, or shared in PostgreSQL). */
-  rateCounter?: RateCounter;
-}
+/**
+ * What `createHandler` is given: the parts of `Deps`, where everything beyond the configuration and
+ * the store has a default (or is simply off) when absent or undefined.
+ */
+export type HandlerOptions =
+  & Pick<Deps, "config" | "store">
+  & OrUndefined<Omit<Deps, "config" | "store" | "active">>;
 
 /** The whole server as one function: Request → Response. No `Deno.*` here or below. */
 export function createHandler(options: HandlerOptions): (req: Request) => Promise<Response> {
+  const { rateCounter, ...given } = options;
+  const { config, now } = options;
   const deps: Deps = {
-    config: options.config,
-    store: options.store,
-    locker: options.locker ?? new MemoryLocker(options.config.lockTimeoutMs),
-    now: options.now ?? Date.now,
+    ...defined(given),
+    locker: options.locker ?? new MemoryLocker(config.lockTimeoutMs),
+    now: now ?? Date.now,
     shutdown: options.shutdown ?? new AbortController().signal,
     logError: options.logError ?? ((message, error) => console.error(message, error)),
-    ...(options.trailers ? { trailers: options.trailers } : {}),
-    ...(options.informational ? { informational: options.informational } : {}),
     active: { count: 0 },
-    ...(options.usage ? { usage: options.usage } : {}),
     metrics: options.metrics ?? new Metrics(),
     log: options.log ?? (() => {}),
-    ...(options.readiness ? { readiness: options.readiness } : {}),
     progress: options.progress ?? new Progress(),
-    ...(options.events ? { events: options.events } : {}),
-    ...(options.peer ? { peer: options.peer } : {}),
-    ...(options.config.rateLimit
-      ? { rateCounter: options.rateCounter ?? new MemoryRateCounter(options.now) }
-      : {}),
+    // Creations are counted only under `--rate-limit`.
+    ...(config.rateLimit ? { rateCounter: rateCounter ?? new MemoryRateCounter(now) } : {}),
   };
   return async (req) => {
     const started = performance.now();
@@ -95,7 +71,7 @@ export function createHandler(options: HandlerOptions): (req: Request) => Promis
     const meta: RequestMeta = { bytes: 0 };
     const dialect: Dialect = req.headers.has(H.tusResumable)
       ? "tus"
-      : req.headers.has(INTEROP_HEADER)
+      : req.headers.has(H.uploadDraftInteropVersion)
       ? "ietf"
       : "plain";
     let method = req.method;
@@ -185,7 +161,7 @@ async function route(
       },
     );
   }
-  const interop = req.headers.get(INTEROP_HEADER);
+  const interop = req.headers.get(H.uploadDraftInteropVersion);
   const draft = dialect === "ietf" ? draftRules(interop) : undefined;
   if (dialect === "ietf" && !draft) throw unsupportedVersion(interop);
   const handler = routes[method];
@@ -206,8 +182,7 @@ async function route(
     url,
     method,
     dialect,
-    ...(draft ? { draft } : {}),
-    ...(id === undefined ? {} : { id }),
+    ...defined({ draft, id }),
     ...(principal === undefined ? {} : { owner: principal.owner, admin: principal.admin }),
     deps,
     meta,
@@ -231,7 +206,7 @@ function errorResponse(
   const headers = new Headers(e.headers);
   const head = method === "HEAD" || req.method === "HEAD";
   if (dialect === "ietf") {
-    const res = problem(e, req, method, draftRules(req.headers.get(INTEROP_HEADER)));
+    const res = problem(e, req, method, draftRules(req.headers.get(H.uploadDraftInteropVersion)));
     if (!head) return res;
     res.headers.delete("Content-Type");
     return new Response(null, { status: res.status, headers: res.headers });

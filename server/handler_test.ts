@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { prng } from "../tests/helpers/safety.ts";
-import { FileStore } from "./store/file_store.ts";
+import { FileStore } from "./store/file/file_store.ts";
 import {
   assertPlainError,
   assertTusError,

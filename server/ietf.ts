@@ -8,14 +8,15 @@ import {
   completenessField,
   type DraftProblem,
   type DraftRules,
-  INTEROP_HEADER,
   INTEROP_VERSIONS,
-  UPLOAD_INCOMPLETE,
-  UPLOAD_LIMIT,
 } from "../lib/ietf_versions.ts";
 import { H } from "../lib/protocol.ts";
 import { parseSfBoolean, parseSfInteger } from "../lib/structured_field.ts";
-import { type Context, type Deps, expiresAt, uploadEvent, uploadUrl } from "./context.ts";
+import type { Context } from "./context.ts";
+import type { Deps } from "./deps.ts";
+import { expiresAt } from "./expiry.ts";
+import { uploadEvent } from "./upload_events.ts";
+import { uploadUrl } from "./urls.ts";
 import { isComplete, type UploadInfo } from "./store/types.ts";
 
 /** The draft's rules for this request; only called on the "ietf" dialect. */
@@ -29,7 +30,7 @@ export function unsupportedVersion(value: string | null): UploadError {
   return new UploadError(
     400,
     "unsupported-interop-version",
-    `${INTEROP_HEADER} ${JSON.stringify(value?.slice(0, 10))} is not supported; ` +
+    `${H.uploadDraftInteropVersion} ${JSON.stringify(value?.slice(0, 10))} is not supported; ` +
       `this server speaks interop versions ${INTEROP_VERSIONS.join(", ")}`,
   );
 }
@@ -68,7 +69,7 @@ export function requestCompletes(ctx: Context, kind: "creation" | "append"): boo
   const rules = draftOf(ctx);
   const name = rules.completeness;
   const flag = draftBoolean(ctx, name);
-  if (flag !== undefined) return name === UPLOAD_INCOMPLETE ? !flag : flag;
+  if (flag !== undefined) return name === H.uploadIncomplete ? !flag : flag;
   if (kind === "append" && rules.appendWithoutCompleteness !== "refused") {
     return rules.appendWithoutCompleteness === "completes";
   }
@@ -157,9 +158,9 @@ function lifetimeOf(deps: Deps, info: UploadInfo): number | undefined {
 /** The draft's view of an upload (or, without one, of the server), on every response about it. */
 export function ietfHeaders(ctx: Context, info?: UploadInfo): Record<string, string> {
   const rules = draftOf(ctx);
-  const headers: Record<string, string> = { [INTEROP_HEADER]: String(rules.version) };
+  const headers: Record<string, string> = { [H.uploadDraftInteropVersion]: String(rules.version) };
   const limit = uploadLimit(ctx.deps, rules, info);
-  if (limit !== undefined) headers[UPLOAD_LIMIT] = limit;
+  if (limit !== undefined) headers[H.uploadLimit] = limit;
   if (info) {
     const [name, value] = completenessField(rules, isComplete(info));
     headers[name] = value;
@@ -177,11 +178,11 @@ export function announceUpload(ctx: Context, info: UploadInfo): boolean {
   if (!send) return false;
   const rules = draftOf(ctx);
   const headers: Record<string, string> = {
-    [INTEROP_HEADER]: String(rules.version),
+    [H.uploadDraftInteropVersion]: String(rules.version),
     Location: uploadUrl(ctx, info.id),
   };
   const limit = uploadLimit(ctx.deps, rules, info);
-  if (limit !== undefined) headers[UPLOAD_LIMIT] = limit;
+  if (limit !== undefined) headers[H.uploadLimit] = limit;
   return send(ctx.req, 104, headers);
 }
 
@@ -211,7 +212,7 @@ export function problem(
   const headers = new Headers(error.headers);
   let status = error.status;
   if (rules) {
-    headers.set(INTEROP_HEADER, String(rules.version));
+    headers.set(H.uploadDraftInteropVersion, String(rules.version));
     if (status === 410 && rules.inactiveIs404) status = 404;
     if (rules.errorsSayIncomplete && (method === "POST" || method === "PATCH")) {
       headers.set(...completenessField(rules, false));

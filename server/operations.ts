@@ -2,7 +2,7 @@
  * Endpoints for operators, outside the upload path: liveness, readiness and Prometheus metrics.
  * They need no auth (put them behind the proxy's own rules when exposed).
  */
-import type { Deps } from "./context.ts";
+import type { Deps } from "./deps.ts";
 
 type Operation = (deps: Deps) => Promise<Response>;
 

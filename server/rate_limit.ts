@@ -7,7 +7,8 @@
 import { UploadError } from "../lib/errors.ts";
 import { formatDuration } from "../lib/units.ts";
 import type { RateLimit } from "./config.ts";
-import { clientAddress, type Context } from "./context.ts";
+import type { Context } from "./context.ts";
+import { clientAddress } from "./forwarded.ts";
 
 /** A key's window after one more creation was counted in it. */
 export interface RateWindow {

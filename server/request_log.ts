@@ -5,7 +5,8 @@
  * nowhere to go; a download the client stopped reading) is logged and counted as 499, as nginx
  * does, apart from the 4xx answers clients actually got.
  */
-import type { Deps, RequestMeta } from "./context.ts";
+import type { RequestMeta } from "./context.ts";
+import type { Deps } from "./deps.ts";
 
 /** The status logged and counted for a client that closed the connection first. */
 export const CLIENT_CLOSED = 499;

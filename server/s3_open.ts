@@ -8,8 +8,8 @@
  * instance metadata) and renews temporary ones before they expire.
  */
 import type { ServerConfig } from "./config.ts";
-import { S3Client, S3Error } from "./store/s3_client.ts";
-import type { CredentialSource } from "./store/s3_signer.ts";
+import { S3Client, S3Error } from "./store/s3/s3_client.ts";
+import type { CredentialSource } from "./store/s3/s3_signer.ts";
 
 /** The endpoint without userinfo, the credentials, and where they come from (for messages). */
 export async function s3Credentials(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { s3Credentials } from "./s3_open.ts";
-import type { Credentials } from "./store/s3_signer.ts";
+import type { Credentials } from "./store/s3/s3_signer.ts";
 
 Deno.test("S3 credentials in the endpoint's userinfo are used as they are, and taken out of it", async () => {
   assert.deepEqual(await s3Credentials("http://key%3Aid:s%40cret@127.0.0.1:8080/"), {

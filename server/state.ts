@@ -1,3 +1,4 @@
+import type { UploadState } from "../lib/upload_status.ts";
 import { isComplete, type UploadInfo } from "./store/types.ts";
 
 /**
@@ -13,22 +14,6 @@ import { isComplete, type UploadInfo } from "./store/types.ts";
  *
  * A final upload (concatenation) is `assembling` until its parts are complete and copied in.
  */
-export type UploadState =
-  | "created"
-  | "uploading"
-  | "complete"
-  | "terminated"
-  | "expired"
-  | "assembling";
-
-export const UPLOAD_STATES: readonly UploadState[] = [
-  "created",
-  "uploading",
-  "complete",
-  "terminated",
-  "expired",
-  "assembling",
-];
 
 /** The state of `info` at `now`, given when it expires (undefined: never). */
 export function stateOf(info: UploadInfo, now: number, expiresAt: number | undefined): UploadState {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { stateOf, TRANSITIONS, UPLOAD_STATES, type UploadState } from "./state.ts";
+import { UPLOAD_STATES, type UploadState } from "../lib/upload_status.ts";
+import { stateOf, TRANSITIONS } from "./state.ts";
 import type { UploadInfo } from "./store/types.ts";
 
 const base: UploadInfo = {

@@ -15,14 +15,8 @@ import assert from "node:assert/strict";
 import { defaultConfig } from "../server/config.ts";
 import { createHandler } from "../server/handler.ts";
 import { requestTrailers, serveHttp } from "../server/http_node.ts";
-import { FileStore } from "../server/store/file_store.ts";
-import type {
-  AppendOptions,
-  AppendResult,
-  NewUpload,
-  UploadInfo,
-  UploadStore,
-} from "../server/store/types.ts";
+import { FileStore } from "../server/store/file/file_store.ts";
+import type { AppendOutcome, NewUpload, UploadInfo, UploadStore } from "../server/store/types.ts";
 import type { Digests } from "../lib/digest.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { mountTmpfs } from "./helpers/tmpfs.ts";
@@ -109,9 +103,8 @@ class FullDiskStore implements UploadStore {
     id: string,
     offset: number,
     body: ReadableStream<Uint8Array> | null,
-    options: AppendOptions,
-  ): Promise<AppendResult> {
-    if (!body) return await this.#inner.append(id, offset, body, options);
+  ): Promise<AppendOutcome> {
+    if (!body) return await this.#inner.append(id, offset, body);
     // Whole 64 KiB pieces only, like a filesystem that refuses the write that doesn't fit.
     const free = Math.floor(Math.max(0, this.#capacity - (await this.#used())) / (64 * KiB)) *
       64 * KiB;
@@ -138,7 +131,7 @@ class FullDiskStore implements UploadStore {
         await reader.cancel(reason).catch(() => {});
       },
     });
-    const result = await this.#inner.append(id, offset, limited, options);
+    const result = await this.#inner.append(id, offset, limited);
     if (full) {
       throw Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" });
     }

@@ -4,7 +4,7 @@
  * tests/helpers/services.ts). Skipped, with a notice, where those aren't running.
  */
 import assert from "node:assert/strict";
-import { S3Store } from "../server/store/s3_store.ts";
+import { S3Store } from "../server/store/s3/s3_store.ts";
 import { download, objectMd5, scaleTest, services } from "./helpers/cluster.ts";
 import { startServer } from "./helpers/server.ts";
 import { multipartUploads, objectKeys, type Services, testSchema } from "./helpers/services.ts";

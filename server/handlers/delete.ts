@@ -1,7 +1,10 @@
 import { UploadError } from "../../lib/errors.ts";
 import { assertDeletable } from "../concat.ts";
 import { assertNoAppendFields } from "../ietf.ts";
-import { type Context, findUpload, lockUpload, uploadEvent, uploadUrl } from "../context.ts";
+import type { Context } from "../context.ts";
+import { findUpload, lockUpload } from "../lookup.ts";
+import { uploadEvent } from "../upload_events.ts";
+import { uploadUrl } from "../urls.ts";
 
 /**
  * DELETE /files/{id}: termination. Stops an older request still writing this upload; refuses a

@@ -1,6 +1,9 @@
 import { UploadError } from "../../lib/errors.ts";
+import { H } from "../../lib/protocol.ts";
 import { loadForReading } from "../concat.ts";
-import { type Context, digestHeaders, storedMetadata } from "../context.ts";
+import type { Context } from "../context.ts";
+import { digestHeaders } from "../digests.ts";
+import { storedMetadata } from "../stored_metadata.ts";
 import { isComplete } from "../store/types.ts";
 
 /**
@@ -23,7 +26,7 @@ export async function get(ctx: Context): Promise<Response> {
       409,
       "incomplete",
       `Upload ${id} is incomplete: ${info.offset} of ${info.length ?? "?"} bytes stored`,
-      { headers: { "Upload-Offset": String(info.offset) } },
+      { headers: { [H.uploadOffset]: String(info.offset) } },
     );
   }
   const size = info.offset;

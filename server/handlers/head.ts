@@ -1,6 +1,9 @@
 import { H } from "../../lib/protocol.ts";
 import { assembleIfReady, concatHeader } from "../concat.ts";
-import { type Context, digestHeaders, expiryHeaders, loadUpload, lockUpload } from "../context.ts";
+import type { Context } from "../context.ts";
+import { digestHeaders } from "../digests.ts";
+import { expiryHeaders } from "../expiry.ts";
+import { loadUpload, lockUpload } from "../lookup.ts";
 import { assertNoAppendFields, ietfHeaders } from "../ietf.ts";
 import { isComplete } from "../store/types.ts";
 

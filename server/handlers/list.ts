@@ -1,6 +1,9 @@
 import { UploadError } from "../../lib/errors.ts";
-import { collectionUrl, type Context, expiresAt } from "../context.ts";
-import { stateOf, UPLOAD_STATES, type UploadState } from "../state.ts";
+import type { Context } from "../context.ts";
+import { expiresAt } from "../expiry.ts";
+import { collectionUrl } from "../urls.ts";
+import { stateOf } from "../state.ts";
+import { UPLOAD_STATES, type UploadListing, type UploadState } from "../../lib/upload_status.ts";
 import type { UploadInfo } from "../store/types.ts";
 import { describe } from "./status.ts";
 
@@ -31,7 +34,7 @@ export async function list(ctx: Context): Promise<Response> {
   const page = matches.slice(0, query.limit);
   const last = page.at(-1)?.info;
   const next = matches.length > query.limit && last ? cursorOf(last) : null;
-  const uploads = [];
+  const uploads: UploadListing["uploads"] = [];
   for (const { info } of page) uploads.push(await describe(ctx, info, { parts: false }));
   const headers = new Headers({ "Cache-Control": "no-store" });
   if (next) {
@@ -40,7 +43,8 @@ export async function list(ctx: Context): Promise<Response> {
     url.searchParams.set("cursor", next);
     headers.set("Link", `<${url}>; rel="next"`);
   }
-  return Response.json({ uploads, nextCursor: next }, { headers });
+  const listing: UploadListing = { uploads, nextCursor: next };
+  return Response.json(listing, { headers });
 }
 
 /**

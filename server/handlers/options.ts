@@ -1,12 +1,8 @@
 import { CHECKSUM_ALGORITHMS } from "../../lib/checksum.ts";
 import { H, TUS_VERSION } from "../../lib/protocol.ts";
-import {
-  DRAFT_RULES,
-  INTEROP_HEADER,
-  LATEST_INTEROP_VERSION,
-  UPLOAD_LIMIT,
-} from "../../lib/ietf_versions.ts";
-import type { Context, Deps } from "../context.ts";
+import { DRAFT_RULES, LATEST_INTEROP_VERSION } from "../../lib/ietf_versions.ts";
+import type { Context } from "../context.ts";
+import type { Deps } from "../deps.ts";
 import { uploadLimit } from "../ietf.ts";
 
 /** The tus extensions this server can actually serve, derived from its config and the edge. */
@@ -40,7 +36,7 @@ export function options(ctx: Context): Response {
   }
   const rules = ctx.draft ?? DRAFT_RULES[LATEST_INTEROP_VERSION];
   const limit = uploadLimit(ctx.deps, rules); // none before interop version 6
-  if (limit !== undefined) headers.set(UPLOAD_LIMIT, limit);
-  if (ctx.draft) headers.set(INTEROP_HEADER, String(ctx.draft.version));
+  if (limit !== undefined) headers.set(H.uploadLimit, limit);
+  if (ctx.draft) headers.set(H.uploadDraftInteropVersion, String(ctx.draft.version));
   return new Response(null, { status: 204, headers });
 }

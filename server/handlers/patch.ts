@@ -1,6 +1,7 @@
 import { UploadError } from "../../lib/errors.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
-import { appendBody, assertLengthAllowed } from "../append.ts";
+import { appendBody } from "../append.ts";
+import { assertLengthAllowed } from "../limits.ts";
 import {
   completeUpload,
   draftInteger,
@@ -12,17 +13,13 @@ import {
 } from "../ietf.ts";
 import type { Lock } from "../lock/locker.ts";
 import { isComplete, type UploadInfo } from "../store/types.ts";
-import {
-  type Context,
-  digestHeaders,
-  expiryHeaders,
-  integerHeader,
-  loadUpload,
-  lockUpload,
-  mediaType,
-  uploadEvent,
-  uploadUrl,
-} from "../context.ts";
+import type { Context } from "../context.ts";
+import { digestHeaders } from "../digests.ts";
+import { expiryHeaders } from "../expiry.ts";
+import { integerHeader, mediaType } from "../headers.ts";
+import { loadUpload, lockUpload } from "../lookup.ts";
+import { uploadEvent } from "../upload_events.ts";
+import { uploadUrl } from "../urls.ts";
 
 /** PATCH /files/{id}: append at exactly the committed offset; 2xx only once the bytes are durable. */
 export async function patch(ctx: Context): Promise<Response> {

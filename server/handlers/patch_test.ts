@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { MemoryLocker } from "../lock/locker.ts";
 import { MemoryStore } from "../store/memory_store.ts";
-import type { AppendOptions, AppendResult } from "../store/types.ts";
+import type { AppendOutcome } from "../store/types.ts";
 import {
   assertPlainError,
   assertTusError,
@@ -505,8 +505,7 @@ class FullDiskStore extends MemoryStore {
     _id: string,
     _offset: number,
     body: ReadableStream<Uint8Array> | null,
-    _options: AppendOptions,
-  ): Promise<AppendResult> {
+  ): Promise<AppendOutcome> {
     void body?.cancel();
     const error = Object.assign(
       new Error("No space left on device (os error 28): write"),

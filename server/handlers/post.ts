@@ -1,8 +1,10 @@
+import { defined } from "../../lib/defined.ts";
 import { UploadError } from "../../lib/errors.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import { parseMetadataHeader } from "../../lib/metadata.ts";
 import { H, OFFSET_CONTENT_TYPE } from "../../lib/protocol.ts";
-import { appendBody, assertLengthAllowed } from "../append.ts";
+import { appendBody } from "../append.ts";
+import { assertLengthAllowed } from "../limits.ts";
 import { assembleIfReady, finalLength, parseConcat } from "../concat.ts";
 import {
   announceUpload,
@@ -15,17 +17,13 @@ import {
 } from "../ietf.ts";
 import { isComplete, type NewUpload } from "../store/types.ts";
 import { assertCreationAllowed } from "../rate_limit.ts";
-import {
-  type Context,
-  digestHeaders,
-  expiryHeaders,
-  integerHeader,
-  mediaType,
-  preCreateHook,
-  sizeLimit,
-  uploadEvent,
-  uploadUrl,
-} from "../context.ts";
+import type { Context } from "../context.ts";
+import { digestHeaders } from "../digests.ts";
+import { expiryHeaders } from "../expiry.ts";
+import { integerHeader, mediaType } from "../headers.ts";
+import { sizeLimit } from "../limits.ts";
+import { preCreateHook, uploadEvent } from "../upload_events.ts";
+import { uploadUrl } from "../urls.ts";
 
 /** POST /files: creation, creation-defer-length and creation-with-upload. */
 export async function post(ctx: Context): Promise<Response> {
@@ -84,11 +82,11 @@ export async function post(ctx: Context): Promise<Response> {
 
   const upload: NewUpload = {
     id: newUploadId(),
-    ...(length === undefined ? {} : { length }),
+    ...defined({ length }),
     metadata,
     createdAt: deps.now(),
     ...(concat ? { concat: { kind: "partial" } } : {}),
-    ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
+    ...defined({ owner: ctx.owner }),
   };
   await assertCreationAllowed(ctx); // a valid request only: a malformed one costs nothing
   await preCreateHook(ctx, upload);
@@ -138,7 +136,7 @@ export async function post(ctx: Context): Promise<Response> {
     id,
     url,
     offset: info.offset,
-    ...(length === undefined ? {} : { length }),
+    ...defined({ length }),
   }, { status: 201, headers });
 }
 
@@ -177,7 +175,7 @@ async function postFinal(ctx: Context, parts: string[]): Promise<Response> {
     metadata,
     createdAt: deps.now(),
     concat: { kind: "final", parts },
-    ...(ctx.owner === undefined ? {} : { owner: ctx.owner }),
+    ...defined({ owner: ctx.owner }),
   };
   await assertCreationAllowed(ctx);
   await preCreateHook(ctx, upload);

@@ -1,7 +1,13 @@
+import { defined } from "../../lib/defined.ts";
 import { base64ToHex } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
+import type { UploadStatus } from "../../lib/upload_status.ts";
 import { loadForReading, missingRanges, partsOf } from "../concat.ts";
-import { type Context, expiresAt, findRecord, storedMetadata, uploadUrl } from "../context.ts";
+import type { Context } from "../context.ts";
+import { expiresAt } from "../expiry.ts";
+import { findRecord } from "../lookup.ts";
+import { storedMetadata } from "../stored_metadata.ts";
+import { uploadUrl } from "../urls.ts";
 import { etaSeconds } from "../progress.ts";
 import { stateOf } from "../state.ts";
 import { isComplete, type UploadInfo } from "../store/types.ts";
@@ -30,7 +36,7 @@ export async function describe(
   ctx: Context,
   info: UploadInfo,
   options: { parts?: boolean } = { parts: true },
-): Promise<Record<string, unknown>> {
+): Promise<UploadStatus> {
   const now = ctx.deps.now();
   const expires = expiresAt(ctx.deps, info);
   const state = stateOf(info, now, expires);
@@ -66,7 +72,7 @@ export async function describe(
     updatedAt: new Date(info.updatedAt).toISOString(),
     expiresAt: expires === undefined ? null : new Date(expires).toISOString(),
     ...(info.ended ? { endedAt: new Date(info.ended.at).toISOString() } : {}),
-    ...(info.owner === undefined ? {} : { owner: info.owner }),
+    ...defined({ owner: info.owner }),
     metadata: storedMetadata(info),
     digests: info.digests
       ? { md5: base64ToHex(info.digests.md5), sha256: base64ToHex(info.digests.sha256) }

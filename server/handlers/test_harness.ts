@@ -6,12 +6,10 @@
 import assert from "node:assert/strict";
 import { defaultConfig, type ServerConfig } from "../config.ts";
 import { Progress } from "../progress.ts";
+import type { Deps } from "../deps.ts";
 import { createHandler } from "../handler.ts";
-import type { Locker } from "../lock/locker.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import type { UploadStore } from "../store/types.ts";
-import type { UploadEvents } from "../hooks/events.ts";
-import type { Metrics } from "../metrics.ts";
 
 export const ORIGIN = "http://up.test";
 export const OCTET = "application/offset+octet-stream";
@@ -52,20 +50,14 @@ export interface Harness<S extends UploadStore = MemoryStore> {
   send(req: Request): Promise<Reply>;
 }
 
-export interface HarnessOptions<S extends UploadStore> {
+/** The handler's dependencies a test may swap (the rest are the handler's defaults). */
+export interface HarnessOptions<S extends UploadStore> extends
+  Partial<
+    Pick<Deps, "locker" | "shutdown" | "usage" | "events" | "metrics" | "informational" | "peer">
+  > {
   config?: Partial<ServerConfig>;
   store?: S;
   clock?: Clock;
-  locker?: Locker;
-  shutdown?: AbortSignal;
-  usage?: { of(owner: string): number };
-  /** Hooks (pre-create checks, post-* events). */
-  events?: UploadEvents;
-  metrics?: Metrics;
-  /** Hears informational (1xx) responses, as the HTTP edge would send them. */
-  informational?: (req: Request, status: number, headers: Record<string, string>) => boolean;
-  /** The peer address each request comes from (per-address rate limits). */
-  peer?: (req: Request) => string | undefined;
 }
 
 /** A handler with defaults: `/files`, 24h expiry, CORS for any origin, a MemoryStore on a fake clock. */
@@ -79,17 +71,11 @@ export function harness(options: HarnessOptions<UploadStore> = {}): Harness<Uplo
   const store = options.store ?? new MemoryStore(clock.now);
   const logged: unknown[] = [];
   const handle = createHandler({
+    ...options,
     config,
     store,
     now: clock.now,
     progress: new Progress(clock.now),
-    ...(options.locker ? { locker: options.locker } : {}),
-    ...(options.shutdown ? { shutdown: options.shutdown } : {}),
-    ...(options.usage ? { usage: options.usage } : {}),
-    ...(options.events ? { events: options.events } : {}),
-    ...(options.metrics ? { metrics: options.metrics } : {}),
-    ...(options.informational ? { informational: options.informational } : {}),
-    ...(options.peer ? { peer: options.peer } : {}),
     logError: (_message, error) => void logged.push(error),
   });
   return {

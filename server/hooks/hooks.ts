@@ -4,6 +4,7 @@
  * (`<dir>/.hooks/`) and delivered to every `--hook-url` at least once; `post-finish` also runs
  * `--on-finish`. Built in `server/cli.ts`; the handlers never touch `Deno.*`.
  */
+import { defined } from "../../lib/defined.ts";
 import type { ServerConfig } from "../config.ts";
 import { redactUrl, redactUrls } from "../config_redact.ts";
 import type { Logger } from "../log.ts";
@@ -51,8 +52,7 @@ export class Hooks implements UploadEvents {
     this.#delivery = queue &&
       new HookDelivery(queue, {
         timeoutMs: config.hookTimeoutMs,
-        ...(options.retryBaseMs === undefined ? {} : { baseMs: options.retryBaseMs }),
-        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...defined({ baseMs: options.retryBaseMs, fetch: options.fetch }),
         onAttempt: (a) => {
           if (a.ok) {
             metrics.hookDelivered.add(1);
@@ -121,8 +121,7 @@ export class Hooks implements UploadEvents {
     await preCreate(event, {
       urls: this.#urls,
       timeoutMs: this.#options.config.hookTimeoutMs,
-      ...(this.#options.shutdown ? { signal: this.#options.shutdown } : {}),
-      ...(this.#options.fetch ? { fetch: this.#options.fetch } : {}),
+      ...defined({ signal: this.#options.shutdown, fetch: this.#options.fetch }),
       onUnavailable: (url, reason) =>
         this.#options.log("warn", "pre-create hook unavailable; creation refused", {
           url: redactUrl(url),

@@ -3,7 +3,7 @@ import { startHookReceiver } from "../../tests/helpers/hook_receiver.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 import { defaultConfig, type ServerConfig } from "../config.ts";
 import { Metrics } from "../metrics.ts";
-import { FileStore } from "../store/file_store.ts";
+import { FileStore } from "../store/file/file_store.ts";
 import { hookEvent } from "./events.ts";
 import { Hooks, QUEUE_DIR } from "./hooks.ts";
 

@@ -1,7 +1,7 @@
 import type { Digests } from "../../lib/digest.ts";
 import type {
-  AppendOptions,
-  AppendResult,
+  AppendOutcome,
+  Budget,
   Ended,
   NewUpload,
   StorageLocation,
@@ -64,32 +64,46 @@ export class AccountedStore implements UploadStore {
     }
   }
 
+  /**
+   * The allowance a write to `id` takes its bytes from: a deferred upload takes each chunk from
+   * its owner's quota as it arrives, so concurrent streams of one owner see each other at once.
+   * Undefined when nothing needs taking (a known length was counted at creation; no quota).
+   */
+  budget(id: string): Budget | undefined {
+    const held = this.#held.get(id);
+    if (!held?.deferred || !Number.isFinite(this.#quota)) return undefined;
+    return {
+      take: (n: number) => {
+        const h = this.#held.get(id)!;
+        const granted = Math.max(0, Math.min(n, this.#quota - this.of(h.owner)));
+        this.#hold(id, h.owner, h.bytes + granted, true);
+        return granted;
+      },
+      // Taken but not stored (a failed write, a discarded checksummed body): give back.
+      settle: () => this.#settle(id),
+    };
+  }
+
   async append(
     id: string,
     offset: number,
     body: ReadableStream<Uint8Array> | null,
-    options: AppendOptions,
-  ): Promise<AppendResult> {
-    const held = this.#held.get(id);
-    // A deferred upload takes each chunk from its owner's quota as it arrives, so concurrent
-    // streams of one owner see each other at once.
-    const budget = held?.deferred && Number.isFinite(this.#quota)
-      ? {
-        take: (n: number) => {
-          const h = this.#held.get(id)!;
-          const granted = Math.max(0, Math.min(n, this.#quota - this.of(h.owner)));
-          this.#hold(id, h.owner, h.bytes + granted, true);
-          return granted;
-        },
-      }
-      : undefined;
+  ): Promise<AppendOutcome> {
     try {
-      return await this.#inner.append(id, offset, body, budget ? { ...options, budget } : options);
+      return await this.#inner.append(id, offset, body);
     } finally {
-      // Taken but not stored (a failed write, a discarded checksummed body): give back.
-      const info = await this.#inner.get(id).catch(() => undefined);
-      if (info) this.#account(id, info);
+      await this.#settle(id);
     }
+  }
+
+  stagingPath(id: string): string | undefined {
+    return this.#inner.stagingPath?.(id);
+  }
+
+  /** Counts `id` as its stored info says. */
+  async #settle(id: string): Promise<void> {
+    const info = await this.#inner.get(id).catch(() => undefined);
+    if (info) this.#account(id, info);
   }
 
   async declareLength(id: string, length: number): Promise<void> {

@@ -3,6 +3,7 @@ import { newUploadId } from "../../lib/ids.ts";
 import { AccountedStore } from "./accounted_store.ts";
 import { storeConformance } from "./conformance.ts";
 import { MemoryStore } from "./memory_store.ts";
+import { limitedAppend } from "./limited_append.ts";
 
 storeConformance("AccountedStore", {
   make: async () => ({
@@ -22,7 +23,7 @@ Deno.test("AccountedStore counts declared lengths and deferred bytes per owner",
   await store.create({ id: a, length: 100, metadata: "", createdAt: 0, owner: "alice" });
   await store.create({ id: b, metadata: "", createdAt: 0, owner: "alice" });
   assert.equal(store.of("alice"), 100, "a known length counts at once");
-  await store.append(b, 0, body(30), { maxBytes: 1000, signal: never });
+  await limitedAppend(store, b, 0, body(30), { maxBytes: 1000, signal: never });
   assert.equal(store.of("alice"), 130, "a deferred upload counts its bytes");
   await store.declareLength(b, 50);
   assert.equal(store.of("alice"), 150);

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { checksumOf, parseChecksum } from "../../lib/checksum.ts";
 import { DigestState } from "../../lib/digest.ts";
-import { UploadError } from "../../lib/errors.ts";
 import { newUploadId } from "../../lib/ids.ts";
+import { limitedAppend } from "./limited_append.ts";
 import type { UploadStore } from "./types.ts";
 
 export interface StoreFactory {
@@ -63,12 +63,13 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     const id = newUploadId();
     await store.create({ id, length: 3000, metadata: "", createdAt: 0 });
     const data = bytes(3000);
-    const first = await store.append(id, 0, streamOf(data.subarray(0, 1000)), {
+    const first = await limitedAppend(store, id, 0, streamOf(data.subarray(0, 1000)), {
       maxBytes: 3000,
       signal: never,
     });
     assert.deepEqual(first, { offset: 1000, overflow: false, stopped: false });
-    const second = await store.append(
+    const second = await limitedAppend(
+      store,
       id,
       1000,
       streamOf(data.subarray(1000, 1500), data.subarray(1500)),
@@ -80,21 +81,23 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     assert.deepEqual(await readAll(await store.read(id, 10, 20)), data.subarray(10, 20));
   });
 
-  test("append at the wrong offset throws 409 and writes nothing", async (store) => {
+  test("append at the wrong offset reports the stored offset and writes nothing", async (store) => {
     const id = newUploadId();
     await store.create({ id, metadata: "", createdAt: 0 });
-    await store.append(id, 0, streamOf(bytes(5)), { maxBytes: 100, signal: never });
-    await assert.rejects(
-      store.append(id, 3, streamOf(bytes(5)), { maxBytes: 100, signal: never }),
-      (e) => e instanceof UploadError && e.status === 409 && e.headers["Upload-Offset"] === "5",
-    );
+    assert.deepEqual(await store.append(id, 0, streamOf(bytes(5))), {
+      kind: "appended",
+      offset: 5,
+    });
+    const outcome = await store.append(id, 3, streamOf(bytes(5)));
+    // A fact, not a response: no status, no headers (the append path decides those).
+    assert.deepEqual(outcome, { kind: "offset-mismatch", offset: 5 });
     assert.equal((await store.get(id))?.offset, 5);
   });
 
   test("append stores at most maxBytes and reports the overflow", async (store) => {
     const id = newUploadId();
     await store.create({ id, length: 100, metadata: "", createdAt: 0 });
-    const result = await store.append(id, 0, streamOf(bytes(60), bytes(60)), {
+    const result = await limitedAppend(store, id, 0, streamOf(bytes(60), bytes(60)), {
       maxBytes: 100,
       signal: never,
     });
@@ -115,7 +118,10 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         else stop.abort(); // then never enqueue again: a stalled client
       },
     });
-    const result = await store.append(id, 0, body, { maxBytes: 10_000, signal: stop.signal });
+    const result = await limitedAppend(store, id, 0, body, {
+      maxBytes: 10_000,
+      signal: stop.signal,
+    });
     assert.equal(result.stopped, true);
     assert.equal(result.offset, 200);
     assert.equal((await store.get(id))?.offset, 200);
@@ -133,7 +139,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         } else controller.error(new Error("connection reset"));
       },
     });
-    const result = await store.append(id, 0, body, { maxBytes: 10_000, signal: never });
+    const result = await limitedAppend(store, id, 0, body, { maxBytes: 10_000, signal: never });
     assert.ok(result.bodyError);
     assert.equal(result.offset, 300);
     assert.deepEqual(await readAll(await store.read(id, 0, 300)), bytes(300));
@@ -143,8 +149,14 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     const id = newUploadId();
     const data = bytes(5000, 7);
     await store.create({ id, length: 5000, metadata: "", createdAt: 0 });
-    await store.append(id, 0, streamOf(data.subarray(0, 1234)), { maxBytes: 5000, signal: never });
-    await store.append(id, 1234, streamOf(data.subarray(1234)), { maxBytes: 3766, signal: never });
+    await limitedAppend(store, id, 0, streamOf(data.subarray(0, 1234)), {
+      maxBytes: 5000,
+      signal: never,
+    });
+    await limitedAppend(store, id, 1234, streamOf(data.subarray(1234)), {
+      maxBytes: 3766,
+      signal: never,
+    });
     const expected = new DigestState();
     expected.update(data);
     const digests = expected.digest();
@@ -157,10 +169,13 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     const id = newUploadId();
     await store.create({ id, length: 3000, metadata: "", createdAt: 0 });
     const data = bytes(3000, 3);
-    await store.append(id, 0, streamOf(data.subarray(0, 1000)), { maxBytes: 3000, signal: never });
+    await limitedAppend(store, id, 0, streamOf(data.subarray(0, 1000)), {
+      maxBytes: 3000,
+      signal: never,
+    });
     const good = parseChecksum(checksumOf("sha1", data.subarray(1000, 2000)));
     const bad = parseChecksum(checksumOf("sha1", data.subarray(0, 1000)));
-    const mismatch = await store.append(id, 1000, streamOf(data.subarray(1000, 2000)), {
+    const mismatch = await limitedAppend(store, id, 1000, streamOf(data.subarray(1000, 2000)), {
       maxBytes: 2000,
       signal: never,
       checksum: { algorithm: "sha1", expected: () => Promise.resolve(bad) },
@@ -168,7 +183,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     assert.equal(mismatch.checksumMismatch, true);
     assert.equal(mismatch.offset, 1000);
     assert.equal((await store.get(id))?.offset, 1000, "a mismatched body leaves nothing");
-    const match = await store.append(id, 1000, streamOf(data.subarray(1000, 2000)), {
+    const match = await limitedAppend(store, id, 1000, streamOf(data.subarray(1000, 2000)), {
       maxBytes: 2000,
       signal: never,
       checksum: { algorithm: "sha1", expected: () => Promise.resolve(good) },
@@ -177,7 +192,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     assert.equal(match.offset, 2000);
     // Trailer style: the algorithm is only known once the body has ended.
     const tail = parseChecksum(checksumOf("sha256", data.subarray(2000)));
-    const trailer = await store.append(id, 2000, streamOf(data.subarray(2000)), {
+    const trailer = await limitedAppend(store, id, 2000, streamOf(data.subarray(2000)), {
       maxBytes: 1000,
       signal: never,
       checksum: { expected: () => Promise.resolve(tail) },
@@ -201,7 +216,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         } else controller.error(new Error("connection reset"));
       },
     });
-    const result = await store.append(id, 0, body, {
+    const result = await limitedAppend(store, id, 0, body, {
       maxBytes: 10_000,
       signal: never,
       checksum: {
@@ -220,7 +235,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     for (const part of parts) {
       const id = newUploadId();
       await store.create({ id, length: part.length, metadata: "", createdAt: 0 });
-      await store.append(id, 0, streamOf(part), { maxBytes: part.length, signal: never });
+      await limitedAppend(store, id, 0, streamOf(part), { maxBytes: part.length, signal: never });
       ids.push({ id, length: part.length });
     }
     const all = new Uint8Array(1500);
@@ -230,7 +245,10 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     const final = newUploadId();
     await store.create({ id: final, length: 1500, metadata: "", createdAt: 0 });
     // As if a crash had cut an earlier assembly short, inside the second part.
-    await store.append(final, 0, streamOf(all.subarray(0, 850)), { maxBytes: 1500, signal: never });
+    await limitedAppend(store, final, 0, streamOf(all.subarray(0, 850)), {
+      maxBytes: 1500,
+      signal: never,
+    });
     assert.equal(await store.assemble(final, ids), 1500);
     assert.deepEqual(await readAll(await store.read(final, 0, 1500)), all);
     const expected = new DigestState();
@@ -249,7 +267,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
   test("remove deletes the upload once", async (store) => {
     const id = newUploadId();
     await store.create({ id, metadata: "", createdAt: 0 });
-    await store.append(id, 0, streamOf(bytes(10)), { maxBytes: 10, signal: never });
+    await limitedAppend(store, id, 0, streamOf(bytes(10)), { maxBytes: 10, signal: never });
     assert.equal(await store.remove(id), true);
     assert.equal(await store.get(id), undefined);
     assert.equal(await store.remove(id), false);
@@ -258,7 +276,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
   test("remove with an ending leaves a tombstone, dropped later by collectGarbage", async (store) => {
     const id = newUploadId();
     await store.create({ id, length: 10, metadata: "", createdAt: 0, owner: "ann" });
-    await store.append(id, 0, streamOf(bytes(4)), { maxBytes: 10, signal: never });
+    await limitedAppend(store, id, 0, streamOf(bytes(4)), { maxBytes: 10, signal: never });
     const at = Date.now();
     assert.equal(await store.remove(id, { state: "terminated", at }), true);
     const tomb = await store.get(id);

@@ -1,15 +1,6 @@
-import { checksumHashes } from "../../lib/checksum.ts";
 import { type Digests, DigestState } from "../../lib/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
-import type {
-  AppendOptions,
-  AppendResult,
-  Ended,
-  NewUpload,
-  UploadInfo,
-  UploadStore,
-} from "./types.ts";
-import { outcomeOf, pumpBody } from "./body.ts";
+import type { AppendOutcome, Ended, NewUpload, UploadInfo, UploadStore } from "./types.ts";
 
 interface Entry {
   upload: NewUpload;
@@ -48,42 +39,19 @@ export class MemoryStore implements UploadStore {
     id: string,
     offset: number,
     body: ReadableStream<Uint8Array> | null,
-    options: AppendOptions,
-  ): Promise<AppendResult> {
+  ): Promise<AppendOutcome> {
     const entry = this.#entries.get(id);
     if (!entry) throw new UploadError(404, "not-found", `Upload ${id} not found`);
-    if (entry.size !== offset) {
-      throw new UploadError(409, "offset-mismatch", `Upload ${id} holds ${entry.size} bytes`, {
-        headers: { "Upload-Offset": String(entry.size) },
-      });
+    if (entry.size !== offset) return { kind: "offset-mismatch", offset: entry.size };
+    if (body !== null) {
+      for await (const chunk of body) {
+        if (chunk.length === 0) continue;
+        entry.chunks.push(chunk.slice());
+        entry.size += chunk.length;
+        entry.updatedAt = this.#now();
+      }
     }
-    if (body === null) return { offset, overflow: false, stopped: false };
-    const commit = (chunk: Uint8Array) => {
-      if (chunk.length === 0) return;
-      entry.chunks.push(chunk.slice());
-      entry.size += chunk.length;
-      entry.updatedAt = this.#now();
-    };
-    const { checksum } = options;
-    if (!checksum) {
-      const pumped = await pumpBody(body, options, commit);
-      return { ...outcomeOf(pumped), offset: entry.size };
-    }
-    const staged: Uint8Array[] = [];
-    const sums = checksumHashes(checksum.algorithm);
-    const pumped = await pumpBody(body, options, (chunk) => {
-      for (const h of sums.values()) h.update(chunk);
-      staged.push(chunk.slice());
-    });
-    if (pumped.overflow || pumped.stopped || pumped.bodyError !== undefined) {
-      return { ...outcomeOf(pumped), offset };
-    }
-    const expected = await checksum.expected();
-    if (sums.get(expected.algorithm)?.digest("base64") !== expected.digest) {
-      return { ...outcomeOf(pumped), offset, checksumMismatch: true };
-    }
-    staged.forEach(commit);
-    return { ...outcomeOf(pumped), offset: entry.size };
+    return { kind: "appended", offset: entry.size };
   }
 
   finish(id: string): Promise<Digests> {

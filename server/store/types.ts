@@ -46,6 +46,10 @@ export interface NewUpload {
   owner?: string;
 }
 
+/**
+ * How the append path (`limitedAppend`) reads a request body into a store: the limits, rates,
+ * budget and checksum are enforced there, once, above every store.
+ */
 export interface AppendOptions {
   /** Accept at most this many bytes; more is reported as `overflow` and never stored. */
   maxBytes: number;
@@ -71,6 +75,8 @@ export interface AppendOptions {
 export interface Budget {
   /** Takes up to `n` bytes; returns how many were granted. */
   take(n: number): number;
+  /** The append is over: what was taken but not stored is given back. */
+  settle(): Promise<void>;
 }
 
 export interface ChecksumCheck {
@@ -80,6 +86,19 @@ export interface ChecksumCheck {
   expected(): Promise<Checksum>;
 }
 
+/**
+ * What a store's append did — facts, never a status code; the append path decides what each
+ * means for the client.
+ */
+export type AppendOutcome =
+  /** The body was copied and is durable; `offset` is the committed offset after it. */
+  | { kind: "appended"; offset: number }
+  /** The stored bytes end at `offset`, not where the append was asked to start: nothing written. */
+  | { kind: "offset-mismatch"; offset: number }
+  /** The store can hold no more of this upload (`reason` says why); `offset` is committed. */
+  | { kind: "no-room"; offset: number; reason: string };
+
+/** What became of one request body in the append path: the store's outcome and the limits'. */
 export interface AppendResult {
   /** The committed offset after the write, durable on return. */
   offset: number;
@@ -94,11 +113,16 @@ export interface AppendResult {
   checksumMismatch?: boolean;
   /** The overflow was the budget's (a quota), not `maxBytes`. */
   overBudget?: boolean;
+  /** The store held other than the offset asked for (`offset` is what it holds); nothing stored. */
+  offsetMismatch?: boolean;
+  /** The store could hold no more of this upload: why. */
+  noRoom?: string;
 }
 
 /**
- * Bytes and info of uploads. A store writes and reads; it never decides protocol questions
- * (offset matching, size limits, status codes) — the handler does, under the upload's lock.
+ * Bytes and info of uploads. A store copies bytes, makes them durable and reports what happened;
+ * it never decides protocol questions (limits, rates, checksums, status codes) — the append path
+ * and the handler do, under the upload's lock.
  */
 export interface UploadStore {
   /** Makes a new, empty upload durable. */
@@ -106,15 +130,21 @@ export interface UploadStore {
   /** The upload's info with its offset read from the stored bytes, or undefined if unknown. */
   get(id: string): Promise<UploadInfo | undefined>;
   /**
-   * Appends the body at `offset`, which must equal the stored size (the caller holds the lock and
-   * has checked). Everything counted in the result is durable (fsynced) when this returns.
+   * Appends the whole body at `offset`, which should equal the stored size (the caller holds the
+   * lock and has checked; a difference is reported, never written). Everything counted in the
+   * outcome is durable (fsynced) when this returns. The body is trusted to end where it should
+   * (the append path limits it); a body that errors is a failed append, cut back to durable bytes.
    */
   append(
     id: string,
     offset: number,
     body: ReadableStream<Uint8Array> | null,
-    options: AppendOptions,
-  ): Promise<AppendResult>;
+  ): Promise<AppendOutcome>;
+  /**
+   * A path for a temporary file holding a body while its checksum is verified, removed as
+   * garbage if left behind; absent when the store keeps nothing on disk (it is staged in memory).
+   */
+  stagingPath?(id: string): string | undefined;
   /**
    * Records the digests of a complete upload and returns them (atomically; they are derivable, so
    * a crash may lose the record, never tear it). Computed from the running

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { base64ToHex, parseReprDigest } from "../../lib/digest.ts";
-import type { S3Client } from "../../server/store/s3_client.ts";
+import type { S3Client } from "../../server/store/s3/s3_client.ts";
 import { startServer, type TestServer } from "./server.ts";
 import {
   emptyPrefix,

@@ -8,7 +8,7 @@
  * Without them those tests are registered as ignored, with a notice saying what to set.
  */
 import { connect, migrate, type Sql, UploadRows } from "../../server/store/pg_info.ts";
-import { S3Client } from "../../server/store/s3_client.ts";
+import { S3Client } from "../../server/store/s3/s3_client.ts";
 
 export interface S3Settings {
   endpoint: string;

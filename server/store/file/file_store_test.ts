@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { DigestState } from "../../lib/digest.ts";
-import { UploadError } from "../../lib/errors.ts";
-import { newUploadId } from "../../lib/ids.ts";
-import { storeConformance } from "./conformance.ts";
+import { DigestState } from "../../../lib/digest.ts";
+import { UploadError } from "../../../lib/errors.ts";
+import { newUploadId } from "../../../lib/ids.ts";
+import { storeConformance } from "../conformance.ts";
 import { FileStore } from "./file_store.ts";
 import { GroupSync, openGroupSync } from "./group_sync.ts";
 import { WRITEBACK_STEP, writebackRequests } from "./writeback.ts";
+import { limitedAppend } from "../limited_append.ts";
 
 storeConformance("FileStore", {
   async make() {
@@ -41,7 +42,7 @@ Deno.test("FileStore with group commit: concurrent small creations share syncs",
     await Promise.all(Array.from({ length: n }, async () => {
       const id = newUploadId();
       await store.create({ id, length: 8, metadata: "", createdAt: 0 });
-      await store.append(id, 0, body(8), { maxBytes: 8, signal: never });
+      await limitedAppend(store, id, 0, body(8), { maxBytes: 8, signal: never });
       await store.finish(id);
       assert.equal((await store.get(id))?.offset, 8);
     }));
@@ -67,7 +68,7 @@ Deno.test("FileStore lays data and info out in two fan-out levels of the id", as
     const store = await FileStore.open(dir);
     const id = newUploadId();
     await store.create({ id, length: 4, metadata: "", createdAt: 0 });
-    await store.append(id, 0, body(4), { maxBytes: 4, signal: never });
+    await limitedAppend(store, id, 0, body(4), { maxBytes: 4, signal: never });
     const sub = `${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}`;
     assert.equal((await Deno.stat(`${sub}/${id}`)).size, 4);
     const info = JSON.parse(await Deno.readTextFile(`${sub}/${id}.info`));
@@ -81,12 +82,12 @@ Deno.test("FileStore reads the offset from the data file, even after an external
     const store = await FileStore.open(dir);
     const id = newUploadId();
     await store.create({ id, length: 100, metadata: "", createdAt: 0 });
-    await store.append(id, 0, body(80), { maxBytes: 100, signal: never });
+    await limitedAppend(store, id, 0, body(80), { maxBytes: 100, signal: never });
     await Deno.truncate(`${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`, 30);
     assert.equal((await store.get(id))?.offset, 30);
     const reopened = await FileStore.open(dir);
     assert.equal((await reopened.get(id))?.offset, 30);
-    const result = await reopened.append(id, 30, body(70), { maxBytes: 70, signal: never });
+    const result = await limitedAppend(reopened, id, 30, body(70), { maxBytes: 70, signal: never });
     assert.equal(result.offset, 100);
   });
 });
@@ -96,10 +97,13 @@ Deno.test("FileStore treats a vanished data file as zero bytes and recreates it"
     const store = await FileStore.open(dir);
     const id = newUploadId();
     await store.create({ id, length: 10, metadata: "", createdAt: 0 });
-    await store.append(id, 0, body(5), { maxBytes: 10, signal: never });
+    await limitedAppend(store, id, 0, body(5), { maxBytes: 10, signal: never });
     await Deno.remove(`${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`);
     assert.equal((await store.get(id))?.offset, 0);
-    assert.equal((await store.append(id, 0, body(10), { maxBytes: 10, signal: never })).offset, 10);
+    assert.equal(
+      (await limitedAppend(store, id, 0, body(10), { maxBytes: 10, signal: never })).offset,
+      10,
+    );
   });
 });
 
@@ -139,13 +143,13 @@ Deno.test("FileStore rehashes the committed prefix once when the running hash wa
     const id = newUploadId();
     const first = await FileStore.open(dir);
     await first.create({ id, length: data.length, metadata: "", createdAt: 0 });
-    await first.append(id, 0, new Blob([data.subarray(0, 2_000_000)]).stream(), {
+    await limitedAppend(first, id, 0, new Blob([data.subarray(0, 2_000_000)]).stream(), {
       maxBytes: data.length,
       signal: never,
     });
     // A restart: a new store instance has no running hash for the upload.
     const second = await FileStore.open(dir);
-    await second.append(id, 2_000_000, new Blob([data.subarray(2_000_000)]).stream(), {
+    await limitedAppend(second, id, 2_000_000, new Blob([data.subarray(2_000_000)]).stream(), {
       maxBytes: data.length,
       signal: never,
     });
@@ -160,12 +164,12 @@ Deno.test("FileStore drops digests made stale by an external truncation and reco
     const store = await FileStore.open(dir);
     const id = newUploadId();
     await store.create({ id, length: 10, metadata: "", createdAt: 0 });
-    await store.append(id, 0, body(10), { maxBytes: 10, signal: never });
+    await limitedAppend(store, id, 0, body(10), { maxBytes: 10, signal: never });
     const old = await store.finish(id);
     await Deno.truncate(`${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`, 4);
     assert.equal((await store.get(id))?.digests, undefined);
     const other = new Uint8Array(6).fill(9);
-    await store.append(id, 4, new Blob([other]).stream(), { maxBytes: 6, signal: never });
+    await limitedAppend(store, id, 4, new Blob([other]).stream(), { maxBytes: 6, signal: never });
     const expected = new DigestState();
     expected.update(new Uint8Array(4).fill(7));
     expected.update(other);
@@ -185,10 +189,10 @@ Deno.test("FileStore fenced (--db): an append waits for another writer's file lo
       write: true,
     });
     await holder.lock(true);
-    const pending = store.append(id, 0, body(3), { maxBytes: 10, signal: never });
+    const pending = limitedAppend(store, id, 0, body(3), { maxBytes: 10, signal: never });
     await holder.write(new Uint8Array(5));
     await holder.unlock();
-    await assert.rejects(pending, (e: { status?: number }) => e.status === 409);
+    assert.equal((await pending).offsetMismatch, true);
     assert.equal((await store.get(id))?.offset, 5, "no byte interleaved");
   });
 });
@@ -209,7 +213,7 @@ Deno.test("FileStore starts writeback of each few MiB while a body arrives, then
         controller.close();
       },
     });
-    const result = await store.append(id, 0, pieces, {
+    const result = await limitedAppend(store, id, 0, pieces, {
       maxBytes: data.length,
       signal: never,
     });

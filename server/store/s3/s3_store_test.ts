@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { DigestState } from "../../lib/digest.ts";
-import { UploadError } from "../../lib/errors.ts";
-import { newUploadId } from "../../lib/ids.ts";
+import { DigestState } from "../../../lib/digest.ts";
+import { toUploadError, UploadError } from "../../../lib/errors.ts";
+import { newUploadId } from "../../../lib/ids.ts";
 import {
   emptyPrefix,
   multipartUploads,
@@ -10,11 +10,12 @@ import {
   testBucket,
   testSchema,
   testServices,
-} from "../../tests/helpers/services.ts";
-import { storeConformance } from "./conformance.ts";
+} from "../../../tests/helpers/services.ts";
+import { storeConformance } from "../conformance.ts";
 import { S3Client } from "./s3_client.ts";
-import { TcpProxy } from "../../tests/helpers/tcp_proxy.ts";
+import { TcpProxy } from "../../../tests/helpers/tcp_proxy.ts";
 import { S3Store } from "./s3_store.ts";
+import { limitedAppend } from "../limited_append.ts";
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
@@ -122,7 +123,8 @@ s3Test(
     const cuts = [0, 1_000_000, PART, PART + 123, 2 * PART + 5, data.length];
     for (let i = 0; i + 1 < cuts.length; i++) {
       const store = i % 2 === 0 ? a : b;
-      const result = await store.append(
+      const result = await limitedAppend(
+        store,
         id,
         cuts[i]!,
         chunked(data.subarray(cuts[i]!, cuts[i + 1]!)),
@@ -156,7 +158,7 @@ s3Test(
     const data = bytes(PART + 2 * MiB + 99, 5);
     const id = newUploadId();
     await a.create({ id, length: data.length, metadata: "", createdAt: 0 });
-    const first = await a.append(id, 0, chunked(data.subarray(0, PART + MiB)), {
+    const first = await limitedAppend(a, id, 0, chunked(data.subarray(0, PART + MiB)), {
       maxBytes: data.length,
       signal: never,
     });
@@ -164,7 +166,7 @@ s3Test(
     // Instance a is gone with its disk: b has only S3 and PostgreSQL.
     const b = await world.open();
     assert.equal((await b.get(id))?.offset, PART + MiB);
-    const rest = await b.append(id, PART + MiB, chunked(data.subarray(PART + MiB)), {
+    const rest = await limitedAppend(b, id, PART + MiB, chunked(data.subarray(PART + MiB)), {
       maxBytes: data.length,
       signal: never,
     });
@@ -192,7 +194,10 @@ s3Test("a body stopped mid-way keeps what arrived, inside a part or past it", as
       sent += n;
     },
   });
-  const result = await store.append(id, 0, body, { maxBytes: Infinity, signal: stop.signal });
+  const result = await limitedAppend(store, id, 0, body, {
+    maxBytes: Infinity,
+    signal: stop.signal,
+  });
   assert.equal(result.stopped, true);
   assert.equal(result.offset, data.length);
   await store.declareLength(id, data.length);
@@ -200,37 +205,39 @@ s3Test("a body stopped mid-way keeps what arrived, inside a part or past it", as
   assert.deepEqual(await store.finish(id), digestsOf(data));
 });
 
-s3Test("a writer whose upload changed under it records nothing and gets 409", async (world) => {
-  const a = await world.open();
-  const b = await world.open();
-  const id = newUploadId();
-  await a.create({ id, length: 2000, metadata: "", createdAt: 0 });
-  // a starts writing and stalls; b (which, without locks, doesn't know) writes the same range.
-  let resume!: () => void;
-  const stalled = new Promise<void>((r) => resume = r);
-  let step = 0;
-  const slow = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      step++;
-      if (step === 1) return controller.enqueue(new Uint8Array(500).fill(1));
-      await stalled;
-      controller.close();
-    },
-  });
-  const racing = a.append(id, 0, slow, { maxBytes: 2000, signal: never });
-  const mine = bytes(800, 3);
-  assert.equal(
-    (await b.append(id, 0, chunked(mine), { maxBytes: 2000, signal: never })).offset,
-    800,
-  );
-  resume();
-  await assert.rejects(
-    racing,
-    (e) => e instanceof UploadError && e.status === 409 && e.headers["Upload-Offset"] === "800",
-  );
-  assert.equal((await a.get(id))?.offset, 800);
-  assert.deepEqual(await readAll(await a.read(id, 0, 800)), mine, "b's bytes, untouched");
-});
+s3Test(
+  "a writer whose upload changed under it records nothing and reports the offset",
+  async (world) => {
+    const a = await world.open();
+    const b = await world.open();
+    const id = newUploadId();
+    await a.create({ id, length: 2000, metadata: "", createdAt: 0 });
+    // a starts writing and stalls; b (which, without locks, doesn't know) writes the same range.
+    let resume!: () => void;
+    const stalled = new Promise<void>((r) => resume = r);
+    let step = 0;
+    const slow = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        step++;
+        if (step === 1) return controller.enqueue(new Uint8Array(500).fill(1));
+        await stalled;
+        controller.close();
+      },
+    });
+    const racing = limitedAppend(a, id, 0, slow, { maxBytes: 2000, signal: never });
+    const mine = bytes(800, 3);
+    assert.equal(
+      (await limitedAppend(b, id, 0, chunked(mine), { maxBytes: 2000, signal: never })).offset,
+      800,
+    );
+    resume();
+    const outcome = await racing;
+    assert.equal(outcome.offsetMismatch, true);
+    assert.equal(outcome.offset, 800);
+    assert.equal((await a.get(id))?.offset, 800);
+    assert.deepEqual(await readAll(await a.read(id, 0, 800)), mine, "b's bytes, untouched");
+  },
+);
 
 s3Test(
   "termination and expiry abort the multipart upload and delete every object",
@@ -239,7 +246,10 @@ s3Test(
     const ids = [newUploadId(), newUploadId()];
     for (const id of ids) {
       await store.create({ id, length: 3 * PART, metadata: "", createdAt: 0 });
-      await store.append(id, 0, chunked(bytes(PART + 100)), { maxBytes: 3 * PART, signal: never });
+      await limitedAppend(store, id, 0, chunked(bytes(PART + 100)), {
+        maxBytes: 3 * PART,
+        signal: never,
+      });
     }
     assert.equal((await multipartUploads(world.s3, world.prefix)).length, 2);
     assert.equal((await objectKeys(world.s3, world.prefix)).length, 2, "two tails");
@@ -258,7 +268,10 @@ s3Test(
     const store = await world.open({ now: () => clock });
     const live = newUploadId();
     await store.create({ id: live, length: 2 * PART, metadata: "", createdAt: 0 });
-    await store.append(live, 0, chunked(bytes(PART + 10)), { maxBytes: 2 * PART, signal: never });
+    await limitedAppend(store, live, 0, chunked(bytes(PART + 10)), {
+      maxBytes: 2 * PART,
+      signal: never,
+    });
     // Leftovers of a crash: a multipart upload and a tail never recorded, and a stale tail.
     const ghost = newUploadId();
     await world.s3.createMultipartUpload(store.objectKey(ghost));
@@ -281,7 +294,10 @@ s3Test("reading an unfinished upload beyond its first part is refused with 409",
   const store = await world.open();
   const id = newUploadId();
   await store.create({ id, metadata: "", createdAt: 0 });
-  await store.append(id, 0, chunked(bytes(PART + 1)), { maxBytes: Infinity, signal: never });
+  await limitedAppend(store, id, 0, chunked(bytes(PART + 1)), {
+    maxBytes: Infinity,
+    signal: never,
+  });
   await assert.rejects(
     store.read(id, 0, 10),
     (e) => e instanceof UploadError && e.status === 409,
@@ -305,7 +321,7 @@ s3Test("an S3 connection cut mid-part is retried and the upload stays intact", a
     const id = newUploadId();
     await store.create({ id, length: data.length, metadata: "", createdAt: 0 });
     proxy.cutAfterUpstreamBytes(PART + MiB); // inside the second part
-    const result = await store.append(id, 0, chunked(data), {
+    const result = await limitedAppend(store, id, 0, chunked(data), {
       maxBytes: data.length,
       signal: never,
     });
@@ -333,13 +349,13 @@ s3Test(
       proxy.cutAfterUpstreamBytes(2 * PART + MiB); // inside the third part…
       void proxy.cut.then(() => proxy.close()); // …and S3 stays unreachable
       await assert.rejects(
-        a.append(id, 0, chunked(data), { maxBytes: data.length, signal: never }),
-        (e) => e instanceof UploadError && e.status === 503,
+        limitedAppend(a, id, 0, chunked(data), { maxBytes: data.length, signal: never }),
+        (e) => toUploadError(e).status === 503,
       );
       const b = await world.open(); // another instance, which can reach S3
       const offset = (await b.get(id))!.offset;
       assert.ok(offset % PART === 0 && offset <= 2 * PART, `recorded ${offset}`);
-      const rest = await b.append(id, offset, chunked(data.subarray(offset)), {
+      const rest = await limitedAppend(b, id, offset, chunked(data.subarray(offset)), {
         maxBytes: data.length,
         signal: never,
       });
@@ -359,8 +375,11 @@ s3Test("instances with different part sizes continue each other's tails", async 
   const id = newUploadId();
   await big.create({ id, length: data.length, metadata: "", createdAt: 0 });
   const cut = 6 * MiB + 11; // a 6 MiB tail: more than the other instance's whole part
-  await big.append(id, 0, chunked(data.subarray(0, cut)), { maxBytes: data.length, signal: never });
-  const rest = await small.append(id, cut, chunked(data.subarray(cut)), {
+  await limitedAppend(big, id, 0, chunked(data.subarray(0, cut)), {
+    maxBytes: data.length,
+    signal: never,
+  });
+  const rest = await limitedAppend(small, id, cut, chunked(data.subarray(cut)), {
     maxBytes: data.length,
     signal: never,
   });

@@ -1,0 +1,70 @@
+/** Bytes gathered before one write(2); bounds memory per request. */
+export const WRITE_BUFFER = 1024 * 1024;
+
+/** Writes all of `bytes` (a write(2) may take fewer). */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+}
+
+/** What a WriteBuffer hands its bytes to; `last`: the body has ended (a final flush). */
+export type WriteSink = (bytes: Uint8Array, last: boolean) => Promise<void>;
+
+/**
+ * Gathers small network chunks into writes of up to 1 MiB (bounded memory per request); a chunk
+ * of a whole buffer or more, arriving with nothing buffered, is written as it is.
+ */
+export class WriteBuffer {
+  /** Bytes the sink has taken. */
+  written = 0;
+  readonly #sink: WriteSink;
+  readonly #base: number;
+  readonly #buffer = new Uint8Array(WRITE_BUFFER);
+  #buffered = 0;
+
+  /** `base`: bytes the destination holds already (counted in `size`). */
+  constructor(sink: WriteSink, base = 0) {
+    this.#sink = sink;
+    this.#base = base;
+  }
+
+  /** A buffer writing to the current position of `file`. */
+  static forFile(file: Deno.FsFile, base = 0): WriteBuffer {
+    return new WriteBuffer((bytes) => writeAll(file, bytes), base);
+  }
+
+  /** Bytes taken so far, written or still buffered. */
+  get pushed(): number {
+    return this.written + this.#buffered;
+  }
+
+  /** `base` plus everything pushed. */
+  get size(): number {
+    return this.#base + this.pushed;
+  }
+
+  async push(chunk: Uint8Array): Promise<void> {
+    if (this.#buffered === 0 && chunk.length >= this.#buffer.length) {
+      return await this.#write(chunk, false);
+    }
+    while (chunk.length > 0) {
+      const n = Math.min(chunk.length, this.#buffer.length - this.#buffered);
+      this.#buffer.set(chunk.subarray(0, n), this.#buffered);
+      this.#buffered += n;
+      chunk = chunk.subarray(n);
+      if (this.#buffered === this.#buffer.length) await this.flush(false);
+    }
+  }
+
+  /** Writes what is buffered; `last`: the body has ended (the default). */
+  async flush(last = true): Promise<void> {
+    if (this.#buffered === 0) return;
+    const n = this.#buffered;
+    this.#buffered = 0;
+    await this.#write(this.#buffer.subarray(0, n), last);
+  }
+
+  async #write(bytes: Uint8Array, last: boolean): Promise<void> {
+    await this.#sink(bytes, last);
+    this.written += bytes.length;
+  }
+}
