@@ -1,11 +1,11 @@
-import { resolveServerCommand, SERVER_ENV_VARS } from "./server/config.ts";
-import { SERVER_USAGE } from "./server/usage.ts";
-import { redactUrls } from "./server/config_redact.ts";
-import { SERVER_OPTIONS } from "./server/flags.ts";
-import { printConfig } from "./server/print_config.ts";
+import { resolveServerCommand, SERVER_ENV_VARS } from "./server/config/config.ts";
+import { SERVER_USAGE } from "./server/config/usage.ts";
+import { redactUrls } from "./server/config/config_redact.ts";
+import { SERVER_OPTIONS } from "./server/config/flags.ts";
+import { printConfig } from "./server/config/print_config.ts";
 import { runServer } from "./server/cli.ts";
 import { runClient } from "./client/cli.ts";
-import { envVar } from "./lib/env.ts";
+import { envVar } from "./lib/deno/env.ts";
 import { mintToken, TOKEN_USAGE } from "./server/token_cli.ts";
 
 import { VERSION } from "./lib/version.ts";

@@ -28,7 +28,7 @@ import { formatBytes, parseSize } from "../lib/units.ts";
 import { smallBody, type SmallUploadsReport } from "./small_uploads.ts";
 import { targetsTable } from "./targets.ts";
 
-const REPO = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
+const REPO = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 const BENCH = `${REPO}/bench`;
 const MiB = 1024 * 1024;
 const LISTENING = /^listening on (http:\/\/\S+)$/m;

@@ -7,8 +7,8 @@
  * merely returns a promise would be run concurrently with itself (and the HEADs would fight over
  * the upload's lock).
  */
-import { defaultConfig } from "../server/config.ts";
-import { createHandler } from "../server/handler.ts";
+import { defaultConfig } from "../server/config/config.ts";
+import { createHandler } from "../server/http/handler.ts";
 import { MemoryStore } from "../server/store/memory_store.ts";
 
 const ORIGIN = "http://bench.test";

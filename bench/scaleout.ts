@@ -16,7 +16,7 @@
  */
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
-import { base64ToHex, parseReprDigest } from "../lib/digest.ts";
+import { base64ToHex, parseReprDigest } from "../lib/digest_header.ts";
 import { formatBytes, parseSize } from "../lib/units.ts";
 import { S3Client } from "../server/store/s3/s3_client.ts";
 import {
@@ -27,7 +27,7 @@ import {
   testServices,
 } from "../tests/helpers/services.ts";
 
-const REPO = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
+const REPO = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 const MiB = 1024 * 1024;
 
 interface Env {

@@ -1,11 +1,11 @@
 import { parseArgs } from "node:util";
 import { isAlgorithm } from "../lib/checksum.ts";
-import { envVar } from "../lib/env.ts";
+import { envVar } from "../lib/deno/env.ts";
 import { UploadError } from "../lib/errors.ts";
 import { draftRules, INTEROP_VERSIONS } from "../lib/ietf_versions.ts";
 import { formatBytes, parseDuration, parseSize } from "../lib/units.ts";
 import { caFetch } from "./ca_fetch.ts";
-import { type Deadlines, DEFAULT_DEADLINES, seconds } from "./deadline.ts";
+import { type Deadlines, DEFAULT_DEADLINES, seconds } from "./core/deadline.ts";
 import { download } from "./download.ts";
 import { defaultStateDir, FileResumeStore, finishedStore } from "./file_resume_store.ts";
 import { type FileSource, openFileSource } from "./file_source.ts";
@@ -14,7 +14,7 @@ import { generateFile } from "./generate.ts";
 import { ProgressLine } from "./progress_line.ts";
 import { say, warn } from "./terminal.ts";
 import { DEFAULT_CHUNK_SIZE, upload, type UploadEvent, type UploadResult } from "./upload.ts";
-import { describeStatus, fetchProgress, summarise } from "./upload_status.ts";
+import { describeStatus, fetchProgress, summarise } from "./core/upload_status.ts";
 
 export const DEFAULT_ENDPOINT = "http://127.0.0.1:1080/files";
 

@@ -1,10 +1,10 @@
-import { base64ToHex, DigestState, parseReprDigest } from "../lib/digest.ts";
+import { base64ToHex, DigestState, parseReprDigest } from "../lib/deno/digest.ts";
 import { UploadError } from "../lib/errors.ts";
 import { H } from "../lib/protocol.ts";
-import { type Deadlines, DEFAULT_DEADLINES, seconds, Watchdog } from "./deadline.ts";
-import { networkWords } from "./network_error.ts";
-import { backoffMs, Contact, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
-import { explainRefusal } from "./refusal.ts";
+import { type Deadlines, DEFAULT_DEADLINES, seconds, Watchdog } from "./core/deadline.ts";
+import { networkWords } from "./core/network_error.ts";
+import { backoffMs, Contact, DEFAULT_RETRY, type RetryPolicy } from "./core/retry.ts";
+import { explainRefusal } from "./core/refusal.ts";
 import { showDigests } from "./upload.ts";
 
 export interface DownloadOptions {

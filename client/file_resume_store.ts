@@ -1,5 +1,5 @@
-import { envVar } from "../lib/env.ts";
-import type { ResumeRecord, ResumeStore } from "./resume_store.ts";
+import { envVar } from "../lib/deno/env.ts";
+import type { ResumeRecord, ResumeStore } from "./core/resume_store.ts";
 
 /**
  * One small JSON file per fingerprint under the state directory, replaced atomically (temp file,

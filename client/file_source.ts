@@ -1,5 +1,5 @@
 import { UploadError } from "../lib/errors.ts";
-import type { UploadSource } from "./source.ts";
+import type { UploadSource } from "./core/source.ts";
 
 export interface FileSource extends UploadSource {
   readonly path: string;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { UploadSource } from "./source.ts";
+import type { UploadSource } from "./core/source.ts";
 
 const EDGE = 1024 * 1024;
 

@@ -5,7 +5,7 @@
  */
 import { type IncomingMessage, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { InformationalFetch } from "./upload_core.ts";
+import type { InformationalFetch } from "./core/upload_core.ts";
 
 export const fetchWithInformational: InformationalFetch = (url, init, onInformational) => {
   const target = new URL(url);

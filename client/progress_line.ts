@@ -5,7 +5,7 @@
  * until fresh samples exist (after a start, a retry or a resume), so they are never a stale guess.
  */
 import { formatBytes, formatRate, formatTimeLeft } from "../lib/units.ts";
-import { RateWindow } from "./rate_window.ts";
+import { RateWindow } from "./core/rate_window.ts";
 import type { UploadEvent } from "./upload.ts";
 import { widthOf } from "./terminal.ts";
 

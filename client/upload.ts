@@ -1,19 +1,19 @@
 /**
  * The upload core (`upload_core.ts`) with Deno's hashing: MD5 + SHA-256 on a worker thread
- * (`lib/digest_pool.ts`, node:crypto) and node:crypto per-chunk checksums. This is what the CLI,
+ * (`lib/deno/digest_pool.ts`, node:crypto) and node:crypto per-chunk checksums. This is what the CLI,
  * the tests and anyone embedding the client in Deno import; the web page imports the core itself
  * with its own hashing, so nothing here may be needed by the core.
  */
 import { checksumOf } from "../lib/checksum.ts";
-import { offThreadDigest } from "../lib/digest_pool.ts";
+import { offThreadDigest } from "../lib/deno/digest_pool.ts";
 import { fetchWithInformational } from "./informational_fetch.ts";
-import type { UploadSource } from "./source.ts";
+import type { UploadSource } from "./core/source.ts";
 import {
   type Hashing,
   upload as uploadWith,
   type UploadOptions,
   type UploadResult,
-} from "./upload_core.ts";
+} from "./core/upload_core.ts";
 
 export {
   DEFAULT_CHUNK_SIZE,
@@ -23,7 +23,7 @@ export {
   type UploadOptions,
   type UploadResult,
   type Verified,
-} from "./upload_core.ts";
+} from "./core/upload_core.ts";
 
 /** Hashing in Deno: off-thread whole-file digests, node:crypto chunk checksums. */
 export const DENO_HASHING: Hashing = { digest: offThreadDigest, checksum: checksumOf };

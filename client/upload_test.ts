@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { UploadError } from "../lib/errors.ts";
-import { MemoryResumeStore } from "./resume_store.ts";
-import { bytesSource } from "./source.ts";
+import { MemoryResumeStore } from "./core/resume_store.ts";
+import { bytesSource } from "./core/source.ts";
 import { upload, type UploadEvent } from "./upload.ts";
 import { data, ENDPOINT, md5, options, server } from "./upload_test_server.ts";
 

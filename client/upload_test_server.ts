@@ -3,8 +3,8 @@
  * MemoryStore), with a log of requests and a hook to answer (or fail) some of them instead.
  */
 import { createHash } from "node:crypto";
-import { defaultConfig, type ServerConfig } from "../server/config.ts";
-import { createHandler } from "../server/handler.ts";
+import { defaultConfig, type ServerConfig } from "../server/config/config.ts";
+import { createHandler } from "../server/http/handler.ts";
 import { MemoryStore } from "../server/store/memory_store.ts";
 import type { UploadOptions } from "./upload.ts";
 

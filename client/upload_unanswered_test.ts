@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { UploadError } from "../lib/errors.ts";
-import { FIRST_CONTACT } from "./retry.ts";
-import { bytesSource } from "./source.ts";
+import { FIRST_CONTACT } from "./core/retry.ts";
+import { bytesSource } from "./core/source.ts";
 import { upload, type UploadEvent } from "./upload.ts";
 import { data, md5, options, server } from "./upload_test_server.ts";
 

@@ -1,7 +1,7 @@
 /** The JSON the server answers at `GET /files/{id}/status` and in the listing; the client reads it. */
 import type { Metadata } from "./metadata.ts";
 
-/** Where an upload stands (see server/state.ts for how it is derived). */
+/** Where an upload stands (see server/http/state.ts for how it is derived). */
 export type UploadState =
   | "created"
   | "uploading"

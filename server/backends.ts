@@ -4,10 +4,10 @@
  * S3-compatible bucket, info in PostgreSQL and locks shared through PostgreSQL. `--db` with the
  * file store shares only the locks (instances on one shared filesystem; info stays in `.info`).
  */
-import type { ServerConfig } from "./config.ts";
+import type { ServerConfig } from "./config/config.ts";
 import { type Locker, MemoryLocker } from "./lock/locker.ts";
 import { PgLocker } from "./lock/pg_locker.ts";
-import type { RateCounter } from "./rate_limit.ts";
+import type { RateCounter } from "./http/rate_limit.ts";
 import { PgRateCounter } from "./rate_limit_pg.ts";
 import { connect, migrate, UploadRows } from "./store/pg_info.ts";
 import type { S3Client } from "./store/s3/s3_client.ts";

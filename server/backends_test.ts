@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseServerArgs } from "./config.ts";
+import { parseServerArgs } from "./config/config.ts";
 
 Deno.test("--store s3 needs --db; --db alone (the file store) is fine", () => {
   const s3 = ["--store", "s3", "--s3-endpoint", "http://127.0.0.1:8080", "--s3-bucket", "b"];

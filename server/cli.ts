@@ -3,18 +3,18 @@ import { AccountedStore } from "./store/accounted_store.ts";
 import { FileStore } from "./store/file/file_store.ts";
 import { type GroupSync, openGroupSync } from "./store/file/group_sync.ts";
 import { statfs } from "node:fs/promises";
-import type { Readiness } from "./deps.ts";
-import { createLogger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
-import type { ServerConfig } from "./config.ts";
-import { createHandler } from "./handler.ts";
-import { sweepExpired } from "./expiry.ts";
+import type { Readiness } from "./http/deps.ts";
+import { createLogger } from "./http/log.ts";
+import { Metrics } from "./http/metrics.ts";
+import type { ServerConfig } from "./config/config.ts";
+import { createHandler } from "./http/handler.ts";
+import { sweepExpired } from "./http/expiry.ts";
 import { openBackends } from "./backends.ts";
 import { requestPeer, requestTrailers, sendInformational, serveHttp } from "./http_node.ts";
 import { watchProcess } from "./process_metrics.ts";
 import { VERSION } from "../lib/version.ts";
 import { Hooks } from "./hooks/hooks.ts";
-import { envVar } from "../lib/env.ts";
+import { envVar } from "../lib/deno/env.ts";
 import { readTlsPair } from "./tls.ts";
 
 /** How long shutdown waits for in-flight requests (already told to stop) before giving up. */

@@ -4,7 +4,7 @@
  * process_start_time_seconds), and `resumable_build_info{version,deno} 1`. Sampled at each scrape.
  */
 import process from "node:process";
-import { Family, type Metrics } from "./metrics.ts";
+import { Family, type Metrics } from "./http/metrics.ts";
 
 export function watchProcess(metrics: Metrics, version: string): void {
   const memory = new Family(

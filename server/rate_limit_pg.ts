@@ -3,8 +3,8 @@
  * One upsert per creation: the row lock it takes orders concurrent creations of one key, and the
  * database's clock decides when a window closes, so instances' clocks needn't agree.
  */
-import type { RateLimit } from "./config.ts";
-import type { RateCounter, RateWindow } from "./rate_limit.ts";
+import type { RateLimit } from "./config/config.ts";
+import type { RateCounter, RateWindow } from "./http/rate_limit.ts";
 import type { Sql } from "./store/pg_info.ts";
 
 /** Closed windows are deleted at most this often (one DELETE, by whichever instance comes). */

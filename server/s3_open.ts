@@ -7,7 +7,7 @@
  * config and credentials files with AWS_PROFILE, web identity, the ECS container endpoint, EC2
  * instance metadata) and renews temporary ones before they expire.
  */
-import type { ServerConfig } from "./config.ts";
+import type { ServerConfig } from "./config/config.ts";
 import { S3Client, S3Error } from "./store/s3/s3_client.ts";
 import type { CredentialSource } from "./store/s3/s3_signer.ts";
 

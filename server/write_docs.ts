@@ -2,7 +2,7 @@
  * `deno task docs`: writes the flags table of docs/server.md from the flag definitions
  * (flags.ts); `usage_test.ts` fails while the committed file differs from what this writes.
  */
-import { withFlagsTable } from "./usage.ts";
+import { withFlagsTable } from "./config/usage.ts";
 
 /** The server's reference page, which holds the generated flags table. */
 export const SERVER_DOC = new URL("../docs/server.md", import.meta.url);

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { runMain } from "./helpers/server.ts";
-import { SERVER_USAGE } from "../server/usage.ts";
+import { SERVER_USAGE } from "../server/config/usage.ts";
 
 const denoJson = JSON.parse(
   await Deno.readTextFile(new URL("../deno.json", import.meta.url)),

@@ -12,12 +12,12 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultConfig } from "../server/config.ts";
-import { createHandler } from "../server/handler.ts";
+import { defaultConfig } from "../server/config/config.ts";
+import { createHandler } from "../server/http/handler.ts";
 import { requestTrailers, serveHttp } from "../server/http_node.ts";
 import { FileStore } from "../server/store/file/file_store.ts";
 import type { AppendOutcome, NewUpload, UploadInfo, UploadStore } from "../server/store/types.ts";
-import type { Digests } from "../lib/digest.ts";
+import type { Digests } from "../lib/digest_header.ts";
 import { startServer, type TestServer } from "./helpers/server.ts";
 import { mountTmpfs } from "./helpers/tmpfs.ts";
 import { listFiles, md5, offsetOf, randomBytes } from "./helpers/uploads.ts";

@@ -1,21 +1,21 @@
 /**
- * The upload page. Every transfer goes through the same core as the CLI (`client/upload_core.ts`:
+ * The upload page. Every transfer goes through the same core as the CLI (`client/core/upload_core.ts`:
  * chunked PATCH of `Blob.slice` ranges, HEAD before resuming, backoff); this file is only the
  * page around it: file rows, pause / resume / cancel, the token, resume records in localStorage
  * (so choosing the same file after a reload continues from the server's offset) and MD5 + SHA-256
  * on a worker, compared with the server's `Repr-Digest` when done.
  */
-import { blobSource } from "../client/source.ts";
-import { upload, type UploadEvent, type UploadResult } from "../client/upload_core.ts";
+import { blobSource } from "../client/core/source.ts";
+import { upload, type UploadEvent, type UploadResult } from "../client/core/upload_core.ts";
 import {
   blobFingerprint,
   type KeyValueStorage,
   WebStorageResumeStore,
-} from "../client/web_storage_resume_store.ts";
+} from "../client/core/web_storage_resume_store.ts";
 import { UploadError } from "../lib/errors.ts";
 import { H, TUS_VERSION } from "../lib/protocol.ts";
 import { formatBytes, formatRate, formatTimeLeft } from "../lib/units.ts";
-import { RateWindow } from "../client/rate_window.ts";
+import { RateWindow } from "../client/core/rate_window.ts";
 import { workerHashing } from "./hashing.ts";
 import { describeError, describeRetry } from "./messages.ts";
 

@@ -1,18 +1,18 @@
 /**
- * Builds the upload page into one generated module, `server/ui_bundle.ts`, which is committed so
+ * Builds the upload page into one generated module, `server/http/ui_bundle.ts`, which is committed so
  * the server (and `deno compile`) ships the page with no build step and nothing fetched at run
  * time. `app.ts` and `hash_worker.ts` are bundled for the browser with `deno bundle` (esbuild;
  * minified, which also drops the comments that would name this machine's npm cache paths);
  * `index.html` and `app.css` are taken as they are.
  *
- *     deno task build:web              # rewrite server/ui_bundle.ts
+ *     deno task build:web              # rewrite server/http/ui_bundle.ts
  *
  * `build_test.ts` rebuilds into memory and fails when the committed module is stale.
  */
 
 const WEB = new URL("./", import.meta.url);
-const REPO = new URL("../", import.meta.url);
-export const OUTPUT = new URL("../server/ui_bundle.ts", import.meta.url);
+const REPO = new URL("..", import.meta.url);
+export const OUTPUT = new URL("../server/http/ui_bundle.ts", import.meta.url);
 
 /** Bundles one entry point for the browser and returns the JavaScript. */
 async function bundle(entry: string, dir: string): Promise<string> {

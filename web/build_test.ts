@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { buildUiModule, OUTPUT } from "./build.ts";
 
-Deno.test("the committed server/ui_bundle.ts is what `deno task build:web` builds from web/", async () => {
+Deno.test("the committed server/http/ui_bundle.ts is what `deno task build:web` builds from web/", async () => {
   const built = await buildUiModule();
   const committed = await Deno.readTextFile(OUTPUT);
   assert.ok(
     built === committed,
-    "server/ui_bundle.ts is stale: run `deno task build:web` and commit the result",
+    "server/http/ui_bundle.ts is stale: run `deno task build:web` and commit the result",
   );
   assert.doesNotMatch(
     built,

@@ -6,8 +6,8 @@
  * No per-chunk checksums: the whole-file digest is compared with the server's at the end.
  */
 import type { Digests } from "../lib/digest_header.ts";
-import type { RunningDigest } from "../lib/digest_pool.ts";
-import type { Hashing } from "../client/upload_core.ts";
+import type { RunningDigest } from "../lib/deno/digest_pool.ts";
+import type { Hashing } from "../client/core/upload_core.ts";
 import type { HashReply, HashRequest } from "./hash_worker.ts";
 
 const IN_FLIGHT = 16 * 1024 * 1024;

@@ -3,7 +3,7 @@
  * from an upload's info. Pure (no `Deno.*`): the handlers build events; `server/hooks/hooks.ts`
  * delivers them.
  */
-import { base64ToHex } from "../../lib/digest.ts";
+import { base64ToHex } from "../../lib/digest_header.ts";
 import { decodeMetadata, type Metadata } from "../../lib/metadata.ts";
 import type { StorageLocation, UploadInfo } from "../store/types.ts";
 

@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { UploadError } from "../../lib/errors.ts";
-import { sweepExpired } from "../expiry.ts";
+import { sweepExpired } from "../http/expiry.ts";
 import { MemoryLocker } from "../lock/locker.ts";
-import { Metrics } from "../metrics.ts";
+import { Metrics } from "../http/metrics.ts";
 import { AccountedStore } from "../store/accounted_store.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import {
@@ -16,7 +16,7 @@ import {
   patchRequest,
   request,
   TUS,
-} from "../handlers/test_harness.ts";
+} from "../http/handlers/test_harness.ts";
 import type { HookEvent, UploadEvents } from "./events.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 

@@ -5,10 +5,10 @@
  * `--on-finish`. Built in `server/cli.ts`; the handlers never touch `Deno.*`.
  */
 import { defined } from "../../lib/defined.ts";
-import type { ServerConfig } from "../config.ts";
-import { redactUrl, redactUrls } from "../config_redact.ts";
-import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import type { ServerConfig } from "../config/config.ts";
+import { redactUrl, redactUrls } from "../config/config_redact.ts";
+import type { Logger } from "../http/log.ts";
+import type { Metrics } from "../http/metrics.ts";
 import { splitCommand } from "./command_line.ts";
 import { HookDelivery } from "./delivery.ts";
 import type { HookEvent, UploadEvents } from "./events.ts";

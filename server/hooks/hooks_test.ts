@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { startHookReceiver } from "../../tests/helpers/hook_receiver.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
-import { defaultConfig, type ServerConfig } from "../config.ts";
-import { Metrics } from "../metrics.ts";
+import { defaultConfig, type ServerConfig } from "../config/config.ts";
+import { Metrics } from "../http/metrics.ts";
 import { FileStore } from "../store/file/file_store.ts";
 import { hookEvent } from "./events.ts";
 import { Hooks, QUEUE_DIR } from "./hooks.ts";

@@ -7,7 +7,7 @@
  * discarded. Runs are not persisted: a crash loses those not yet started — the `post-finish` hook
  * URL is the at-least-once channel.
  */
-import { envVar } from "../../lib/env.ts";
+import { envVar } from "../../lib/deno/env.ts";
 import type { HookEvent } from "./events.ts";
 
 /** Bytes of a failed command's stderr kept for the log line. */

@@ -1,9 +1,10 @@
-import type { Digests } from "../../lib/digest.ts";
+import type { Digests } from "../../lib/digest_header.ts";
 import type {
   AppendOutcome,
   Budget,
   Ended,
   NewUpload,
+  Spill,
   StorageLocation,
   UploadInfo,
   UploadStore,
@@ -96,8 +97,8 @@ export class AccountedStore implements UploadStore {
     }
   }
 
-  stagingPath(id: string): string | undefined {
-    return this.#inner.stagingPath?.(id);
+  spill(id: string): Spill | undefined {
+    return this.#inner.spill?.(id);
   }
 
   /** Counts `id` as its stored info says. */

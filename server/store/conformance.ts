@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { checksumOf, parseChecksum } from "../../lib/checksum.ts";
-import { DigestState } from "../../lib/digest.ts";
+import { DigestState } from "../../lib/deno/digest.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import { limitedAppend } from "./limited_append.ts";
 import type { UploadStore } from "./types.ts";

@@ -1,4 +1,4 @@
-import type { RunningDigest } from "../../lib/digest_pool.ts";
+import type { RunningDigest } from "../../lib/deno/digest_pool.ts";
 
 /**
  * The running MD5/SHA-256 of each upload's stored bytes, so completing an upload never rereads

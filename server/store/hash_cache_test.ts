@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { inlineDigest } from "../../lib/digest_pool.ts";
+import { inlineDigest } from "../../lib/deno/digest_pool.ts";
 import { HashCache } from "./hash_cache.ts";
 
 Deno.test("HashCache evicts the oldest idle state past its bound, never a busy one", async () => {

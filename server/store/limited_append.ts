@@ -51,7 +51,7 @@ async function appendVerified(
   limits: BodyOutcome,
   checksum: ChecksumCheck,
 ): Promise<AppendResult> {
-  const staged = await stage(body, checksum.algorithm, store.stagingPath?.(id));
+  const staged = await stage(body, checksum.algorithm, store.spill?.(id));
   try {
     // A partial body can't be verified.
     if (limits.overflow || limits.stopped || limits.bodyError !== undefined) {

@@ -1,4 +1,4 @@
-import { type Digests, DigestState } from "../../lib/digest.ts";
+import { type Digests, DigestState } from "../../lib/deno/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
 import type { AppendOutcome, Ended, NewUpload, UploadInfo, UploadStore } from "./types.ts";
 

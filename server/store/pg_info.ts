@@ -5,7 +5,7 @@
  * a dead lock connection) can never record anything over a newer writer's work.
  */
 import postgres from "postgres";
-import type { Digests } from "../../lib/digest.ts";
+import type { Digests } from "../../lib/digest_header.ts";
 import type { Concat, Ended, NewUpload } from "./types.ts";
 
 export type Sql = postgres.Sql;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { checksumOf, parseChecksum } from "../../lib/checksum.ts";
+import { spillFile } from "./spill_file.ts";
 import { stage } from "./staging.ts";
 import { WRITE_BUFFER } from "./write_buffer.ts";
 
@@ -13,7 +14,7 @@ Deno.test("stage keeps a small body in memory and spills a large one, removed on
       data.subarray(1000, WRITE_BUFFER),
       data.subarray(WRITE_BUFFER),
     ];
-    const staged = await stage(ReadableStream.from(chunks), undefined, spill);
+    const staged = await stage(ReadableStream.from(chunks), undefined, spillFile(spill));
     assert.ok((await Deno.stat(spill)).size === data.length, "spilled past one write buffer");
     assert.ok(staged.matches(parseChecksum(checksumOf("sha256", data))));
     assert.ok(!staged.matches(parseChecksum(checksumOf("sha256", data.subarray(1)))));
@@ -21,7 +22,11 @@ Deno.test("stage keeps a small body in memory and spills a large one, removed on
     await staged.discard();
     await assert.rejects(Deno.stat(spill), Deno.errors.NotFound);
 
-    const small = await stage(ReadableStream.from([data.subarray(0, 10)]), "sha1", spill);
+    const small = await stage(
+      ReadableStream.from([data.subarray(0, 10)]),
+      "sha1",
+      spillFile(spill),
+    );
     await assert.rejects(Deno.stat(spill), Deno.errors.NotFound, "a small body stays in memory");
     assert.deepEqual(
       new Uint8Array(await new Response(small.stream()).arrayBuffer()),

@@ -1,5 +1,5 @@
 import type { Checksum, ChecksumAlgorithm } from "../../lib/checksum.ts";
-import type { Digests } from "../../lib/digest.ts";
+import type { Digests } from "../../lib/digest_header.ts";
 
 /** What a store knows about one upload. `offset` is always derived from the stored bytes. */
 export interface UploadInfo {
@@ -141,10 +141,10 @@ export interface UploadStore {
     body: ReadableStream<Uint8Array> | null,
   ): Promise<AppendOutcome>;
   /**
-   * A path for a temporary file holding a body while its checksum is verified, removed as
-   * garbage if left behind; absent when the store keeps nothing on disk (it is staged in memory).
+   * A temporary file for a body held aside while its checksum is verified (collected as garbage
+   * if left behind); absent when the store keeps nothing on disk (the body stays in memory).
    */
-  stagingPath?(id: string): string | undefined;
+  spill?(id: string): Spill | undefined;
   /**
    * Records the digests of a complete upload and returns them (atomically; they are derivable, so
    * a crash may lose the record, never tear it). Computed from the running
@@ -188,4 +188,16 @@ export interface StorageLocation {
 /** True when every byte of a known length has arrived. */
 export function isComplete(info: UploadInfo): boolean {
   return info.length !== undefined && info.offset === info.length;
+}
+
+/** Where a large body waits while its checksum is verified: written once, read back once. */
+export interface Spill {
+  /** Appends bytes (the file is created on the first write). */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Makes every written byte readable. */
+  flush(): Promise<void>;
+  /** The written bytes, from the start. */
+  stream(): ReadableStream<Uint8Array>;
+  /** Removes the file, if it was created. */
+  remove(): Promise<void>;
 }

@@ -1,8 +1,13 @@
 /** Bytes gathered before one write(2); bounds memory per request. */
 export const WRITE_BUFFER = 1024 * 1024;
 
+/** What takes bytes a write(2) at a time, perhaps fewer than offered (an open file). */
+export interface Writable {
+  write(bytes: Uint8Array): Promise<number>;
+}
+
 /** Writes all of `bytes` (a write(2) may take fewer). */
-export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+export async function writeAll(file: Writable, bytes: Uint8Array): Promise<void> {
   for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
 }
 
@@ -28,7 +33,7 @@ export class WriteBuffer {
   }
 
   /** A buffer writing to the current position of `file`. */
-  static forFile(file: Deno.FsFile, base = 0): WriteBuffer {
+  static forFile(file: Writable, base = 0): WriteBuffer {
     return new WriteBuffer((bytes) => writeAll(file, bytes), base);
   }
 

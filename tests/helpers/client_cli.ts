@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { outputWithin, runMainWith, spawnMainWith } from "./server.ts";
 import { withDeadline } from "./wait.ts";
-import type { UploadEvent } from "../../client/upload_core.ts";
+import type { UploadEvent } from "../../client/core/upload_core.ts";
 
 /** The permissions the `client` task grants. */
 const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];

@@ -4,7 +4,7 @@
  * own, removed afterwards with every server it started.
  */
 import { createHash } from "node:crypto";
-import { base64ToHex, parseReprDigest } from "../../lib/digest.ts";
+import { base64ToHex, parseReprDigest } from "../../lib/digest_header.ts";
 import type { S3Client } from "../../server/store/s3/s3_client.ts";
 import { startServer, type TestServer } from "./server.ts";
 import {

@@ -15,7 +15,7 @@ import type { ClientRun } from "./client_cli.ts";
 import { runMain } from "./server.ts";
 import { waitFor, withDeadline } from "./wait.ts";
 
-const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+const REPO = decodeURIComponent(new URL("../..", import.meta.url).pathname);
 const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
 /** The permissions the `client` task grants. */
 const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];

@@ -11,7 +11,7 @@
 
 import { withDeadline } from "./wait.ts";
 
-const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+const REPO = decodeURIComponent(new URL("../..", import.meta.url).pathname);
 const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
 /** The permissions the `server` task grants: network, the file system for --dir, RESUMABLE_* env. */
 const SERVER_PERMISSIONS = [

@@ -18,7 +18,7 @@ import { Server } from "@tus/server";
 import { withDeadline } from "./wait.ts";
 
 const SELF = decodeURIComponent(new URL(import.meta.url).pathname);
-const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+const REPO = decodeURIComponent(new URL("../..", import.meta.url).pathname);
 /** @tus/server reads DEBUG (the `debug` package) and the file store writes DIR. */
 const PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-read", "--allow-write", "--allow-env"];
 const LISTENING = /^listening on (http:\/\/\S+)$/m;

@@ -1,4 +1,4 @@
-import type { RunningDigest } from "../../../lib/digest_pool.ts";
+import type { RunningDigest } from "../../../lib/deno/digest_pool.ts";
 import { writeAll, WriteBuffer } from "../write_buffer.ts";
 import { openWriteback, type Writeback, WRITEBACK_STEP } from "./writeback.ts";
 

@@ -1,10 +1,16 @@
-import type { Digests } from "../../../lib/digest.ts";
-import { inlineDigest, offThreadDigest, type RunningDigest } from "../../../lib/digest_pool.ts";
+import type { Digests } from "../../../lib/digest_header.ts";
+import { spillFile } from "../spill_file.ts";
+import {
+  inlineDigest,
+  offThreadDigest,
+  type RunningDigest,
+} from "../../../lib/deno/digest_pool.ts";
 import { toUploadError, UploadError } from "../../../lib/errors.ts";
 import type {
   AppendOutcome,
   Ended,
   NewUpload,
+  Spill,
   StorageLocation,
   UploadInfo,
   UploadStore,
@@ -139,8 +145,10 @@ export class FileStore implements UploadStore {
   }
 
   /** A body being verified is staged beside the data; collectGarbage removes it if left. */
-  stagingPath(id: string): string {
-    return `${this.#paths(id).data}.${crypto.randomUUID().slice(0, 8)}.chunk${TMP_SUFFIX}`;
+  spill(id: string): Spill {
+    return spillFile(
+      `${this.#paths(id).data}.${crypto.randomUUID().slice(0, 8)}.chunk${TMP_SUFFIX}`,
+    );
   }
 
   async #appendTo(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DigestState } from "../../../lib/digest.ts";
+import { DigestState } from "../../../lib/deno/digest.ts";
 import { UploadError } from "../../../lib/errors.ts";
 import { newUploadId } from "../../../lib/ids.ts";
 import { storeConformance } from "../conformance.ts";

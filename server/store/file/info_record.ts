@@ -1,4 +1,4 @@
-import type { Digests } from "../../../lib/digest.ts";
+import type { Digests } from "../../../lib/digest_header.ts";
 import { corruptRecord } from "../corrupt_record.ts";
 import type { Concat, Ended, NewUpload, UploadInfo } from "../types.ts";
 

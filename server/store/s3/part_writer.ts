@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import type { RunningDigest } from "../../../lib/digest_pool.ts";
+import type { RunningDigest } from "../../../lib/deno/digest_pool.ts";
 import { UploadError } from "../../../lib/errors.ts";
 import type { ByteChange, UploadRow, UploadRows } from "../pg_info.ts";
 import { WriteBuffer } from "../write_buffer.ts";

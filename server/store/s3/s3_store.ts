@@ -22,12 +22,13 @@
  * so ends up in the completed object, or goes with the multipart upload when that is aborted.
  * Stores that keep parts a completion leaves out (Swift) are left holding none.
  */
-import type { Digests } from "../../../lib/digest.ts";
-import { offThreadDigest, type RunningDigest } from "../../../lib/digest_pool.ts";
+import { spillFile } from "../spill_file.ts";
+import type { Digests } from "../../../lib/digest_header.ts";
+import { offThreadDigest, type RunningDigest } from "../../../lib/deno/digest_pool.ts";
 import { UploadError } from "../../../lib/errors.ts";
 import { HashCache } from "../hash_cache.ts";
 import type { UploadRow, UploadRows } from "../pg_info.ts";
-import type { AppendOutcome, Ended, NewUpload, UploadInfo, UploadStore } from "../types.ts";
+import type { AppendOutcome, Ended, NewUpload, Spill, UploadInfo, UploadStore } from "../types.ts";
 import { sweepBucket, sweepBuffers } from "./garbage.ts";
 import { ObjectKeys } from "./keys.ts";
 import { PartWriter, type PartWriterContext, WriteStopped } from "./part_writer.ts";
@@ -136,8 +137,8 @@ export class S3Store implements UploadStore {
   }
 
   /** A body being verified is staged in this process's buffer directory. */
-  stagingPath(id: string): string {
-    return `${this.#writing.buffers}/${id}.${crypto.randomUUID().slice(0, 8)}.chunk`;
+  spill(id: string): Spill {
+    return spillFile(`${this.#writing.buffers}/${id}.${crypto.randomUUID().slice(0, 8)}.chunk`);
   }
 
   async #write(row: UploadRow, body: ReadableStream<Uint8Array>): Promise<AppendOutcome> {

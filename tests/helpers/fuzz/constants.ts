@@ -3,7 +3,7 @@ export const KiB = 1024;
 export const MiB = 1024 * 1024;
 export const OCTETS = "application/offset+octet-stream";
 export const SECRET = "fuzz-secret-0123456789abcdef-xyz";
-export const REPO = decodeURIComponent(new URL("../../../", import.meta.url).pathname).replace(
+export const REPO = decodeURIComponent(new URL("../../..", import.meta.url).pathname).replace(
   /\/$/,
   "",
 );

@@ -1,0 +1,94 @@
+/**
+ * MD5 + SHA-256 with libcrypto (`libcrypto.ts`), each update on one of the runtime's blocking
+ * threads: an upload's MD5 and SHA-256 run on two cores at once (so it is bound by MD5 alone),
+ * and concurrent uploads on as many threads as they need, without Web Workers (no isolate's
+ * memory, no message passing). Bytes are copied once into pooled pieces that both hashes read;
+ * bytes in flight are bounded per state and in total, so memory stays flat.
+ */
+import type { Digests } from "../digest_header.ts";
+import type { RunningDigest } from "./digest_pool.ts";
+import { type Libcrypto, nativeHash } from "./libcrypto.ts";
+
+/** Bytes one state may have queued before `update` waits (pipeline depth). */
+const IN_FLIGHT = 4 * 1024 * 1024;
+/** Bytes all states together may have queued (10 uploads share 16 MiB, not 40). */
+const TOTAL_IN_FLIGHT = 16 * 1024 * 1024;
+/** Bytes per call: long enough that a thread hand-off (~20 µs) is noise beside it (~2 ms). */
+const PIECE = 1024 * 1024;
+const spare: Uint8Array[] = [];
+let totalInFlight = 0;
+/** Everyone waiting for the shared bound to drop. */
+const blocked = new Set<() => void>();
+
+/** Hash calls running now, and the most seen at once (threads busy hashing; for tests). */
+export const threads = { running: 0, peak: 0 };
+
+function call(run: () => Promise<number>): Promise<void> {
+  threads.running++;
+  threads.peak = Math.max(threads.peak, threads.running);
+  return run().then(() => void threads.running--);
+}
+
+export function nativeDigest(lib: Libcrypto): RunningDigest {
+  const md5 = nativeHash(lib, "md5");
+  const sha256 = nativeHash(lib, "sha256");
+  // Each context's updates in order: one chain per algorithm, the two chains side by side.
+  let md5Done = Promise.resolve();
+  let sha256Done = Promise.resolve();
+  let inFlight = 0;
+  let length = 0;
+  let dropped = false;
+  let finished = false;
+  let resume: (() => void) | undefined;
+  const wake = () => resume?.();
+
+  return {
+    get length() {
+      return length;
+    },
+    async update(bytes) {
+      if (dropped) return;
+      for (let at = 0; at < bytes.length; at += PIECE) {
+        const part = bytes.subarray(at, at + PIECE);
+        const buffer = spare.pop() ?? new Uint8Array(PIECE);
+        buffer.set(part);
+        const piece = buffer.subarray(0, part.length);
+        length += part.length;
+        inFlight += part.length;
+        totalInFlight += part.length;
+        md5Done = md5Done.then(() => call(() => md5.updateAsync(piece)));
+        sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(piece)));
+        // The piece is free once both hashes have read it.
+        Promise.all([md5Done, sha256Done]).then(() => {
+          if (spare.length < TOTAL_IN_FLIGHT / PIECE) spare.push(buffer);
+          inFlight -= part.length;
+          totalInFlight -= part.length;
+          if (inFlight <= IN_FLIGHT / 2) wake();
+          if (totalInFlight <= TOTAL_IN_FLIGHT / 2) { for (const b of blocked) b(); }
+        });
+        // Over its own depth it waits for its hashes; over the shared bound, for anyone's.
+        while ((inFlight > IN_FLIGHT || totalInFlight > TOTAL_IN_FLIGHT) && !dropped) {
+          await new Promise<void>((resolve) => {
+            resume = resolve;
+            blocked.add(resolve);
+          });
+          blocked.delete(resume!);
+          resume = undefined;
+        }
+      }
+    },
+    async digest(): Promise<Digests> {
+      if (dropped || finished) throw new Error("The digest was dropped");
+      await Promise.all([md5Done, sha256Done]);
+      if (dropped) throw new Error("The digest was dropped");
+      finished = true;
+      return { md5: md5.final(), sha256: sha256.final() };
+    },
+    drop() {
+      dropped = true;
+      // A writer waiting on the bound must not wait forever; the queued calls run out alone.
+      if (resume) blocked.delete(resume);
+      wake();
+    },
+  };
+}
