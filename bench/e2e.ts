@@ -565,7 +565,7 @@ const CHUNKS = [
   { name: "8 MiB", flag: "8MiB", bytes: 8 * MiB, limit: "dd-dsync-8m", limitLabel: "dd 8M dsync" },
   { name: "one PATCH", flag: "0", bytes: 0, limit: "", limitLabel: "" },
 ] as const;
-/** The target for one PATCH: the slower of per-write durable dd and md5sum. */
+/** The target for one PATCH: the slower of per-write durable dd and md5sum. */
 const ONE_PATCH_LIMIT = ["dd-dsync-8m", "md5sum"];
 const ONE_PATCH_LIMIT_LABEL = "min(dd 8M dsync, md5sum)";
 

@@ -1,5 +1,5 @@
 /**
- * Memory flatness (issue 6): peak RSS (VmHWM) of our server for one 1 GiB and one 4 GiB upload
+ * Memory flatness: peak RSS (VmHWM) of our server for one 1 GiB and one 4 GiB upload
  * (curl, one streaming PATCH), of our client uploading the same two sizes, and of the server under
  * 10 concurrent 256 MiB uploads. Bodies are sparse files (zeros, read without disk I/O): memory
  * doesn't depend on the bytes, and the disk stays free for the writes being measured. Every row
@@ -212,7 +212,7 @@ if (import.meta.main) {
   const work = await Deno.makeTempDir({ prefix: "resumable-bench-memory-" });
   const fmt = (b: number) => b >= 1024 * MiB ? `${b / MiB / 1024} GiB` : `${b / MiB} MiB`;
   try {
-    /** What, peak MiB, and the ceiling the issue sets (RSS targets: one upload, ten, client). */
+    /** What, peak MiB, and the ceiling we set (RSS targets: one upload, ten, client). */
     const rows: [string, number, number][] = [];
     const t0 = performance.now();
     const s1 = await serverRow(work, [small], 1);
