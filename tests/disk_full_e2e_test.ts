@@ -1,5 +1,5 @@
 /**
- * Disk full (issue 5): a write that hits ENOSPC answers 507, the acknowledged offset stays exactly
+ * Disk full: a write that hits ENOSPC answers 507, the acknowledged offset stays exactly
  * the bytes in the data file (a correct prefix of the source; nothing of the failed write is
  * counted), the server keeps serving, and once space is freed the upload continues from HEAD's
  * offset to the right MD5.

@@ -1,5 +1,5 @@
 /**
- * Operations end to end (issue 7), against the real server process: metrics move by the right
+ * Operations end to end, against the real server process: metrics move by the right
  * amounts after a scripted sequence, every log line on stderr is a JSON object, status and listing
  * show the progress of an upload whose PATCH is still streaming, and readiness flips when free
  * space crosses `--min-free` on a real (tmpfs) filesystem.

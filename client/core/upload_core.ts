@@ -658,7 +658,10 @@ class Transfer {
     if (!this.#source.readInto) return await this.#source.read(offset, length);
     // The older of the two (the newer may hold the chunk being sent).
     let buffer = this.#buffers.length < 2 ? undefined : this.#buffers.shift();
-    if (!buffer || buffer.length < length) buffer = new Uint8Array(Math.max(length, this.#s.chunk));
+    if (!buffer || buffer.length < length) {
+      // Sized for the chunks to come (at most a buffered chunk: with Infinity, a remainder).
+      buffer = new Uint8Array(Math.max(length, Math.min(this.#s.chunk, BUFFERED_CHUNK_MAX)));
+    }
     this.#buffers.push(buffer);
     return buffer.subarray(0, await this.#source.readInto(offset, buffer.subarray(0, length)));
   }

@@ -5,7 +5,7 @@
  * next, which every such caller shares. Nothing is acknowledged before its sync has returned.
  *
  * `syncfs` comes from libc through Deno's FFI, which needs `--allow-ffi`; without that permission
- * (or off Linux) `openGroupSync` returns undefined and the store fsyncs file by file as before.
+ * (or off Linux) `openGroupSync` returns undefined and the store fsyncs file by file.
  */
 export class GroupSync {
   readonly #syncAll: () => Promise<void>;
