@@ -10,80 +10,36 @@
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { parseSize } from "../lib/units.ts";
+import { taskArgv } from "../tests/helpers/deno_task.ts";
+import { startServer } from "../tests/helpers/server.ts";
+import { REPO, watchRss } from "./lib/process.ts";
 
-const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const MiB = 1024 * 1024;
 /** Peak RSS ceilings, MiB: the server with one upload, with ten at once; the client, any size. */
 const ONE_UPLOAD_MAX = 64;
 const CONCURRENT_MAX = 128;
 const CLIENT_MAX = 64;
 
-function vmHwm(pid: number): number {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** Peak RSS in MiB of a process, polled every 25 ms until stopped. */
+/** Peak RSS in MiB of a process, polled until stopped. */
 function watch(pid: number) {
-  let peak = 0;
-  const timer = setInterval(() => peak = Math.max(peak, vmHwm(pid)), 25);
-  return {
-    read: () => (peak = Math.max(peak, vmHwm(pid))),
-    stop: () => (clearInterval(timer), peak),
-  };
+  const rss = watchRss(pid);
+  return { read: () => rss.read() / 1024, stop: () => rss.stop() / 1024 };
 }
 
-/** A deno.json task as argv, with `deno` replaced by this Deno. */
-function taskArgv(name: string): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`));
-  const task: string = config.tasks[name];
-  const [first, ...rest] = task.trim().split(/\s+/).map((a) => a.replace(/^'(.*)'$/, "$1"));
-  return [first === "deno" ? Deno.execPath() : first!, ...rest];
-}
-
-async function startServer(dir: string) {
-  // The server as `deno task server` runs it (its flags, permissions and V8 options).
-  const [cmd, ...taskArgs] = taskArgv("server");
-  const child = new Deno.Command(cmd!, {
-    args: [
-      ...taskArgs,
-      "--port",
-      "0",
-      "--dir",
-      dir,
-      "--min-free",
-      "0",
-      "--max-active",
-      "32",
-      "--log-level",
-      "warn",
-    ],
-    cwd: REPO,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/listening on (\S+)/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("server exited before listening");
-    text += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  const url = /listening on (\S+)/.exec(text)![1]!;
-  const rss = watch(child.pid);
+/** Ours as `deno task server` runs it (its flags, permissions and V8 options), on a dir in `work`. */
+async function startOurs(work: string) {
+  const server = await startServer({
+    asTask: true,
+    tempDir: work,
+    args: ["--min-free", "0", "--max-active", "32", "--log-level", "warn"],
+  });
+  const rss = watch(server.process.pid);
   return {
-    url,
+    url: server.url,
     rss,
-    async stop() {
+    async [Symbol.asyncDispose]() {
       rss.stop();
-      child.kill("SIGTERM");
-      await child.status;
+      await server[Symbol.asyncDispose]();
     },
   };
 }
@@ -144,28 +100,21 @@ async function verify(uploadUrl: string, size: number): Promise<void> {
 }
 
 async function serverRow(work: string, sizes: number[], parallel: number): Promise<number> {
-  const dir = await Deno.makeTempDir({ dir: work, prefix: "data-" });
-  const server = await startServer(dir);
-  try {
-    const jobs = sizes.map(async (size, i) => {
-      const file = `${work}/sparse-${size}-${i}`;
-      await sparse(file, size);
-      const url = await create(server.url, size);
-      await curlPatch(url, file);
-      await verify(url, size);
-      await Deno.remove(file);
-    });
-    for (let i = 0; i < sizes.length; i += parallel) await Promise.all(jobs.slice(i, i + parallel));
-    return server.rss.read();
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using server = await startOurs(work);
+  const jobs = sizes.map(async (size, i) => {
+    const file = `${work}/sparse-${size}-${i}`;
+    await sparse(file, size);
+    const url = await create(server.url, size);
+    await curlPatch(url, file);
+    await verify(url, size);
+    await Deno.remove(file);
+  });
+  for (let i = 0; i < sizes.length; i += parallel) await Promise.all(jobs.slice(i, i + parallel));
+  return server.rss.read();
 }
 
 async function clientRow(work: string, size: number): Promise<number> {
-  const dir = await Deno.makeTempDir({ dir: work, prefix: "data-" });
-  const server = await startServer(dir);
+  await using server = await startOurs(work);
   const file = `${work}/client-${size}`;
   await sparse(file, size);
   try {
@@ -191,8 +140,6 @@ async function clientRow(work: string, size: number): Promise<number> {
     if (!status.success) throw new Error(`client: ${new TextDecoder().decode(status.stderr)}`);
     return peak;
   } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
     await Deno.remove(file);
   }
 }
@@ -212,7 +159,7 @@ if (import.meta.main) {
   const work = await Deno.makeTempDir({ prefix: "resumable-bench-memory-" });
   const fmt = (b: number) => b >= 1024 * MiB ? `${b / MiB / 1024} GiB` : `${b / MiB} MiB`;
   try {
-    /** What, peak MiB, and the ceiling we set (RSS targets: one upload, ten, client). */
+    /** What, peak MiB, and its ceiling (one upload, ten at once, the client). */
     const rows: [string, number, number][] = [];
     const t0 = performance.now();
     const s1 = await serverRow(work, [small], 1);

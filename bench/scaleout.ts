@@ -26,9 +26,10 @@ import {
   testSchema,
   testServices,
 } from "../tests/helpers/services.ts";
-
-const REPO = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
-const MiB = 1024 * 1024;
+import { startServer, type TestServer } from "../tests/helpers/server.ts";
+import { curlPatchArgs } from "./lib/curl.ts";
+import { MiB, REPO } from "./lib/process.ts";
+import { mbps, median } from "./lib/stats.ts";
 
 interface Env {
   file: string;
@@ -37,50 +38,18 @@ interface Env {
   work: string;
 }
 
-interface Running {
-  url: string;
-  child: Deno.ChildProcess;
-}
-
-function serverArgv(): string[] {
-  const task: string = JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`)).tasks.server;
-  const [, ...rest] = task.trim().split(/\s+/).map((a) =>
-    a.replace(/^'|'$/g, "").replace(/='(.*)'$/, "=$1")
-  );
-  return [Deno.execPath(), ...rest];
-}
-
-async function startServer(args: string[], env: Record<string, string>): Promise<Running> {
-  const [cmd, ...rest] = [...serverArgv(), "--port", "0", "--log-level", "warn", ...args];
-  const child = new Deno.Command(cmd!, {
-    args: rest,
-    cwd: REPO,
+/** Ours as `deno task server` runs it, quiet but for warnings, on a --dir in `work`. */
+async function startOurs(
+  work: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<TestServer> {
+  return await startServer({
+    asTask: true,
+    tempDir: work,
+    args: ["--log-level", "warn", ...args],
     env,
-    stdout: "piped",
-    stderr: "inherit",
-  })
-    .spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${text}`);
-    text += value;
-    const m = /listening on (\S+)/.exec(text);
-    if (m) {
-      void (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
-      })();
-      return { url: m[1]!, child };
-    }
-  }
-}
-
-async function stop(server: Running): Promise<void> {
-  try {
-    server.child.kill("SIGTERM");
-  } catch { /* gone */ }
-  await server.child.status;
+  });
 }
 
 async function curl(args: string[]): Promise<{ seconds: number; out: string }> {
@@ -98,26 +67,9 @@ async function create(base: string, size: number): Promise<string> {
   return url;
 }
 
+/** curl's arguments for one PATCH of `file` at `offset`, printing the status code. */
 function patchArgs(url: string, offset: number, file: string): string[] {
-  return [
-    "-o",
-    "/dev/null",
-    "-w",
-    "%{http_code}",
-    "-X",
-    "PATCH",
-    "-H",
-    `Upload-Offset: ${offset}`,
-    "-H",
-    "Content-Type: application/offset+octet-stream",
-    "-H",
-    "Transfer-Encoding: chunked",
-    "-H",
-    "Expect:",
-    "-T",
-    file,
-    url,
-  ];
+  return ["-o", "/dev/null", "-w", "%{http_code}", ...curlPatchArgs(url, offset, file)];
 }
 
 async function verify(url: string, env: Env): Promise<void> {
@@ -127,7 +79,7 @@ async function verify(url: string, env: Env): Promise<void> {
 }
 
 /** One PATCH of the whole file, then a GET of it; returns [upload s, download s]. */
-async function onePatch(server: Running, env: Env): Promise<[number, number]> {
+async function onePatch(server: TestServer, env: Env): Promise<[number, number]> {
   const url = await create(server.url, env.size);
   const up = await curl(patchArgs(url, 0, env.file));
   if (up.out.trim() !== "204") throw new Error(`PATCH answered ${up.out}`);
@@ -138,7 +90,7 @@ async function onePatch(server: Running, env: Env): Promise<[number, number]> {
 }
 
 /** PATCHes of `chunk` bytes each (cut from the file with dd-like reads into temp files). */
-async function chunkedPatches(server: Running, env: Env, chunk: number): Promise<number> {
+async function chunkedPatches(server: TestServer, env: Env, chunk: number): Promise<number> {
   const url = await create(server.url, env.size);
   const piece = `${env.work}/piece`;
   const file = await Deno.open(env.file, { read: true });
@@ -186,12 +138,6 @@ async function rawS3(s3: S3Client, env: Env, key: string): Promise<[number, numb
   return [up, (performance.now() - t) / 1000];
 }
 
-const mbps = (bytes: number, s: number) => bytes / 1e6 / s;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -230,13 +176,11 @@ async function main(): Promise<number> {
       add("S3 alone: GET", rawDown);
       await s3.deleteObject(`bench-raw-${rep}`);
 
-      const fileServer = await startServer(["--dir", `${work}/file-${rep}`], {});
-      try {
+      {
+        await using fileServer = await startOurs(work, [], {});
         const [up, down] = await onePatch(fileServer, env);
         add("file store: one PATCH (curl)", up);
         add("file store: GET (curl)", down);
-      } finally {
-        await stop(fileServer);
       }
 
       const schema = await testSchema(services);
@@ -251,11 +195,8 @@ async function main(): Promise<number> {
         "--db",
         schema.url,
       ];
-      const s3Server = await startServer(
-        [...bucketArgs, "--dir", `${work}/s3-${rep}`],
-        credentials,
-      );
-      try {
+      {
+        await using s3Server = await startOurs(work, bucketArgs, credentials);
         const [up, down] = await onePatch(s3Server, env);
         add("S3 store: one PATCH (curl), 8 MiB parts", up);
         add("S3 store: GET (curl)", down);
@@ -267,8 +208,6 @@ async function main(): Promise<number> {
           "S3 store: 8 MiB PATCHes (curl), 8 MiB parts",
           await chunkedPatches(s3Server, env, 8 * MiB),
         );
-      } finally {
-        await stop(s3Server);
       }
       console.error(`rep ${rep}/${reps} done`);
     }

@@ -11,18 +11,11 @@
  * caller can check every stored file.
  */
 import { parseArgs } from "node:util";
+import { randomBytes } from "../tests/helpers/random_bytes.ts";
 
-/** Deterministic bytes for upload `index` (xorshift32), different for every index. */
+/** Deterministic bytes for upload `index`, different for every index. */
 export function smallBody(index: number, size: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(size);
-  let x = (Math.imul(index + 1, 2654435761) >>> 0) || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return randomBytes(size, Math.imul(index + 1, 2654435761));
 }
 
 export interface SmallUploadsReport {

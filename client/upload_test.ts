@@ -428,3 +428,21 @@ Deno.test("chunks are read into two buffers taking turns, never one per chunk", 
   assert.equal(result.md5, md5(bytes));
   assert.equal(buffers.size, 2);
 });
+
+Deno.test("a streamed upload (chunkSize Infinity) from a file-like source survives a retry", async () => {
+  const s = server();
+  const bytes = data(300_000);
+  const source = {
+    ...bytesSource(bytes),
+    readInto(offset: number, into: Uint8Array) {
+      const part = bytes.subarray(offset, offset + into.length);
+      into.set(part);
+      return Promise.resolve(part.length);
+    },
+  };
+  s.intercept((req, n) =>
+    req.method === "PATCH" && n === 1 ? new Response(null, { status: 503 }) : undefined
+  );
+  const result = await upload(source, options(s, { chunkSize: Infinity }));
+  assert.equal(md5(await s.stored(result.url)), md5(bytes));
+});

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { RawConnection } from "./helpers/raw_http.ts";
 import { startServer } from "./helpers/server.ts";
 import { TcpProxy } from "./helpers/tcp_proxy.ts";
+import { concatBytes } from "./helpers/bytes.ts";
 import { tcpServer, writeAll } from "./helpers/tcp_server.ts";
 import { createUpload, fileSize, head, md5, randomBytes } from "./helpers/uploads.ts";
 import { pollUntil, waitFor, withDeadline } from "./helpers/wait.ts";
@@ -21,13 +22,7 @@ async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
       parts.push(buffer.slice(0, n));
     }
   } catch { /* reset counts as the end */ }
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 /** A TCP server that sends back what it reads, and half-closes when the client does. */

@@ -4,6 +4,9 @@
  */
 import type { UploadSource } from "./source.ts";
 
+/** Chunks up to this size are read into memory and sent with a Content-Length; larger ones stream. */
+export const BUFFERED_CHUNK_MAX = 16 * 1024 * 1024;
+
 /** A chunk's bytes and, where one is sent, its `Upload-Checksum` value. */
 export interface Chunk {
   offset: number;
@@ -54,7 +57,8 @@ export class ChunkReader {
     // The older of the two (the newer may hold the chunk being sent).
     let buffer = this.#buffers.length < 2 ? undefined : this.#buffers.shift();
     if (!buffer || buffer.length < length) {
-      buffer = new Uint8Array(Math.max(length, this.#chunkSize));
+      // Sized for the chunks to come (at most a buffered chunk: with Infinity, a remainder).
+      buffer = new Uint8Array(Math.max(length, Math.min(this.#chunkSize, BUFFERED_CHUNK_MAX)));
     }
     this.#buffers.push(buffer);
     return buffer.subarray(0, await this.#source.readInto(offset, buffer.subarray(0, length)));

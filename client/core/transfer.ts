@@ -7,7 +7,7 @@ import type { Digests } from "../../lib/digest_header.ts";
 import { UploadError } from "../../lib/errors.ts";
 import { encodeMetadata } from "../../lib/metadata.ts";
 import { H } from "../../lib/protocol.ts";
-import { ChunkReader } from "./chunk_reader.ts";
+import { BUFFERED_CHUNK_MAX, ChunkReader } from "./chunk_reader.ts";
 import type { Answer, Deadlines } from "./deadline.ts";
 import { aborted, type Link, send, sleep, waitForContact } from "./link.ts";
 import { LocalHash, PIECE } from "./local_hash.ts";
@@ -16,8 +16,6 @@ import { type ServerState, serverState } from "./server_state.ts";
 import type { UploadSource } from "./source.ts";
 import type { Hashing, UploadOptions } from "./upload_options.ts";
 
-/** Chunks up to this size are read into memory and sent with a Content-Length; larger ones stream. */
-const BUFFERED_CHUNK_MAX = 16 * 1024 * 1024;
 /** Piece size in which a buffered chunk is streamed: small, so `sent` moves smoothly. */
 const SEND_PIECE = 64 * 1024;
 /** `sent` progress is reported at most this often while a body streams (acknowledgements always). */

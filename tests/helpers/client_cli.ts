@@ -13,8 +13,8 @@ import { outputWithin, runMainWith, spawnMainWith } from "./server.ts";
 import { withDeadline } from "./wait.ts";
 import type { UploadEvent } from "../../client/core/upload_core.ts";
 
-/** The permissions the `client` task grants. */
-const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+/** The permissions the client runs with in tests: the `client` task's, without FFI. */
+export const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 
 export interface ClientRun {
   args: string[];

@@ -10,6 +10,8 @@
  * Requests are HTTP/1.1 with a Content-Length (as the S3 client sends them), one at a time per
  * connection.
  */
+import { concatBytes } from "./bytes.ts";
+import { type TcpServer, tcpServer, writeAll } from "./tcp_server.ts";
 
 export interface TappedRequest {
   method: string;
@@ -39,17 +41,13 @@ export class S3Tap implements AsyncDisposable {
   readonly requests: TappedRequest[] = [];
   readonly port: number;
   readonly #target: { hostname: string; port: number };
-  readonly #listener: Deno.TcpListener;
-  readonly #pairs = new Set<Pair>();
-  readonly #tasks = new Set<Promise<void>>();
-  readonly #accepting: Promise<void>;
+  readonly #server: TcpServer;
   #hold: ((request: TappedRequest) => boolean) | undefined;
 
   private constructor(target: { hostname: string; port: number }) {
     this.#target = target;
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.port = this.#listener.addr.port;
-    this.#accepting = this.#accept();
+    this.#server = tcpServer((client) => this.#serve(client));
+    this.port = this.#server.port;
   }
 
   /** Listens on 127.0.0.1 (a free port), forwarding to `target`'s host and port. */
@@ -59,7 +57,7 @@ export class S3Tap implements AsyncDisposable {
 
   /** `http://127.0.0.1:PORT`: the S3 endpoint to give the server. */
   get origin(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.#server.origin;
   }
 
   /** From now on, answers to the requests `pick` chooses are withheld (undefined: none). */
@@ -67,27 +65,9 @@ export class S3Tap implements AsyncDisposable {
     this.#hold = pick;
   }
 
+  /** Closes every client connection (which ends its pair) and waits for all of them. */
   async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.#listener.close();
-    } catch { /* closed already */ }
-    await this.#accepting;
-    for (const pair of this.#pairs) close(pair);
-    await Promise.all(this.#tasks);
-  }
-
-  async #accept(): Promise<void> {
-    for (;;) {
-      let client: Deno.TcpConn;
-      try {
-        client = await this.#listener.accept();
-      } catch {
-        return;
-      }
-      const task = this.#serve(client);
-      this.#tasks.add(task);
-      task.finally(() => this.#tasks.delete(task));
-    }
+    await this.#server[Symbol.asyncDispose]();
   }
 
   async #serve(client: Deno.TcpConn): Promise<void> {
@@ -95,14 +75,11 @@ export class S3Tap implements AsyncDisposable {
     try {
       upstream = await Deno.connect(this.#target);
     } catch {
-      client.close();
-      return;
+      return; // the client's connection is closed when this returns
     }
     const pair: Pair = { client, upstream, held: false };
-    this.#pairs.add(pair);
     await Promise.all([this.#up(pair), this.#down(pair)]);
     close(pair);
-    this.#pairs.delete(pair);
   }
 
   /** Client → S3: forwards everything, reading each request's head on the way. */
@@ -123,7 +100,7 @@ export class S3Tap implements AsyncDisposable {
             chunk = chunk.subarray(skip);
             continue;
           }
-          head = concat(head, chunk);
+          head = concatBytes(head, chunk);
           chunk = new Uint8Array(0);
           const end = indexOf(head, HEAD_END);
           if (end < 0) {
@@ -188,21 +165,10 @@ function close(pair: Pair): void {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 function indexOf(bytes: Uint8Array, needle: Uint8Array): number {
   outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
     for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
     return i;
   }
   return -1;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
 }

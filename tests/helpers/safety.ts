@@ -11,14 +11,9 @@
 
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import type { ClientRun } from "./client_cli.ts";
-import { runMain } from "./server.ts";
+import { CLIENT_PERMISSIONS, type ClientRun } from "./client_cli.ts";
+import { runMain, spawnMainWith } from "./server.ts";
 import { waitFor, withDeadline } from "./wait.ts";
-
-const REPO = decodeURIComponent(new URL("../..", import.meta.url).pathname);
-const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
-/** The permissions the `client` task grants. */
-const CLIENT_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 
 /** `main.ts token --sub SUB --secret SECRET [--ttl TTL]`: asserts exit 0, returns the token. */
 export async function mintToken(sub: string, secret: string, ttl?: string): Promise<string> {
@@ -84,14 +79,7 @@ export class ClientProcess implements AsyncDisposable {
 
   private constructor(args: string[], env: Record<string, string>) {
     this.args = args;
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...CLIENT_PERMISSIONS, MAIN, "client", ...args],
-      cwd: REPO,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1", ...env },
-    }).spawn();
+    this.#child = spawnMainWith(CLIENT_PERMISSIONS, ["client", ...args], env);
     const pump = async (stream: ReadableStream<Uint8Array>, into: "stdout" | "stderr") => {
       for await (const text of stream.pipeThrough(new TextDecoderStream())) this[into] += text;
     };

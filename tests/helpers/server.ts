@@ -7,21 +7,17 @@
  * The server runs with the same permissions as the `server` task, in a fresh temporary directory
  * (`root`) whose `data` subdirectory is `--dir`, so a test can check nothing appears beside it.
  * Disposal kills the child (SIGKILL if still running), drains its pipes and removes `root`.
+ *
+ * The benchmarks start their servers here too (with `asTask`), so nothing in this file may depend
+ * on the test framework.
  */
 
+import { track } from "./children.ts";
+import { SERVER_PERMISSIONS, SERVER_TASK_FLAGS } from "./deno_task.ts";
 import { withDeadline } from "./wait.ts";
 
 const REPO = decodeURIComponent(new URL("../..", import.meta.url).pathname);
 const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
-/** The permissions the `server` task grants: network, the file system for --dir, RESUMABLE_* env. */
-const SERVER_PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env=RESUMABLE_*,AWS_*,PG*,HOME,USERPROFILE,HOMEPATH,HOMEDRIVE,_X_AMZN_TRACE_ID",
-  "--allow-sys=statfs,osRelease",
-  "--allow-ffi",
-];
 const LISTENING = /^listening on (https?:\/\/\S+)$/;
 
 export interface ServerOptions {
@@ -37,6 +33,10 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** Permissions beyond the `server` task's, e.g. `--allow-run=sh` for `--on-finish`. */
   permissions?: string[];
+  /** Runs it exactly as `deno task server` does, V8 options included (default: the permissions). */
+  asTask?: boolean;
+  /** Where the temporary `root` is made (default: the system's temp dir). */
+  tempDir?: string;
 }
 
 export interface TestServer extends AsyncDisposable {
@@ -72,7 +72,10 @@ export interface TestServer extends AsyncDisposable {
 
 /** Starts the server and resolves once it printed `listening on …`. */
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
-  const root = await Deno.makeTempDir({ prefix: "resumable-e2e-" });
+  const root = await Deno.makeTempDir({
+    prefix: "resumable-e2e-",
+    ...(options.tempDir === undefined ? {} : { dir: options.tempDir }),
+  });
   const dir = `${root}/data`;
   const args = ["--port", "0", "--dir", dir];
   if (options.expire !== undefined) args.push("--expire", options.expire);
@@ -80,11 +83,14 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   args.push(...(options.args ?? []));
   const timeoutMs = options.startTimeoutMs ?? 15_000;
   const env = options.env ?? {};
-  const permissions = options.permissions ?? [];
+  const flags = [
+    ...(options.asTask ? SERVER_TASK_FLAGS : SERVER_PERMISSIONS),
+    ...(options.permissions ?? []),
+  ];
   let previousStderr = "";
   let child: ServerProcess;
   try {
-    child = await ServerProcess.start(args, env, timeoutMs, permissions);
+    child = await ServerProcess.start(args, env, timeoutMs, flags);
   } catch (error) {
     await Deno.remove(root, { recursive: true }).catch(() => {});
     throw error;
@@ -123,7 +129,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       if (!child.exited) await child.kill("SIGTERM");
       await child.status();
       previousStderr += child.stderr;
-      child = await ServerProcess.start(args, env, timeoutMs, permissions);
+      child = await ServerProcess.start(args, env, timeoutMs, flags);
     },
     dataPath(id) {
       return `${dir}/${id.slice(0, 2)}/${id.slice(2, 4)}/${id}`;
@@ -154,15 +160,8 @@ class ServerProcess {
   readonly #pumps: Promise<unknown>;
   readonly #listening = Promise.withResolvers<string>();
 
-  private constructor(args: string[], env: Record<string, string>, permissions: string[]) {
-    this.process = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...SERVER_PERMISSIONS, ...permissions, MAIN, "server", ...args],
-      cwd: REPO,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1", ...env },
-    }).spawn();
+  private constructor(args: string[], env: Record<string, string>, flags: string[]) {
+    this.process = track(spawnMainWith(flags, ["server", ...args], env));
     this.#listening.promise.catch(() => {}); // observed in start(); never unhandled
     const status = this.process.status.then((s) => {
       this.exited = true;
@@ -177,9 +176,9 @@ class ServerProcess {
     args: string[],
     env: Record<string, string>,
     timeoutMs: number,
-    permissions: string[] = [],
+    flags: string[],
   ): Promise<ServerProcess> {
-    const child = new ServerProcess(args, env, permissions);
+    const child = new ServerProcess(args, env, flags);
     try {
       child.url = await withDeadline(
         child.#listening.promise,

@@ -4,25 +4,7 @@ import { createHash } from "node:crypto";
 import { RawConnection } from "./raw_http.ts";
 import type { TestServer } from "./server.ts";
 
-/** Deterministic pseudo-random bytes (xorshift32), fast enough for tens of MiB. */
-export function randomBytes(length: number, seed = 0x9e3779b9): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  const words = new Uint32Array(bytes.buffer, 0, length >>> 2);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  for (let i = words.length * 4; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    bytes[i] = x & 0xff;
-  }
-  return bytes;
-}
+export { randomBytes } from "./random_bytes.ts";
 
 export function md5(bytes: Uint8Array): string {
   return createHash("md5").update(bytes).digest("hex");

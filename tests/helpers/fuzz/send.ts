@@ -1,4 +1,5 @@
 /** Sending a fuzz request: over a raw socket (any bytes) or fetch, with a deadline. */
+import { concatBytes } from "../bytes.ts";
 import { RawConnection } from "../raw_http.ts";
 import type { TestServer } from "../server.ts";
 import { TimeoutError } from "../wait.ts";
@@ -20,13 +21,7 @@ function chunked(body: Uint8Array, trailer: string | undefined): Uint8Array {
     at += n;
   }
   parts.push(latin1(`0\r\n${trailer ? `${trailer}\r\n` : ""}\r\n`));
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 export async function sendRaw(server: TestServer, req: FuzzRequest): Promise<Outcome> {
@@ -41,7 +36,7 @@ export async function sendRaw(server: TestServer, req: FuzzRequest): Promise<Out
       lines.push(`Content-Length: ${body!.length}`);
       payload = req.bodyMode === "exact"
         ? body
-        : concat(body!, latin1("GARBAGE / HTTP/1.1\r\n\r\n"));
+        : concatBytes(body!, latin1("GARBAGE / HTTP/1.1\r\n\r\n"));
       break;
     case "short-close":
     case "short-stall":
@@ -59,7 +54,7 @@ export async function sendRaw(server: TestServer, req: FuzzRequest): Promise<Out
       break;
     case "bad-chunked":
       lines.push("Transfer-Encoding: chunked");
-      payload = concat(latin1("zz\r\n"), body!);
+      payload = concatBytes(latin1("zz\r\n"), body!);
       break;
     case "none":
       break;
@@ -83,13 +78,6 @@ export async function sendRaw(server: TestServer, req: FuzzRequest): Promise<Out
     conn.close();
     await sending;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 export async function sendFetch(
