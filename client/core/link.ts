@@ -9,7 +9,8 @@ import { type Answer, type Deadlines, fetchWithin } from "./deadline.ts";
 import { networkWords } from "./network_error.ts";
 import { type Dialect, featuresOf, noFeatures, type ServerFeatures } from "./protocol.ts";
 import type { Contact, RetryPolicy } from "./retry.ts";
-import type { InformationalFetch, UploadEvent } from "./upload_core.ts";
+import type { UploadEvent } from "./upload_events.ts";
+import type { InformationalFetch } from "./upload_options.ts";
 
 /** What every request of an upload shares: how to send, the deadlines and the retry policy. */
 export interface Link {
