@@ -55,6 +55,11 @@ Exit codes: 0 ok, 1 failure, 2 bad usage, 3 verification mismatch, 4 gave up aft
 /** Runs `client …`; returns the exit code. Errors become one line on stderr. */
 export async function runClient(args: string[]): Promise<number> {
   const [command, ...rest] = args;
+  // `client upload --help` and the like: the usage, not an unknown flag.
+  if (rest.some((a) => a === "--help" || a === "-h") && !rest.includes("--")) {
+    console.log(CLIENT_USAGE);
+    return 0;
+  }
   try {
     switch (command) {
       case "upload":

@@ -45,6 +45,12 @@ const USAGE_CASES: UsageCase[] = [
     mentions: /--frobnicate/,
   },
   {
+    name: "upload with a mistyped flag",
+    args: (w) => ["upload", `${w}/small.bin`, "--chunksize", "1MiB"],
+    code: 2,
+    mentions: /^error: unknown flag --chunksize: did you mean --chunk-size\?$/,
+  },
+  {
     name: "upload with --chunk-size lots",
     args: (w) => ["upload", `${w}/small.bin`, "--chunk-size", "lots"],
     code: 2,
@@ -176,3 +182,18 @@ Deno.test(
     assert.equal(lines(after.stdout).at(-1), `URL ${url}`);
   },
 );
+
+Deno.test("a mistyped flag is one line on stderr, without the whole usage", async () => {
+  const run = await client(["download", "http://127.0.0.1:9/files/x", "--outptu", "f"], 10_000);
+  assertExit(run, 2);
+  assert.equal(run.stderr, "error: unknown flag --outptu (client --help lists them)\n");
+});
+
+Deno.test("`client <command> --help` prints the usage and exits 0", async () => {
+  for (const command of ["upload", "status", "download", "generate"]) {
+    const run = await client([command, "--help"], 10_000);
+    assertExit(run, 0);
+    assert.match(run.stdout, /^Usage: resumable client <command>/, command);
+    assert.equal(run.stderr, "", command);
+  }
+});

@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { envVar } from "../../lib/deno/env.ts";
 import { UploadError } from "../../lib/errors.ts";
+import { closest } from "../../lib/suggest.ts";
 import { parseDuration } from "../../lib/units.ts";
 import { type Deadlines, DEFAULT_DEADLINES } from "../core/deadline.ts";
 
@@ -9,7 +10,32 @@ export const DEFAULT_ENDPOINT = "http://127.0.0.1:1080/files";
 
 /** A command's `args`, parsed against its `options`; it checks how many positionals it got. */
 export function parseCommand<const T extends ParseArgsOptionsConfig>(args: string[], options: T) {
-  return parseArgs({ args, allowPositionals: true, options });
+  try {
+    return parseArgs({ args, allowPositionals: true, options });
+  } catch (error) {
+    throw flagError(error, Object.keys(options));
+  }
+}
+
+/** A parse error as one plain line: which flag, what was wrong, the closest known flag. */
+function flagError(error: unknown, known: string[]): unknown {
+  const code = (error as { code?: string }).code ?? "";
+  if (!code.startsWith("ERR_PARSE_ARGS")) return error;
+  const flag = /'(-{1,2}[^' ]*)/.exec((error as Error).message)?.[1] ?? "";
+  const name = flag.replace(/^-+/, "");
+  const see = "(client --help lists them)";
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const near = closest(name, known);
+    return new UploadError(
+      0,
+      "usage",
+      `unknown flag ${flag}${near ? `: did you mean --${near}?` : ` ${see}`}`,
+    );
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    return new UploadError(0, "usage", `${flag || "a flag"} needs a value`);
+  }
+  return new UploadError(0, "usage", (error as Error).message.split(". ")[0]!);
 }
 
 /** Bad usage: exit code 2, the message on stderr. */
