@@ -5,6 +5,7 @@
  * reads and timers, and the hashing comes in as `options.hashing` (`client/upload.ts` gives
  * Deno's, node:crypto on a worker; the web page gives a Web Worker with a JS SHA-256 and MD5).
  */
+import { defined } from "../../lib/defined.ts";
 import type { ChecksumAlgorithm } from "../../lib/checksum_header.ts";
 import { base64ToHex, type Digests } from "../../lib/digest_header.ts";
 import { UploadError } from "../../lib/errors.ts";
@@ -46,10 +47,12 @@ export async function upload(
     ((options.parallel ?? 1) > 1 || (options.checksum ?? "auto") !== "none");
   const link: Link = {
     endpoint: options.endpoint,
-    ...(options.headers ? { headers: options.headers } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.sleep ? { sleep: options.sleep } : {}),
-    ...(options.informationalFetch ? { informationalFetch: options.informationalFetch } : {}),
+    ...defined({
+      headers: options.headers,
+      signal: options.signal,
+      sleep: options.sleep,
+      informationalFetch: options.informationalFetch,
+    }),
     dialect,
     fetch: fetchFn,
     emit,

@@ -1,3 +1,4 @@
+import { defined } from "../../lib/defined.ts";
 import { type Digests, DigestState } from "../../lib/deno/digest.ts";
 import { UploadError } from "../../lib/errors.ts";
 import type { AppendOutcome, Ended, NewUpload, UploadInfo, UploadStore } from "./types.ts";
@@ -165,7 +166,6 @@ function toInfo(entry: Entry): UploadInfo {
     ...entry.upload,
     offset: entry.size,
     updatedAt: entry.ended?.at ?? entry.updatedAt,
-    ...(entry.digests ? { digests: entry.digests } : {}),
-    ...(entry.ended ? { ended: entry.ended } : {}),
+    ...defined({ digests: entry.digests, ended: entry.ended }),
   };
 }

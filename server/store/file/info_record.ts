@@ -1,3 +1,4 @@
+import { defined } from "../../../lib/defined.ts";
 import type { Digests } from "../../../lib/digest_header.ts";
 import { corruptRecord } from "../corrupt_record.ts";
 import type { Concat, Ended, NewUpload, UploadInfo } from "../types.ts";
@@ -19,15 +20,17 @@ export interface InfoRecord {
 export function infoOf(record: InfoRecord, offset: number, updatedAt: number): UploadInfo {
   return {
     id: record.id,
-    ...(record.length === undefined ? {} : { length: record.length }),
     offset,
     metadata: record.metadata,
     createdAt: record.createdAt,
     updatedAt,
-    // Digests describe the complete bytes; after an external truncation they are stale.
-    ...(record.digests && offset === record.length ? { digests: record.digests } : {}),
-    ...(record.concat ? { concat: record.concat } : {}),
-    ...(record.owner === undefined ? {} : { owner: record.owner }),
+    ...defined({
+      length: record.length,
+      // Digests describe the complete bytes; after an external truncation they are stale.
+      digests: offset === record.length ? record.digests : undefined,
+      concat: record.concat,
+      owner: record.owner,
+    }),
   };
 }
 
@@ -35,11 +38,9 @@ export function toRecord(upload: NewUpload): InfoRecord {
   return {
     v: 1,
     id: upload.id,
-    ...(upload.length === undefined ? {} : { length: upload.length }),
     metadata: upload.metadata,
     createdAt: upload.createdAt,
-    ...(upload.concat ? { concat: upload.concat } : {}),
-    ...(upload.owner === undefined ? {} : { owner: upload.owner }),
+    ...defined({ length: upload.length, concat: upload.concat, owner: upload.owner }),
   };
 }
 

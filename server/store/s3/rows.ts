@@ -1,3 +1,4 @@
+import { defined } from "../../../lib/defined.ts";
 import type { UploadRow } from "../pg_info.ts";
 import type { UploadInfo } from "../types.ts";
 
@@ -12,14 +13,16 @@ export function infoOf(row: UploadRow): UploadInfo {
   const offset = offsetOf(row);
   return {
     id: row.id,
-    ...(row.length === undefined ? {} : { length: row.length }),
     offset,
     metadata: row.metadata,
     createdAt: row.createdAt,
     updatedAt: row.ended?.at ?? row.updatedAt,
-    ...(row.digests && offset === row.length ? { digests: row.digests } : {}),
-    ...(row.concat ? { concat: row.concat } : {}),
-    ...(row.owner === undefined ? {} : { owner: row.owner }),
-    ...(row.ended ? { ended: row.ended } : {}),
+    ...defined({
+      length: row.length,
+      digests: offset === row.length ? row.digests : undefined,
+      concat: row.concat,
+      owner: row.owner,
+      ended: row.ended,
+    }),
   };
 }
