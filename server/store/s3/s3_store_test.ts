@@ -1,114 +1,31 @@
 import assert from "node:assert/strict";
-import { DigestState } from "../../../lib/deno/digest.ts";
-import { toUploadError, UploadError } from "../../../lib/errors.ts";
+import { UploadError } from "../../../lib/errors.ts";
 import { newUploadId } from "../../../lib/ids.ts";
-import {
-  emptyPrefix,
-  multipartUploads,
-  objectKeys,
-  type Services,
-  testBucket,
-  testSchema,
-  testServices,
-} from "../../../tests/helpers/services.ts";
+import { multipartUploads, objectKeys } from "../../../tests/helpers/services.ts";
 import { storeConformance } from "../conformance.ts";
-import { S3Client } from "./s3_client.ts";
-import { TcpProxy } from "../../../tests/helpers/tcp_proxy.ts";
-import { S3Store } from "./s3_store.ts";
 import { limitedAppend } from "../limited_append.ts";
-
-const MiB = 1024 * 1024;
-const PART = 5 * MiB;
-const services = testServices();
-const never = new AbortController().signal;
-
-interface World {
-  s3: S3Client;
-  prefix: string;
-  /** Another store on the same bucket, database and prefix: a second instance. */
-  open(options?: { now?: () => number; s3?: S3Client; partSize?: number }): Promise<S3Store>;
-}
-
-/** A bucket prefix, a database schema and scratch dirs of their own; `cleanup` removes them. */
-async function makeWorld(services: Services): Promise<{ world: World; cleanup(): Promise<void> }> {
-  const s3 = await testBucket(services);
-  const schema = await testSchema(services);
-  const prefix = `${schema.name}/`;
-  const dirs: string[] = [];
-  const open = async (options: { now?: () => number; s3?: S3Client; partSize?: number } = {}) => {
-    const dir = await Deno.makeTempDir({ prefix: "resumable-s3-" });
-    dirs.push(dir);
-    return await S3Store.open({ s3, rows: schema.rows, dir, partSize: PART, prefix, ...options });
-  };
-  return {
-    world: { s3, prefix, open },
-    async cleanup() {
-      await emptyPrefix(s3, prefix).catch(() => {});
-      await schema.drop();
-      s3.close();
-      for (const dir of dirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
-}
-
-function s3Test(name: string, fn: (world: World) => Promise<void>): void {
-  Deno.test({
-    name: `S3Store: ${name}`,
-    ignore: services === undefined,
-    async fn() {
-      const { world, cleanup } = await makeWorld(services!);
-      try {
-        await fn(world);
-      } finally {
-        await cleanup();
-      }
-    },
-  });
-}
+import {
+  bytes,
+  chunked,
+  digestsOf,
+  makeWorld,
+  MiB,
+  never,
+  PART,
+  readAll,
+  s3Test,
+  services,
+} from "./s3_store_test_world.ts";
 
 if (services) {
   storeConformance("S3Store+PostgreSQL", {
     async make() {
-      const { world, cleanup } = await makeWorld(services);
+      const { world, cleanup } = await makeWorld(services!);
       return { store: await world.open(), cleanup };
     },
   });
 } else {
   Deno.test({ name: "S3Store+PostgreSQL: store conformance", ignore: true, fn() {} });
-}
-
-function bytes(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed * 2654435761;
-  for (let i = 0; i < n; i++) {
-    x = (x ^ (x << 13)) >>> 0;
-    x = (x ^ (x >>> 17)) >>> 0;
-    x = (x ^ (x << 5)) >>> 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-/** A body in chunks of `size` bytes, as a network would deliver it. */
-function chunked(data: Uint8Array, size = 64 * 1024): ReadableStream<Uint8Array> {
-  let at = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (at >= data.length) return controller.close();
-      controller.enqueue(data.slice(at, at + size));
-      at += size;
-    },
-  });
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-function digestsOf(data: Uint8Array) {
-  const state = new DigestState();
-  state.update(data);
-  return state.digest();
 }
 
 s3Test(
@@ -302,126 +219,4 @@ s3Test("reading an unfinished upload beyond its first part is refused with 409",
     store.read(id, 0, 10),
     (e) => e instanceof UploadError && e.status === 409,
   );
-});
-
-/** An S3 client reaching the bucket through `proxy` (to cut its connections). */
-function viaProxy(proxy: TcpProxy): S3Client {
-  return new S3Client({ ...services!.s3, endpoint: proxy.origin, attempts: 3 });
-}
-
-s3Test("an S3 connection cut mid-part is retried and the upload stays intact", async (world) => {
-  const endpoint = new URL(services!.s3.endpoint);
-  await using proxy = TcpProxy.start({
-    target: { hostname: endpoint.hostname, port: Number(endpoint.port) },
-  });
-  const s3 = viaProxy(proxy);
-  try {
-    const store = await world.open({ s3 });
-    const data = bytes(2 * PART + 12345, 13);
-    const id = newUploadId();
-    await store.create({ id, length: data.length, metadata: "", createdAt: 0 });
-    proxy.cutAfterUpstreamBytes(PART + MiB); // inside the second part
-    const result = await limitedAppend(store, id, 0, chunked(data), {
-      maxBytes: data.length,
-      signal: never,
-    });
-    await proxy.cut;
-    assert.equal(result.offset, data.length);
-    assert.deepEqual(await store.finish(id), digestsOf(data));
-  } finally {
-    s3.close();
-  }
-});
-
-s3Test(
-  "S3 gone mid-PATCH: 503, nothing recorded that isn't in S3, resumable elsewhere",
-  async (world) => {
-    const endpoint = new URL(services!.s3.endpoint);
-    const proxy = TcpProxy.start({
-      target: { hostname: endpoint.hostname, port: Number(endpoint.port) },
-    });
-    const s3 = viaProxy(proxy);
-    try {
-      const a = await world.open({ s3 });
-      const data = bytes(3 * PART + 999, 17);
-      const id = newUploadId();
-      await a.create({ id, length: data.length, metadata: "", createdAt: 0 });
-      proxy.cutAfterUpstreamBytes(2 * PART + MiB); // inside the third part…
-      void proxy.cut.then(() => proxy.close()); // …and S3 stays unreachable
-      await assert.rejects(
-        limitedAppend(a, id, 0, chunked(data), { maxBytes: data.length, signal: never }),
-        (e) => toUploadError(e).status === 503,
-      );
-      const b = await world.open(); // another instance, which can reach S3
-      const offset = (await b.get(id))!.offset;
-      assert.ok(offset % PART === 0 && offset <= 2 * PART, `recorded ${offset}`);
-      const rest = await limitedAppend(b, id, offset, chunked(data.subarray(offset)), {
-        maxBytes: data.length,
-        signal: never,
-      });
-      assert.equal(rest.offset, data.length);
-      assert.deepEqual(await readAll(await b.read(id, 0, data.length)), data);
-    } finally {
-      s3.close();
-      await proxy.close();
-    }
-  },
-);
-
-s3Test("instances with different part sizes continue each other's tails", async (world) => {
-  const big = await world.open({ partSize: 7 * MiB });
-  const small = await world.open({ partSize: PART });
-  const data = bytes(17 * MiB + 3, 19);
-  const id = newUploadId();
-  await big.create({ id, length: data.length, metadata: "", createdAt: 0 });
-  const cut = 6 * MiB + 11; // a 6 MiB tail: more than the other instance's whole part
-  await limitedAppend(big, id, 0, chunked(data.subarray(0, cut)), {
-    maxBytes: data.length,
-    signal: never,
-  });
-  const rest = await limitedAppend(small, id, cut, chunked(data.subarray(cut)), {
-    maxBytes: data.length,
-    signal: never,
-  });
-  assert.equal(rest.offset, data.length);
-  assert.deepEqual(await readAll(await small.read(id, 0, data.length)), data);
-});
-
-s3Test("an empty upload becomes an empty object", async (world) => {
-  const store = await world.open();
-  const id = newUploadId();
-  await store.create({ id, length: 0, metadata: "", createdAt: 0 });
-  assert.deepEqual(await store.finish(id), digestsOf(new Uint8Array(0)));
-  assert.deepEqual(await readAll(await store.read(id, 0, 0)), new Uint8Array(0));
-  assert.deepEqual(await objectKeys(world.s3, world.prefix), [store.objectKey(id)]);
-});
-
-Deno.test({
-  name: "S3Client: a download its reader pauses longer than the idle timeout still completes",
-  ignore: services === undefined,
-  sanitizeResources: false,
-  async fn() {
-    const svc = services!;
-    const s3 = new S3Client({ ...svc.s3, idleMs: 300 });
-    await s3.ensureBucket();
-    const key = `idle-${newUploadId()}`;
-    const bytes = new Uint8Array(4 * 1024 * 1024).map((_, i) => i % 251);
-    try {
-      await s3.putObject(key, bytes);
-      const reader = (await s3.getObject(key)).getReader();
-      let got = (await reader.read()).value?.length ?? 0;
-      // A client that stops reading (a paused download) for longer than the idle timeout: the
-      // connection is quiet on purpose and must not be cut. (A pause, not synchronisation.)
-      await new Promise((r) => setTimeout(r, 1000));
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        got += value.length;
-      }
-      assert.equal(got, bytes.length);
-    } finally {
-      await s3.deleteObject(key).catch(() => {});
-      s3.close();
-    }
-  },
 });
