@@ -14,7 +14,9 @@ const IN_FLIGHT = 4 * 1024 * 1024;
 /** Bytes all states together may have queued (10 uploads share 16 MiB, not 40). */
 const TOTAL_IN_FLIGHT = 16 * 1024 * 1024;
 /** Bytes per call: long enough that a thread hand-off (~20 µs) is noise beside it (~2 ms). */
-const PIECE = 1024 * 1024;
+export const PIECE = 1024 * 1024;
+/** Most idle pieces kept for reuse. */
+const SPARE = TOTAL_IN_FLIGHT / PIECE;
 const spare: Uint8Array[] = [];
 let totalInFlight = 0;
 /** Everyone waiting for the shared bound to drop. */
@@ -22,6 +24,21 @@ const blocked = new Set<() => void>();
 
 /** Hash calls running now, and the most seen at once (threads busy hashing; for tests). */
 export const threads = { running: 0, peak: 0 };
+
+/**
+ * A piece (`PIECE` bytes, from the pool: its pages are warm) for a caller to fill and hand to
+ * `adopt`, which hashes it without a copy and puts it back; or to give back with `givePiece`.
+ */
+export function takePiece(): Uint8Array {
+  return spare.pop() ?? new Uint8Array(PIECE);
+}
+
+/** Puts a piece from `takePiece` back for reuse; the caller must not touch it again. */
+export function givePiece(piece: Uint8Array): void {
+  if (piece.byteOffset === 0 && piece.buffer.byteLength === PIECE && spare.length < SPARE) {
+    spare.push(new Uint8Array(piece.buffer as ArrayBuffer));
+  }
+}
 
 function call(run: () => Promise<number>): Promise<void> {
   threads.running++;
@@ -42,40 +59,48 @@ export function nativeDigest(lib: Libcrypto): RunningDigest {
   let resume: (() => void) | undefined;
   const wake = () => resume?.();
 
+  /** Hashes `piece` (the start of a pooled buffer) on both threads, then puts it back. */
+  async function feed(piece: Uint8Array): Promise<void> {
+    const n = piece.length;
+    length += n;
+    inFlight += n;
+    totalInFlight += n;
+    md5Done = md5Done.then(() => call(() => md5.updateAsync(piece)));
+    sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(piece)));
+    // The piece is free once both hashes have read it.
+    Promise.all([md5Done, sha256Done]).then(() => {
+      givePiece(piece);
+      inFlight -= n;
+      totalInFlight -= n;
+      if (inFlight <= IN_FLIGHT / 2) wake();
+      if (totalInFlight <= TOTAL_IN_FLIGHT / 2) { for (const b of blocked) b(); }
+    });
+    // Over its own depth it waits for its hashes; over the shared bound, for anyone's.
+    while ((inFlight > IN_FLIGHT || totalInFlight > TOTAL_IN_FLIGHT) && !dropped) {
+      await new Promise<void>((resolve) => {
+        resume = resolve;
+        blocked.add(resolve);
+      });
+      blocked.delete(resume!);
+      resume = undefined;
+    }
+  }
+
   return {
     get length() {
       return length;
     },
     async update(bytes) {
-      if (dropped) return;
-      for (let at = 0; at < bytes.length; at += PIECE) {
+      for (let at = 0; at < bytes.length && !dropped; at += PIECE) {
         const part = bytes.subarray(at, at + PIECE);
-        const buffer = spare.pop() ?? new Uint8Array(PIECE);
-        buffer.set(part);
-        const piece = buffer.subarray(0, part.length);
-        length += part.length;
-        inFlight += part.length;
-        totalInFlight += part.length;
-        md5Done = md5Done.then(() => call(() => md5.updateAsync(piece)));
-        sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(piece)));
-        // The piece is free once both hashes have read it.
-        Promise.all([md5Done, sha256Done]).then(() => {
-          if (spare.length < TOTAL_IN_FLIGHT / PIECE) spare.push(buffer);
-          inFlight -= part.length;
-          totalInFlight -= part.length;
-          if (inFlight <= IN_FLIGHT / 2) wake();
-          if (totalInFlight <= TOTAL_IN_FLIGHT / 2) { for (const b of blocked) b(); }
-        });
-        // Over its own depth it waits for its hashes; over the shared bound, for anyone's.
-        while ((inFlight > IN_FLIGHT || totalInFlight > TOTAL_IN_FLIGHT) && !dropped) {
-          await new Promise<void>((resolve) => {
-            resume = resolve;
-            blocked.add(resolve);
-          });
-          blocked.delete(resume!);
-          resume = undefined;
-        }
+        const piece = takePiece();
+        piece.set(part);
+        await feed(piece.subarray(0, part.length));
       }
+    },
+    async adopt(piece) {
+      if (dropped || piece.length > PIECE) return await this.update(piece);
+      await feed(piece);
     },
     async digest(): Promise<Digests> {
       if (dropped || finished) throw new Error("The digest was dropped");

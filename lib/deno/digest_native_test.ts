@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { nativeDigest, threads } from "./digest_native.ts";
+import { givePiece, nativeDigest, PIECE, takePiece, threads } from "./digest_native.ts";
 import { libcrypto } from "./libcrypto.ts";
 
 const lib = libcrypto();
@@ -49,4 +49,23 @@ Deno.test("dropping a native digest releases a writer waiting on the bound", asy
   state.drop();
   await writing;
   await assert.rejects(state.digest(), /dropped/);
+});
+
+Deno.test("an adopted piece is hashed without a copy and comes back to the pool", async () => {
+  assert.ok(lib);
+  const data = new Uint8Array(PIECE + 100).map((_, i) => (i * 7) & 0xff);
+  const state = nativeDigest(lib);
+  const first = takePiece();
+  first.set(data.subarray(0, PIECE));
+  await state.adopt!(first);
+  const second = takePiece();
+  assert.notEqual(second.buffer, first.buffer, "a piece in flight is not handed out again");
+  second.set(data.subarray(PIECE));
+  await state.adopt!(second.subarray(0, 100));
+  assert.deepEqual(await state.digest(), expected(data));
+  // Both hashed: both back in the pool, the later one on top.
+  assert.equal(takePiece().buffer, second.buffer);
+  assert.equal(takePiece().buffer, first.buffer);
+  givePiece(first);
+  givePiece(second);
 });

@@ -8,9 +8,11 @@
  * both workers read; bytes in flight are bounded per state and in total, so memory stays flat.
  */
 import { type Digests, DigestState } from "./digest.ts";
-import { nativeDigest } from "./digest_native.ts";
+import { givePiece, nativeDigest, takePiece } from "./digest_native.ts";
 import type { Algorithm, WorkerReply, WorkerRequest } from "./digest_worker.ts";
 import { libcrypto } from "./libcrypto.ts";
+
+export { givePiece, takePiece };
 
 /** A running MD5 + SHA-256; `update` resolves once the bytes in flight are back under the bound. */
 export interface RunningDigest {
@@ -20,6 +22,12 @@ export interface RunningDigest {
   readonly inline?: boolean;
   /** Feeds bytes (copied into pooled buffers: the caller may reuse its own at once). */
   update(bytes: Uint8Array): Promise<void>;
+  /**
+   * Feeds a piece from `takePiece` (its first bytes) without copying it; the piece belongs to
+   * the digest from then on, which puts it back in the pool once hashed. Where absent, `update`
+   * and `givePiece` do the same with a copy.
+   */
+  adopt?(piece: Uint8Array): Promise<void>;
   /** Finishes; the state can't be used afterwards. */
   digest(): Promise<Digests>;
   /** Throws the state away. */

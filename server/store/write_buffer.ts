@@ -11,8 +11,11 @@ export async function writeAll(file: Writable, bytes: Uint8Array): Promise<void>
   for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
 }
 
-/** What a WriteBuffer hands its bytes to; `last`: the body has ended (a final flush). */
-export type WriteSink = (bytes: Uint8Array, last: boolean) => Promise<void>;
+/**
+ * What a WriteBuffer hands its bytes to; `last`: the body has ended (a final flush); `own`: the
+ * bytes are the start of a buffer from the WriteBuffer's `take`, which now belongs to the sink.
+ */
+export type WriteSink = (bytes: Uint8Array, last: boolean, own: boolean) => Promise<void>;
 
 /**
  * Gathers small network chunks into writes of up to 1 MiB (bounded memory per request); a chunk
@@ -23,13 +26,20 @@ export class WriteBuffer {
   written = 0;
   readonly #sink: WriteSink;
   readonly #base: number;
-  readonly #buffer = new Uint8Array(WRITE_BUFFER);
+  readonly #take: (() => Uint8Array) | undefined;
+  /** Taken when a chunk is first copied: a body that arrives in big chunks never needs one. */
+  #buffer: Uint8Array | undefined;
   #buffered = 0;
 
-  /** `base`: bytes the destination holds already (counted in `size`). */
-  constructor(sink: WriteSink, base = 0) {
+  /**
+   * `base`: bytes the destination holds already (counted in `size`). `take`: where buffers come
+   * from when each full one is handed over to the sink for good (`own`), rather than one buffer
+   * of `WRITE_BUFFER` bytes reused.
+   */
+  constructor(sink: WriteSink, base = 0, take?: () => Uint8Array) {
     this.#sink = sink;
     this.#base = base;
+    this.#take = take;
   }
 
   /** A buffer writing to the current position of `file`. */
@@ -48,15 +58,16 @@ export class WriteBuffer {
   }
 
   async push(chunk: Uint8Array): Promise<void> {
-    if (this.#buffered === 0 && chunk.length >= this.#buffer.length) {
-      return await this.#write(chunk, false);
+    if (this.#buffered === 0 && chunk.length >= (this.#buffer?.length ?? WRITE_BUFFER)) {
+      return await this.#write(chunk, false, false);
     }
     while (chunk.length > 0) {
-      const n = Math.min(chunk.length, this.#buffer.length - this.#buffered);
-      this.#buffer.set(chunk.subarray(0, n), this.#buffered);
+      const buffer = this.#buffer ??= this.#take?.() ?? new Uint8Array(WRITE_BUFFER);
+      const n = Math.min(chunk.length, buffer.length - this.#buffered);
+      buffer.set(chunk.subarray(0, n), this.#buffered);
       this.#buffered += n;
       chunk = chunk.subarray(n);
-      if (this.#buffered === this.#buffer.length) await this.flush(false);
+      if (this.#buffered === buffer.length) await this.flush(false);
     }
   }
 
@@ -64,12 +75,14 @@ export class WriteBuffer {
   async flush(last = true): Promise<void> {
     if (this.#buffered === 0) return;
     const n = this.#buffered;
+    const bytes = this.#buffer!.subarray(0, n);
     this.#buffered = 0;
-    await this.#write(this.#buffer.subarray(0, n), last);
+    if (this.#take) this.#buffer = undefined;
+    await this.#write(bytes, last, this.#take !== undefined);
   }
 
-  async #write(bytes: Uint8Array, last: boolean): Promise<void> {
-    await this.#sink(bytes, last);
+  async #write(bytes: Uint8Array, last: boolean, own: boolean): Promise<void> {
+    await this.#sink(bytes, last, own);
     this.written += bytes.length;
   }
 }

@@ -19,3 +19,35 @@ Deno.test("WriteBuffer gathers small chunks into whole buffers and passes big on
   ]);
   assert.equal(out.written, 3.5 * WRITE_BUFFER);
 });
+
+Deno.test("WriteBuffer with `take` hands each full buffer over for good and takes a new one", async () => {
+  const taken: Uint8Array[] = [];
+  const take = () => {
+    const buffer = new Uint8Array(WRITE_BUFFER);
+    taken.push(buffer);
+    return buffer;
+  };
+  const writes: { bytes: Uint8Array; own: boolean }[] = [];
+  const out = new WriteBuffer(
+    (bytes, _last, own) => {
+      writes.push({ bytes, own });
+      return Promise.resolve();
+    },
+    0,
+    take,
+  );
+  await out.push(new Uint8Array(2 * WRITE_BUFFER));
+  assert.equal(taken.length, 0, "a body in big chunks needs no buffer at all");
+  for (let i = 0; i < 3; i++) await out.push(new Uint8Array(WRITE_BUFFER / 2).fill(i + 1));
+  await out.flush();
+  assert.equal(taken.length, 2);
+  assert.deepEqual(writes.map((w) => [w.bytes.length, w.own]), [
+    [2 * WRITE_BUFFER, false],
+    [WRITE_BUFFER, true],
+    [WRITE_BUFFER / 2, true],
+  ]);
+  // Each owned write is the start of its own taken buffer, never written again.
+  assert.equal(writes[1]!.bytes.buffer, taken[0]!.buffer);
+  assert.equal(writes[2]!.bytes.buffer, taken[1]!.buffer);
+  assert.deepEqual([writes[1]!.bytes[0], writes[1]!.bytes.at(-1), writes[2]!.bytes[0]], [1, 2, 3]);
+});

@@ -1,4 +1,4 @@
-import type { RunningDigest } from "../../../lib/deno/digest_pool.ts";
+import { givePiece, type RunningDigest, takePiece } from "../../../lib/deno/digest_pool.ts";
 import { writeAll, WriteBuffer } from "../write_buffer.ts";
 import { openWriteback, type Writeback, WRITEBACK_STEP } from "./writeback.ts";
 
@@ -30,7 +30,8 @@ export class DataWriter {
     this.#start = start;
     this.#startHash = startHash;
     this.#path = path;
-    this.#out = new WriteBuffer((bytes, last) => this.#write(bytes, last));
+    // Each full buffer goes to the file and then, uncopied, to the hash (which gives it back).
+    this.#out = new WriteBuffer((bytes, last, own) => this.#write(bytes, last, own), 0, takePiece);
   }
 
   /** Bytes written to the file. */
@@ -59,12 +60,11 @@ export class DataWriter {
     await writeback?.close();
   }
 
-  async #write(bytes: Uint8Array, last: boolean): Promise<void> {
+  async #write(bytes: Uint8Array, last: boolean, own: boolean): Promise<void> {
     const written = this.#out.written;
     if (this.#startHash && !this.#hash) {
+      // Before the first write: a prefix rehashed from the file leaves the position at `start`.
       this.#hash = await this.#startHash(last && written === 0);
-      // Rebuilding the hash of a prefix reads the file: put the position back.
-      if (this.#start > 0) await this.#file.seek(this.#start + written, Deno.SeekMode.Start);
     }
     await writeAll(this.#file, bytes);
     const end = this.#start + written + bytes.length;
@@ -74,6 +74,11 @@ export class DataWriter {
       if (!this.#writeback) this.#path = undefined;
     }
     this.#writeback?.advance(end);
-    await this.#hash?.update(bytes);
+    if (!own) await this.#hash?.update(bytes);
+    else if (this.#hash?.adopt) await this.#hash.adopt(bytes);
+    else {
+      await this.#hash?.update(bytes);
+      givePiece(bytes);
+    }
   }
 }

@@ -156,6 +156,8 @@ Deno.test("FileStore rehashes the committed prefix once when the running hash wa
     const expected = new DigestState();
     expected.update(data);
     assert.deepEqual(await second.finish(id), expected.digest());
+    // Rehashing read the prefix: the append still went on exactly where it stood.
+    assert.deepEqual(await Deno.readFile(second.location(id).path!), data);
   });
 });
 
