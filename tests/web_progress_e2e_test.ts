@@ -2,11 +2,12 @@
  * The page's progress on a slow link, in a real browser (headless Chromium driven by
  * playwright-core) against the real server process behind a TCP proxy: bytes sent move within a
  * chunk before the server has saved any, the speed and time left go once nothing moves, and the
- * upload then ends verified. Skipped, with the reason in the test name, only when no Chromium is
+ * upload then ends verified. The bar while bytes are sent and none saved is saved as a screenshot in
+ * `test-artifacts/`. Skipped, with the reason in the test name, only when no Chromium is
  * installed.
  */
 import assert from "node:assert/strict";
-import { browserTest, launchBrowser } from "./helpers/browser.ts";
+import { ARTIFACTS, browserTest, launchBrowser } from "./helpers/browser.ts";
 import { startServer } from "./helpers/server.ts";
 import { TcpProxy } from "./helpers/tcp_proxy.ts";
 import { md5, randomBytes } from "./helpers/uploads.ts";
@@ -64,6 +65,8 @@ Deno.test({
     assert.ok(seen.sentWidth > 0 && seen.savedWidth === 0, JSON.stringify(seen));
     assert.match(seen.words, /^\d+% sent \d[\d.]* (KiB|MiB) of 4\.00 MiB, saved 0 B$/);
     assert.equal(await r.getAttribute("data-state"), "uploading");
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}web-upload-sent-not-saved.png` });
 
     // Nothing moves now: the speed falls to nothing and the time left goes (the window is 5 s).
     await waitFor(
