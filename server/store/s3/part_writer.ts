@@ -1,5 +1,5 @@
 import type { RunningDigest } from "../../../lib/deno/digest_pool.ts";
-import { UploadError } from "../../../lib/errors.ts";
+import { notFound, StoreError } from "../types.ts";
 import type { ByteChange, UploadRow, UploadRows } from "../pg_info.ts";
 import type { ObjectKeys } from "./keys.ts";
 import {
@@ -295,7 +295,7 @@ export class PartWriter {
     const part = (this.#lastNumber ?? this.#row.lastPart) + 1;
     this.#lastNumber = part;
     if (!(await this.#deps.rows.intendPart(this.#id, part))) {
-      throw new UploadError(410, "gone", `Upload ${this.#id} has ended`);
+      throw new StoreError("gone", `Upload ${this.#id} has ended`);
     }
     return part;
   }
@@ -343,7 +343,7 @@ export class PartWriter {
     if (!next) {
       const now = await this.#deps.rows.get(this.#id);
       if (!now || now.ended) {
-        throw new UploadError(404, "not-found", `Upload ${this.#id} not found`);
+        throw notFound(this.#id);
       }
       throw new WriteStopped(
         "offset-mismatch",
