@@ -11,6 +11,7 @@ import { type Dialect, featuresOf, noFeatures, type ServerFeatures } from "./pro
 import type { Contact, RetryPolicy } from "./retry.ts";
 import type { UploadEvent } from "./upload_events.ts";
 import type { InformationalFetch } from "./upload_options.ts";
+import { defined } from "../../lib/defined.ts";
 
 /** What every request of an upload shares: how to send, the deadlines and the retry policy. */
 export interface Link {
@@ -89,8 +90,7 @@ export async function send(
     answer = await fetchWithin(fetchFn, url, {
       method,
       headers: { ...link.headers, ...link.dialect.version, ...headers },
-      ...(body === undefined ? {} : { body }),
-      ...(link.signal ? { signal: link.signal } : {}),
+      ...defined({ body, signal: link.signal }),
     }, link.deadlines);
   } catch (error) {
     throw new UploadError(0, "network", networkWords(error, url), { cause: error });

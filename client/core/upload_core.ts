@@ -92,8 +92,7 @@ export async function upload(
     endpoint: options.endpoint,
     size: source.size,
     createdAt: remembered?.createdAt ?? Date.now(),
-    ...(resume?.path === undefined ? {} : { path: resume.path }),
-    ...(remembered?.parts ? { parts: remembered.parts } : {}),
+    ...defined({ path: resume?.path, parts: remembered?.parts }),
   };
 
   let outcome: Required<TransferResult>;
