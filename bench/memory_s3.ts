@@ -17,13 +17,26 @@ import {
   testSchema,
   testServices,
 } from "../tests/helpers/services.ts";
+import { cpuSeconds } from "./lib/process.ts";
 import { create, curlPatch, sparse, verify, watch } from "./memory.ts";
 
 /** How much more the big upload's peak may be than the small one's. */
 const FLAT_WITHIN = 0.1;
 
-/** Peak RSS in MiB of a fresh S3-store server taking one `size`-byte upload. */
-async function s3Row(services: Services, bucket: string, work: string, size: number) {
+interface Run {
+  /** Peak RSS, MiB. */
+  mib: number;
+  /** The server's CPU seconds (user + system) from its start to the upload's end. */
+  cpu: number;
+}
+
+/** Peak RSS (MiB) and CPU seconds of a fresh S3-store server taking one `size`-byte upload. */
+async function s3Row(
+  services: Services,
+  bucket: string,
+  work: string,
+  size: number,
+): Promise<Run> {
   const schema = await testSchema(services);
   try {
     await using server = await startServer({
@@ -54,7 +67,7 @@ async function s3Row(services: Services, bucket: string, work: string, size: num
       await curlPatch(url, file);
       await verify(url, size);
       await Deno.remove(file);
-      return rss.read();
+      return { mib: rss.read(), cpu: cpuSeconds(server.process.pid) };
     } finally {
       rss.stop();
     }
@@ -80,17 +93,21 @@ if (import.meta.main) {
   const bucket = `resumable-bench-${crypto.randomUUID().slice(0, 8)}`;
   const s3 = await testBucket({ ...services, s3: { ...services.s3, bucket } });
   try {
-    const peaks = { small: [] as number[], big: [] as number[] };
+    const runs = { small: [] as Run[], big: [] as Run[] };
     for (let rep = 0; rep < reps; rep++) {
-      peaks.small.push(await s3Row(services, bucket, work, small));
-      peaks.big.push(await s3Row(services, bucket, work, big));
+      runs.small.push(await s3Row(services, bucket, work, small));
+      runs.big.push(await s3Row(services, bucket, work, big));
     }
-    const low = Math.min(...peaks.small), high = Math.max(...peaks.big);
+    const low = Math.min(...runs.small.map((r) => r.mib));
+    const high = Math.max(...runs.big.map((r) => r.mib));
     const ratio = high / low;
-    const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(", ");
-    console.log(`\n| S3 store, one upload (curl) | peak RSS (MiB) |\n| --- | --- |`);
-    console.log(`| ${formatBytes(small)} | ${list(peaks.small)} |`);
-    console.log(`| ${formatBytes(big)} | ${list(peaks.big)} |`);
+    const list = (rs: Run[], key: keyof Run, digits: number) =>
+      rs.map((r) => r[key].toFixed(digits)).join(", ");
+    console.log(`\n| S3 store, one upload (curl) | peak RSS (MiB) | server CPU (s) |`);
+    console.log(`| --- | --- | --- |`);
+    for (const [size, rs] of [[small, runs.small], [big, runs.big]] as const) {
+      console.log(`| ${formatBytes(size)} | ${list(rs, "mib", 0)} | ${list(rs, "cpu", 2)} |`);
+    }
     console.log(
       `\n${formatBytes(big)} ÷ ${formatBytes(small)}: ${ratio.toFixed(2)}× (target ≤ ${
         1 + FLAT_WITHIN
