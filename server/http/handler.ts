@@ -182,8 +182,7 @@ async function route(
     url,
     method,
     dialect,
-    ...defined({ draft, id }),
-    ...(principal === undefined ? {} : { owner: principal.owner, admin: principal.admin }),
+    ...defined({ draft, id, owner: principal?.owner, admin: principal?.admin }),
     deps,
     meta,
   });

@@ -130,15 +130,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
   test("append keeps the bytes before a body error", async (store) => {
     const id = newUploadId();
     await store.create({ id, metadata: "", createdAt: 0 });
-    let sent = false;
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (!sent) {
-          sent = true;
-          controller.enqueue(bytes(300));
-        } else controller.error(new Error("connection reset"));
-      },
-    });
+    const body = cutAfter(bytes(300));
     const result = await limitedAppend(store, id, 0, body, { maxBytes: 10_000, signal: never });
     assert.ok(result.bodyError);
     assert.equal(result.offset, 300);
@@ -207,15 +199,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
   test("a checksummed body cut off mid-way stores nothing", async (store) => {
     const id = newUploadId();
     await store.create({ id, metadata: "", createdAt: 0 });
-    let sent = false;
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (!sent) {
-          sent = true;
-          controller.enqueue(bytes(500));
-        } else controller.error(new Error("connection reset"));
-      },
-    });
+    const body = cutAfter(bytes(500));
     const result = await limitedAppend(store, id, 0, body, {
       maxBytes: 10_000,
       signal: never,
@@ -302,5 +286,17 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     const listed: string[] = [];
     for await (const id of store.list()) listed.push(id);
     assert.deepEqual(listed.sort(), [...ids].sort());
+  });
+}
+
+/** A body that delivers `data` and then fails as a reset connection does. */
+function cutAfter(data: Uint8Array): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent) return controller.error(new Error("connection reset"));
+      sent = true;
+      controller.enqueue(data);
+    },
   });
 }
