@@ -26,6 +26,7 @@ import { spillFile } from "../spill_file.ts";
 import type { Digests } from "../../../lib/digest_header.ts";
 import { offThreadDigest, type RunningDigest } from "../../../lib/deno/digest_pool.ts";
 import { HashCache } from "../hash_cache.ts";
+import { WriteBuffer } from "../write_buffer.ts";
 import type { UploadRow, UploadRows } from "../pg_info.ts";
 import {
   type AppendOutcome,
@@ -190,10 +191,13 @@ export class S3Store implements UploadStore {
         // Hashed elsewhere (another instance, or before a restart): read the object once.
         this.#hashes.forget(id);
         const state = offThreadDigest();
+        // Whole write buffers, not network-sized chunks: each update holds a piece while hashed.
+        const feed = new WriteBuffer((bytes) => state.update(bytes));
         try {
           for await (const chunk of await this.#s3.getObject(this.objectKey(id))) {
-            await state.update(chunk);
+            await feed.push(chunk);
           }
+          await feed.flush();
         } catch (error) {
           state.drop();
           throw error;
