@@ -7,7 +7,7 @@ import { checksumOf, parseChecksum } from "../../lib/checksum.ts";
 import { DigestState } from "../../lib/deno/digest.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import { limitedAppend } from "./limited_append.ts";
-import type { UploadStore } from "./types.ts";
+import { StoreError, type StoreErrorKind, type UploadStore } from "./types.ts";
 
 export interface StoreFactory {
   make(): Promise<{ store: UploadStore; cleanup(): Promise<void> }>;
@@ -32,6 +32,15 @@ function streamOf(...chunks: Uint8Array[]): ReadableStream<Uint8Array> {
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Asserts that `call` rejects with a StoreError of `kind`. */
+async function rejectsWith(kind: StoreErrorKind, call: () => Promise<unknown>): Promise<void> {
+  await assert.rejects(call, (e) => {
+    assert.ok(e instanceof StoreError, `a StoreError, not ${e}`);
+    assert.equal(e.kind, kind, e.message);
+    return true;
+  });
 }
 
 export function storeConformance(name: string, factory: StoreFactory): void {
@@ -278,6 +287,22 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       assert.ok((await store.collectGarbage(0, at + 1)) >= 1);
       assert.equal(await store.get(id), undefined);
     }
+  });
+
+  test("what a store can't do is a StoreError of a kind, never a status", async (store) => {
+    const unknown = newUploadId();
+    await rejectsWith("not-found", () => store.finish(unknown));
+    await rejectsWith("not-found", () => store.read(unknown, 0, 0));
+    const part = newUploadId();
+    await store.create({
+      id: part,
+      length: 0,
+      metadata: "",
+      createdAt: 0,
+      concat: { kind: "partial" },
+    });
+    await store.remove(part, { state: "terminated", at: 1 });
+    await rejectsWith("part-gone", () => store.addFinal(part, newUploadId()));
   });
 
   test("list yields every upload", async (store) => {

@@ -32,14 +32,17 @@ export class WriteBuffer {
   #buffered = 0;
 
   /**
-   * `base`: bytes the destination holds already (counted in `size`). `take`: where buffers come
-   * from when each full one is handed over to the sink for good (`own`), rather than one buffer
-   * of `WRITE_BUFFER` bytes reused.
+   * `base`: bytes the destination holds already (counted in `size`). `storage`: the memory to
+   * gather in — one buffer, when a writer reuses it for a series of destinations (a buffer is
+   * empty once flushed, so the next one may take its storage); or where to take a new one each
+   * time a full one is handed over to the sink for good (`own`). By default one buffer of
+   * `WRITE_BUFFER` bytes, reused.
    */
-  constructor(sink: WriteSink, base = 0, take?: () => Uint8Array) {
+  constructor(sink: WriteSink, base = 0, storage?: Uint8Array | (() => Uint8Array)) {
     this.#sink = sink;
     this.#base = base;
-    this.#take = take;
+    if (typeof storage === "function") this.#take = storage;
+    else this.#buffer = storage;
   }
 
   /** A buffer writing to the current position of `file`. */

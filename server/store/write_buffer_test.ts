@@ -20,7 +20,7 @@ Deno.test("WriteBuffer gathers small chunks into whole buffers and passes big on
   assert.equal(out.written, 3.5 * WRITE_BUFFER);
 });
 
-Deno.test("WriteBuffer with `take` hands each full buffer over for good and takes a new one", async () => {
+Deno.test("WriteBuffer given a source of storage hands each full buffer over for good and takes a new one", async () => {
   const taken: Uint8Array[] = [];
   const take = () => {
     const buffer = new Uint8Array(WRITE_BUFFER);
@@ -50,4 +50,23 @@ Deno.test("WriteBuffer with `take` hands each full buffer over for good and take
   assert.equal(writes[1]!.bytes.buffer, taken[0]!.buffer);
   assert.equal(writes[2]!.bytes.buffer, taken[1]!.buffer);
   assert.deepEqual([writes[1]!.bytes[0], writes[1]!.bytes.at(-1), writes[2]!.bytes[0]], [1, 2, 3]);
+});
+
+Deno.test("WriteBuffer gathers in the storage it is given, so a series of buffers can share one", async () => {
+  const storage = new Uint8Array(WRITE_BUFFER);
+  const seen: ArrayBufferLike[] = [];
+  for (let i = 0; i < 2; i++) {
+    const out = new WriteBuffer(
+      (bytes) => {
+        seen.push(bytes.buffer);
+        return Promise.resolve();
+      },
+      0,
+      storage,
+    );
+    await out.push(new Uint8Array(10).fill(i + 1));
+    await out.flush();
+  }
+  assert.deepEqual(seen, [storage.buffer, storage.buffer]);
+  assert.deepEqual(storage.subarray(0, 10), new Uint8Array(10).fill(2));
 });
