@@ -23,8 +23,14 @@ export interface RunningDigest {
   /** Feeds bytes (copied into pooled buffers: the caller may reuse its own at once). */
   update(bytes: Uint8Array): Promise<void>;
   /**
+   * Feeds bytes without copying them, where the state can: resolves once both hashes have read
+   * them, and until then the caller must leave them untouched.
+   */
+  borrow?(bytes: Uint8Array): Promise<void>;
+  /**
    * Feeds a piece from `takePiece` (its first bytes) without copying it; the piece belongs to
-   * the digest from then on, which puts it back in the pool once hashed. Where absent, `update`
+   * the digest from then on, which puts it back in the pool once hashed (so, unlike `borrow`, it
+   * resolves within the bound on bytes in flight, not after the hashing). Where absent, `update`
    * and `givePiece` do the same with a copy.
    */
   adopt?(piece: Uint8Array): Promise<void>;
