@@ -11,12 +11,16 @@ import { type Libcrypto, nativeHash } from "./libcrypto.ts";
 
 /** Bytes one state may have queued before `update` waits (pipeline depth). */
 const IN_FLIGHT = 4 * 1024 * 1024;
-/** Bytes all states together may have queued (10 uploads share 16 MiB, not 40). */
-const TOTAL_IN_FLIGHT = 16 * 1024 * 1024;
+/**
+ * Bytes all states together may have queued: 10 uploads share 8 MiB, not 40 (every state still
+ * gets a piece hashing, and two cores are kept busy by two).
+ */
+export const TOTAL_IN_FLIGHT = 8 * 1024 * 1024;
 /** Bytes per call: long enough that a thread hand-off (~20 µs) is noise beside it (~2 ms). */
 const PIECE = 1024 * 1024;
 const spare: Uint8Array[] = [];
-let totalInFlight = 0;
+/** Bytes queued by all states now, and the most seen at once (for tests). */
+export const queued = { bytes: 0, peak: 0 };
 /** Everyone waiting for the shared bound to drop. */
 const blocked = new Set<() => void>();
 
@@ -50,24 +54,12 @@ export function nativeDigest(lib: Libcrypto): RunningDigest {
       if (dropped) return;
       for (let at = 0; at < bytes.length; at += PIECE) {
         const part = bytes.subarray(at, at + PIECE);
-        const buffer = spare.pop() ?? new Uint8Array(PIECE);
-        buffer.set(part);
-        const piece = buffer.subarray(0, part.length);
-        length += part.length;
-        inFlight += part.length;
-        totalInFlight += part.length;
-        md5Done = md5Done.then(() => call(() => md5.updateAsync(piece)));
-        sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(piece)));
-        // The piece is free once both hashes have read it.
-        Promise.all([md5Done, sha256Done]).then(() => {
-          if (spare.length < TOTAL_IN_FLIGHT / PIECE) spare.push(buffer);
-          inFlight -= part.length;
-          totalInFlight -= part.length;
-          if (inFlight <= IN_FLIGHT / 2) wake();
-          if (totalInFlight <= TOTAL_IN_FLIGHT / 2) { for (const b of blocked) b(); }
-        });
-        // Over its own depth it waits for its hashes; over the shared bound, for anyone's.
-        while ((inFlight > IN_FLIGHT || totalInFlight > TOTAL_IN_FLIGHT) && !dropped) {
+        // At its own depth it waits for its hashes; at the shared bound, for anyone's. A piece
+        // is taken only within both, so they bound the pieces' memory too.
+        while (
+          (inFlight + part.length > IN_FLIGHT ||
+            queued.bytes + part.length > TOTAL_IN_FLIGHT) && !dropped
+        ) {
           await new Promise<void>((resolve) => {
             resume = resolve;
             blocked.add(resolve);
@@ -75,6 +67,24 @@ export function nativeDigest(lib: Libcrypto): RunningDigest {
           blocked.delete(resume!);
           resume = undefined;
         }
+        if (dropped) return;
+        const buffer = spare.pop() ?? new Uint8Array(PIECE);
+        buffer.set(part);
+        const piece = buffer.subarray(0, part.length);
+        length += part.length;
+        inFlight += part.length;
+        queued.bytes += part.length;
+        queued.peak = Math.max(queued.peak, queued.bytes);
+        md5Done = md5Done.then(() => call(() => md5.updateAsync(piece)));
+        sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(piece)));
+        // The piece is free once both hashes have read it.
+        Promise.all([md5Done, sha256Done]).then(() => {
+          if (spare.length < TOTAL_IN_FLIGHT / PIECE) spare.push(buffer);
+          inFlight -= part.length;
+          queued.bytes -= part.length;
+          if (inFlight <= IN_FLIGHT / 2) wake();
+          if (queued.bytes <= TOTAL_IN_FLIGHT / 2) { for (const b of blocked) b(); }
+        });
       }
     },
     async digest(): Promise<Digests> {
