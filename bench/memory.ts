@@ -21,7 +21,7 @@ const CONCURRENT_MAX = 128;
 const CLIENT_MAX = 64;
 
 /** Peak RSS in MiB of a process, polled until stopped. */
-function watch(pid: number) {
+export function watch(pid: number) {
   const rss = watchRss(pid);
   return { read: () => rss.read() / 1024, stop: () => rss.stop() / 1024 };
 }
@@ -47,7 +47,8 @@ async function startOurs(work: string) {
   };
 }
 
-async function sparse(path: string, size: number): Promise<void> {
+/** A sparse file of `size` zeros (read without disk I/O). */
+export async function sparse(path: string, size: number): Promise<void> {
   using f = await Deno.open(path, { create: true, write: true, truncate: true });
   await f.truncate(size);
 }
@@ -66,14 +67,16 @@ function sha256OfZeros(size: number): string {
   return hex;
 }
 
-async function create(url: string, size: number): Promise<string> {
+/** Creates an upload of `size` bytes; returns its URL. */
+export async function create(url: string, size: number): Promise<string> {
   const res = await fetch(url, { method: "POST", headers: { "Upload-Length": String(size) } });
   await res.body?.cancel();
   if (res.status !== 201) throw new Error(`POST ${res.status}`);
   return new URL(res.headers.get("location")!, url).href;
 }
 
-async function curlPatch(uploadUrl: string, file: string): Promise<void> {
+/** Sends all of `file` as one streaming PATCH at offset 0. */
+export async function curlPatch(uploadUrl: string, file: string): Promise<void> {
   const out = await new Deno.Command("curl", {
     args: [
       "-sS",
@@ -94,7 +97,8 @@ async function curlPatch(uploadUrl: string, file: string): Promise<void> {
   if (!out.success) throw new Error(`curl: ${new TextDecoder().decode(out.stderr)}`);
 }
 
-async function verify(uploadUrl: string, size: number): Promise<void> {
+/** Checks the stored size and the server's SHA-256 of `size` zeros. */
+export async function verify(uploadUrl: string, size: number): Promise<void> {
   const res = await fetch(uploadUrl, { method: "HEAD" });
   const offset = Number(res.headers.get("upload-offset"));
   const digest = /sha-256=:([^:]+):/.exec(res.headers.get("repr-digest") ?? "")?.[1];

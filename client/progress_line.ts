@@ -4,7 +4,7 @@
  * speed over the last seconds of bytes sent and the time left. Speed and time left are left out
  * until fresh samples exist (after a start, a retry or a resume), so they are never a stale guess.
  */
-import { formatBytes, formatRate, formatTimeLeft } from "../lib/units.ts";
+import { formatRate, formatTimeLeft, formatTransfer } from "../lib/units.ts";
 import { RateWindow } from "./core/rate_window.ts";
 import type { UploadEvent } from "./upload.ts";
 import { widthOf } from "./terminal.ts";
@@ -24,10 +24,8 @@ const MIN_BAR = 10;
 
 /** One line of at most `width - 1` columns (the last column would make a terminal wrap). */
 export function renderProgress(f: ProgressFigures, width: number): string {
-  const percent = f.total === 0 ? 100 : Math.floor((f.sent / f.total) * 100);
   const parts = [
-    `${percent}% sent ${formatBytes(f.sent)} of ${formatBytes(f.total)}`,
-    `saved ${formatBytes(f.acknowledged)}`,
+    ...formatTransfer(f.sent, f.acknowledged, f.total),
     ...(f.rate ? [formatRate(f.rate)] : []),
     ...(f.rate && f.eta !== undefined ? [`${formatTimeLeft(f.eta)} left`] : []),
   ];

@@ -7,6 +7,7 @@ import { UploadError } from "../lib/errors.ts";
 import { MemoryResumeStore } from "./core/resume_store.ts";
 import { bytesSource } from "./core/source.ts";
 import { upload, type UploadEvent } from "./upload.ts";
+import type { ProgressFetch } from "./core/upload_options.ts";
 import { data, md5, options, server } from "./upload_test_server.ts";
 
 Deno.test("checksums: the fastest offered by default, the one asked for, and 460 resends", async () => {
@@ -187,4 +188,61 @@ Deno.test("a streamed upload (chunkSize Infinity) from a file-like source surviv
   );
   const result = await upload(source, options(s, { chunkSize: Infinity }));
   assert.equal(md5(await s.stored(result.url)), md5(bytes));
+});
+
+/**
+ * A progress fetch as the page's XMLHttpRequest is one: it reports the body in `pieces` as it
+ * "goes out", then hands the request to `s`; `hold(n)` keeps the nth call unanswered until its
+ * signal aborts (a stalled request).
+ */
+function progressFetchOver(
+  s: ReturnType<typeof server>,
+  pieces: number,
+  hold: (n: number) => boolean = () => false,
+): ProgressFetch {
+  let calls = 0;
+  return async (url, init, onSent) => {
+    const { signal } = init;
+    if (hold(++calls)) {
+      return await new Promise<never>((_, reject) =>
+        signal?.addEventListener("abort", () => reject(signal.reason), { once: true })
+      );
+    }
+    for (let i = 1; i <= pieces; i++) onSent(Math.floor((init.body.length * i) / pieces));
+    return await s.fetch(url, init);
+  };
+}
+
+Deno.test("a buffered body through a progress fetch reports sent as it goes out", async () => {
+  const s = server();
+  const bytes = data(3 * 65536, 5);
+  const events: UploadEvent[] = [];
+  const result = await upload(bytesSource(bytes), {
+    ...options(s, { chunkSize: 65536, streamBody: false, onEvent: (e) => events.push(e) }),
+    progressFetch: progressFetchOver(s, 4),
+  });
+  assert.equal(md5(await s.stored(result.url)), md5(bytes));
+  const progress = events.flatMap((e) => e.type === "progress" ? [e] : []);
+  assert.ok(
+    progress.some((e) => e.acknowledged === 0 && e.sent > 0 && e.sent <= 65536),
+    "the first chunk's bytes count as sent before it is acknowledged",
+  );
+  assert.ok(progress.some((e) => e.acknowledged === 0 && e.sent === 65536), "its end, at once");
+  for (const e of progress) assert.ok(e.sent >= e.acknowledged && e.sent <= bytes.length);
+  assert.equal(s.log.filter((r) => r.method === "PATCH").length, 3, "only PATCHes go through it");
+});
+
+Deno.test("a progress fetch that hangs is cut by the deadline (its signal aborts) and resumed", async () => {
+  const s = server();
+  const bytes = data(30_000, 6);
+  const events: UploadEvent[] = [];
+  const result = await upload(bytesSource(bytes), {
+    ...options(s, { chunkSize: 10_000, streamBody: false, onEvent: (e) => events.push(e) }),
+    deadlines: { responseMs: 50, stallMs: 50 },
+    progressFetch: progressFetchOver(s, 1, (n) => n === 2),
+  });
+  assert.equal(md5(await s.stored(result.url)), md5(bytes));
+  const retries = events.flatMap((e) => e.type === "retry" ? [e] : []);
+  assert.equal(retries.length, 1);
+  assert.match(retries[0]!.reason, /^no response to PATCH of 9\.77 KiB within 0\.1 s$/);
 });

@@ -131,3 +131,14 @@ Deno.test("the layering check sees a Deno call, an I/O module and an edge import
     Deno.removeSync(join(ROOT, tmp));
   }
 });
+
+/** The stores' folder: they report facts (outcomes, `StoreError`s) and never decide a status. */
+const STORES = "server/store";
+/** What makes a status: the project's error type and its constructors. */
+const STATUS_MAKERS = /\b(UploadError|toUploadError|badRequest)\b/;
+
+Deno.test("no store decides a status: stores use no UploadError (the handler maps StoreErrors)", () => {
+  const files = sources(STORES);
+  assert.ok(files.length > 30, `only ${files.length} store files found: is the folder right?`);
+  assert.deepEqual(files.filter((path) => STATUS_MAKERS.test(read(path))), []);
+});

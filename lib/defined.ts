@@ -18,3 +18,11 @@ export function defined<T extends object>(object: T): Defined<T> {
   for (const [key, value] of Object.entries(object)) if (value !== undefined) out[key] = value;
   return out as Defined<T>;
 }
+
+/** `convert(value)`, or undefined when there is no value (null or undefined): for `defined()`. */
+export function present<T, R>(
+  value: T | null | undefined,
+  convert: (value: T) => R,
+): R | undefined {
+  return value === null || value === undefined ? undefined : convert(value);
+}

@@ -21,16 +21,10 @@ export class UploadError extends Error {
   }
 }
 
-/**
- * The `code` a store gives an error meaning its backing service (object storage, a database) is
- * unreachable: a 503, retried later with the committed offset unchanged. Stores report it;
- * `toUploadError` decides the status, as for a full disk.
- */
-export const STORAGE_UNAVAILABLE = "ESTORAGEUNAVAILABLE";
-
-/** An error whose `code` says the storage behind a store is unreachable (see above). */
-export function storageUnavailable(message: string, cause: unknown): Error {
-  return Object.assign(new Error(message, { cause }), { code: STORAGE_UNAVAILABLE });
+/** A full disk (or an exhausted quota) as the file system reports it: answered with a 507. */
+export function isStorageFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
 }
 
 /** What a parser of client input throws: a 400 whose message names what was wrong. */
@@ -49,18 +43,7 @@ export function toUploadError(error: unknown): UploadError {
     // The upload was deleted (or expired) while this request was using it.
     return new UploadError(404, "not-found", "The upload no longer exists", { cause: error });
   }
-  if (code === STORAGE_UNAVAILABLE) {
-    return new UploadError(
-      503,
-      "storage-unavailable",
-      `${(error as Error).message}; retry shortly`,
-      {
-        headers: { "Retry-After": "5" },
-        cause: error,
-      },
-    );
-  }
-  if (code === "ENOSPC" || code === "EDQUOT") {
+  if (isStorageFull(error)) {
     return new UploadError(507, "storage-full", "The server's storage is full; try again later", {
       cause: error,
     });

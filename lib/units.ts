@@ -70,6 +70,18 @@ export function formatBytes(bytes: number): string {
   return i === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[i]}`;
 }
 
+/**
+ * An upload's bytes for people, as the CLI and the page show them: what was sent, then what the
+ * server confirmed holding: ["37% sent 12.0 MiB of 32.0 MiB", "saved 8.00 MiB"].
+ */
+export function formatTransfer(sent: number, saved: number, total: number): [string, string] {
+  const percent = total === 0 ? 100 : Math.floor((sent / total) * 100);
+  return [
+    `${percent}% sent ${formatBytes(sent)} of ${formatBytes(total)}`,
+    `saved ${formatBytes(saved)}`,
+  ];
+}
+
 /** Formats a transfer rate for people: "1.50 MiB/s". */
 export function formatRate(bytesPerSecond: number): string {
   return `${formatBytes(Math.round(bytesPerSecond))}/s`;

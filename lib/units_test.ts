@@ -4,6 +4,7 @@ import {
   formatDuration,
   formatRate,
   formatTimeLeft,
+  formatTransfer,
   parseDuration,
   parseSize,
 } from "./units.ts";
@@ -53,4 +54,13 @@ Deno.test("formatDuration says a duration as parseDuration reads it", () => {
   for (const text of ["1h", "90s", "2d", "5m", "1500ms"]) {
     assert.equal(formatDuration(parseDuration(text)), text);
   }
+});
+
+Deno.test("formatTransfer says what was sent, then what the server saved", () => {
+  const MiB = 2 ** 20;
+  assert.deepEqual(formatTransfer(12 * MiB, 8 * MiB, 32 * MiB), [
+    "37% sent 12.0 MiB of 32.0 MiB",
+    "saved 8.00 MiB",
+  ]);
+  assert.deepEqual(formatTransfer(0, 0, 0), ["100% sent 0 B of 0 B", "saved 0 B"]);
 });

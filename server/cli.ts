@@ -258,7 +258,7 @@ function readinessOf(
         freeBytes,
       };
     }
-    return { ready: true, ...(freeBytes === undefined ? {} : { freeBytes }) };
+    return { ready: true, ...defined({ freeBytes }) };
   };
   return () => {
     const now = Date.now();

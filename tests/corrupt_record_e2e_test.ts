@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { TUS_VERSION } from "../lib/protocol.ts";
-import { CORRUPT_RECORD_MESSAGE } from "../server/store/corrupt_record.ts";
+import { CORRUPT_RECORD_MESSAGE } from "../server/http/store_errors.ts";
 import { startServer } from "./helpers/server.ts";
 import { createUpload, head, patch } from "./helpers/uploads.ts";
 import { waitFor } from "./helpers/wait.ts";

@@ -1,6 +1,9 @@
 /**
  * One file on the page: its row (progress, speed, time left, status line, buttons, the result)
  * and its upload through the shared core, paused, resumed or cancelled from the row's buttons.
+ * The bar has two shades, as the CLI's: bytes the server has saved, and bytes sent (counted by
+ * XMLHttpRequest as they leave) that it has not confirmed yet; speed and time left are measured
+ * over the bytes sent, and shown only while something is being sent.
  */
 import { blobSource } from "../client/core/source.ts";
 import type { Hashing } from "../client/core/upload_core.ts";
@@ -10,12 +13,18 @@ import {
   type WebStorageResumeStore,
 } from "../client/core/web_storage_resume_store.ts";
 import { UploadError } from "../lib/errors.ts";
-import { formatBytes, formatRate, formatTimeLeft } from "../lib/units.ts";
+import { formatBytes, formatRate, formatTimeLeft, formatTransfer } from "../lib/units.ts";
 import { RateWindow } from "../client/core/rate_window.ts";
 import { button, element } from "./dom.ts";
 import { describeError, describeRetry } from "./messages.ts";
 import { deleteUpload } from "./server_requests.ts";
 import { askForToken, authHeaders } from "./token.ts";
+import { xhrFetch } from "./xhr_fetch.ts";
+
+/** Speed and time left are recomputed this often while nothing arrives, so a stall shows. */
+const TICK_MS = 1000;
+
+const progressFetch = xhrFetch();
 
 export type State =
   | "queued"
@@ -46,7 +55,9 @@ export class Row {
   state: State = "queued";
   url: string | undefined;
   readonly #li = element("li", "upload");
-  readonly #progress = element("progress");
+  readonly #bar = element("div", "bar");
+  readonly #barSaved = element("span", "saved");
+  readonly #barSent = element("span", "sent");
   readonly #done = element("span", "done");
   readonly #speed = element("span", "speed");
   readonly #eta = element("span", "eta");
@@ -60,6 +71,8 @@ export class Row {
   #stopping: "pause" | "cancel" | undefined;
   #running: Promise<void> | undefined;
   #countdown: ReturnType<typeof setInterval> | undefined;
+  #sent = 0;
+  #acknowledged = 0;
   /** The status line shows a retry (and its countdown) until the next sign of progress. */
   #retrying = false;
 
@@ -75,18 +88,20 @@ export class Row {
     this.#cancel = button("Cancel", "cancel", name, () => void this.cancel());
     const head = element("div", "head");
     head.append(element("span", "name", name), element("span", "size", formatBytes(file.size)));
-    this.#progress.max = Math.max(1, file.size);
-    this.#progress.value = 0;
-    this.#progress.setAttribute("aria-label", `${name}: bytes the server has stored`);
+    this.#bar.append(this.#barSent, this.#barSaved);
+    this.#bar.setAttribute("role", "progressbar");
+    this.#bar.setAttribute("aria-label", `${name}: bytes the server has stored`);
+    this.#bar.setAttribute("aria-valuemin", "0");
+    this.#bar.setAttribute("aria-valuemax", String(file.size));
     const stats = element("div", "stats");
     stats.append(this.#done, this.#speed, this.#eta);
     this.#status.setAttribute("role", "status");
     const actions = element("div", "actions");
     actions.append(this.#pause, this.#resume, this.#cancel);
     this.#result.hidden = true;
-    this.#li.append(head, this.#progress, stats, this.#status, actions, this.#result);
+    this.#li.append(head, this.#bar, stats, this.#status, actions, this.#result);
     this.#li.dataset.name = name;
-    this.#showAcknowledged(0);
+    this.#showBytes(0);
     this.#set("queued", "Waiting for a free slot…");
   }
 
@@ -106,6 +121,7 @@ export class Row {
     this.#stopping = undefined;
     this.#meter.reset();
     this.#set("uploading", "Starting…");
+    const tick = setInterval(() => this.#showSpeed(), TICK_MS);
     try {
       const { endpoint, store, hashing } = this.#page;
       const result = await upload(blobSource(this.file), {
@@ -119,6 +135,7 @@ export class Row {
         checksum: "none", // the whole-file digest is checked at the end
         resume: { store, fingerprint: this.fingerprint, path: this.file.name },
         hashing,
+        progressFetch,
         onEvent: (event) => this.#onEvent(event),
       });
       this.#finished(result);
@@ -129,6 +146,7 @@ export class Row {
         await this.#failed(error);
       }
     } finally {
+      clearInterval(tick);
       this.#stopCountdown();
       this.#controller = undefined;
       this.#page.changed();
@@ -189,7 +207,7 @@ export class Row {
       case "progress":
         if (this.#retrying) this.#status.textContent = "Uploading…";
         this.#stopCountdown();
-        this.#showAcknowledged(event.acknowledged, event.sent);
+        this.#showBytes(event.acknowledged, event.sent);
         if (event.acknowledged >= event.total && this.state === "uploading") {
           this.#set("verifying", "All bytes stored; checking the SHA-256…");
         }
@@ -211,23 +229,36 @@ export class Row {
     }
   }
 
-  #showAcknowledged(acknowledged: number, sent = acknowledged): void {
+  /** The bar and the bytes: saved (`data-acknowledged`) and sent (`data-sent`), as the CLI says them. */
+  #showBytes(acknowledged: number, sent = acknowledged): void {
     const total = this.file.size;
-    this.#progress.value = acknowledged;
+    this.#acknowledged = acknowledged;
+    this.#sent = Math.max(sent, acknowledged);
+    const share = (bytes: number) => `${total === 0 ? 100 : (bytes / total) * 100}%`;
+    this.#barSaved.style.width = share(acknowledged);
+    this.#barSent.style.width = share(this.#sent);
+    const words = formatTransfer(this.#sent, acknowledged, total).join(", ");
+    this.#bar.setAttribute("aria-valuenow", String(acknowledged));
+    this.#bar.setAttribute("aria-valuetext", words);
     this.#li.dataset.acknowledged = String(acknowledged);
-    const percent = total === 0 ? 100 : Math.floor((acknowledged / total) * 100);
-    this.#done.textContent = `${formatBytes(acknowledged)} of ${formatBytes(total)} (${percent}%)`;
-    this.#meter.add(performance.now(), sent);
-    this.#showSpeed(acknowledged >= total);
+    this.#li.dataset.sent = String(this.#sent);
+    this.#done.textContent = words;
+    this.#meter.add(performance.now(), this.#sent);
+    this.#showSpeed();
   }
 
-  /** Speed and time left over the recent bytes sent; none until fresh samples exist. */
-  #showSpeed(finished = false): void {
+  /**
+   * Speed and time left over the recent bytes sent; none until fresh samples exist, none once
+   * every byte is saved, and none while nothing moves (the speed falls to zero, then is hidden).
+   */
+  #showSpeed(): void {
     const now = performance.now();
-    const rate = this.#meter.rate(now);
-    const eta = this.#meter.eta(this.file.size, now);
+    const sending = (this.state === "uploading" || this.state === "verifying") &&
+      this.#acknowledged < this.file.size;
+    const rate = sending ? this.#meter.rate(now) : undefined;
+    const eta = rate ? this.#meter.eta(this.file.size, now) : undefined;
     this.#speed.textContent = rate ? formatRate(rate) : "";
-    this.#eta.textContent = eta === undefined || finished ? "" : `${formatTimeLeft(eta)} left`;
+    this.#eta.textContent = eta === undefined ? "" : `${formatTimeLeft(eta)} left`;
   }
 
   #startCountdown(status: number | undefined, delayMs: number): void {
@@ -252,8 +283,7 @@ export class Row {
 
   #finished(result: UploadResult): void {
     this.url = result.url;
-    this.#showAcknowledged(result.size);
-    this.#speed.textContent = "";
+    this.#showBytes(result.size);
     const verified = result.verified === "digest";
     this.#set(
       "done",

@@ -11,6 +11,7 @@ import {
   REQUEST_FLAGS,
   usage,
 } from "./flags.ts";
+import { defined } from "../../lib/defined.ts";
 
 export async function downloadCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand(args, {
@@ -26,7 +27,7 @@ export async function downloadCommand(args: string[]): Promise<number> {
   }
   const result = await download(url, out, {
     headers: headersOf(values.header, values.token),
-    ...(values.ca === undefined ? {} : { fetch: await caFetch(values.ca) }),
+    ...defined({ fetch: values.ca === undefined ? undefined : await caFetch(values.ca) }),
     ...(values.retries ? { retry: { retries: Number(values.retries) } } : {}),
     deadlines: deadlinesOf(values),
   });

@@ -10,6 +10,7 @@
  */
 import { UploadError } from "../../lib/errors.ts";
 import { formatBytes } from "../../lib/units.ts";
+import { defined } from "../../lib/defined.ts";
 
 export interface Deadlines {
   /** Longest wait for a response head once the request is sent, in ms. */
@@ -109,7 +110,7 @@ export async function fetchWithin(
   try {
     const res = await fetchFn(url, {
       ...init,
-      ...(body === undefined ? {} : { body }),
+      ...defined({ body }),
       signal: dog.signal,
     });
     const text = await readText(

@@ -10,7 +10,8 @@ import { networkWords } from "./network_error.ts";
 import { type Dialect, featuresOf, noFeatures, type ServerFeatures } from "./protocol.ts";
 import type { Contact, RetryPolicy } from "./retry.ts";
 import type { UploadEvent } from "./upload_events.ts";
-import type { InformationalFetch } from "./upload_options.ts";
+import type { InformationalFetch, ProgressFetch } from "./upload_options.ts";
+import { defined } from "../../lib/defined.ts";
 
 /** What every request of an upload shares: how to send, the deadlines and the retry policy. */
 export interface Link {
@@ -22,6 +23,8 @@ export interface Link {
   fetch: typeof fetch;
   /** Used for a buffered request that wants its 1xx responses (see `UploadOptions`). */
   informationalFetch?: InformationalFetch;
+  /** Used for a buffered request that wants its bytes counted as they go out. */
+  progressFetch?: ProgressFetch;
   emit: (event: UploadEvent) => void;
   policy: RetryPolicy;
   deadlines: Deadlines;
@@ -61,10 +64,18 @@ export function aborted(cause: unknown): UploadError {
   return new UploadError(0, "aborted", "Upload aborted", { cause });
 }
 
+/** What a request wants to hear while it is under way. */
+export interface Listeners {
+  /** Each 1xx response, where the link has an informational fetch (a buffered body only). */
+  onInformational?: (status: number, headers: Headers) => void;
+  /** How many bytes of the body are out, where the link has a progress fetch (buffered only). */
+  onSent?: (bytes: number) => void;
+}
+
 /**
  * Sends one request under the link's deadlines; a non-2xx answer or a network failure (in
- * words) becomes an UploadError. With `onInformational`, a buffered request goes through the
- * link's informational fetch, where there is one, to see its 1xx responses.
+ * words) becomes an UploadError. A buffered request with listeners goes through the link's
+ * informational or progress fetch, where it has one.
  */
 export async function send(
   link: Link,
@@ -72,25 +83,34 @@ export async function send(
   url: string,
   headers: Record<string, string>,
   body?: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>,
-  onInformational?: (status: number, headers: Headers) => void,
+  { onInformational, onSent }: Listeners = {},
 ): Promise<Answer> {
-  const informational = link.informationalFetch;
-  const fetchFn: typeof fetch = onInformational && informational && body instanceof Uint8Array
-    ? (_input, init) =>
-      informational(url, {
-        method,
-        headers: init?.headers as Record<string, string>,
-        body,
-        ...(init?.signal ? { signal: init.signal } : {}),
-      }, onInformational)
+  const { informationalFetch, progressFetch } = link;
+  const buffered = body instanceof Uint8Array ? body : undefined;
+  // The fetch the deadlines wrap, for a request they hand their own headers and signal.
+  const via = <T>(
+    special: (url: string, init: Parameters<ProgressFetch>[1], listener: T) => Promise<Response>,
+    bytes: Uint8Array<ArrayBuffer>,
+    listener: T,
+  ): typeof fetch =>
+  (_input, init) =>
+    special(url, {
+      method,
+      headers: init?.headers as Record<string, string>,
+      body: bytes,
+      ...defined({ signal: init?.signal ?? undefined }),
+    }, listener);
+  const fetchFn: typeof fetch = buffered && onInformational && informationalFetch
+    ? via(informationalFetch, buffered, onInformational)
+    : buffered && onSent && progressFetch
+    ? via(progressFetch, buffered, onSent)
     : link.fetch;
   let answer: Answer;
   try {
     answer = await fetchWithin(fetchFn, url, {
       method,
       headers: { ...link.headers, ...link.dialect.version, ...headers },
-      ...(body === undefined ? {} : { body }),
-      ...(link.signal ? { signal: link.signal } : {}),
+      ...defined({ body, signal: link.signal }),
     }, link.deadlines);
   } catch (error) {
     throw new UploadError(0, "network", networkWords(error, url), { cause: error });

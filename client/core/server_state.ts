@@ -3,6 +3,7 @@ import { type Digests, parseReprDigest } from "../../lib/digest_header.ts";
 import { UploadError } from "../../lib/errors.ts";
 import { H, parseHeaderInteger } from "../../lib/protocol.ts";
 import type { Answer } from "./deadline.ts";
+import { defined, present } from "../../lib/defined.ts";
 
 export interface ServerState {
   /** Undefined for a final upload that is not assembled yet. */
@@ -32,8 +33,10 @@ export function serverState(
     }
   };
   return {
-    ...(offset === null ? {} : { offset: integer(H.uploadOffset, offset) }),
-    ...(length === null ? {} : { length: integer(H.uploadLength, length) }),
-    ...(digests ? { digests } : {}),
+    ...defined({
+      offset: present(offset, (v) => integer(H.uploadOffset, v)),
+      length: present(length, (v) => integer(H.uploadLength, v)),
+      digests,
+    }),
   };
 }

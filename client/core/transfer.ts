@@ -259,7 +259,7 @@ export class Transfer {
     const draft = this.#s.dialect.draft!;
     let saved: Promise<void> | undefined;
     const body = bytes as Uint8Array<ArrayBuffer>;
-    const res = await send(this.#s, "POST", this.#s.endpoint, headers, body, (status, h) => {
+    const onInformational = (status: number, h: Headers) => {
       const location = h.get("location");
       // "Clients MUST ignore a 104 … with missing or mismatching interop version."
       if (
@@ -268,7 +268,9 @@ export class Transfer {
       if (this.#url !== undefined) return;
       this.#url = new URL(location, this.#s.endpoint).href;
       saved = this.#announced(this.#url);
-    }).finally(() => saved);
+    };
+    const res = await send(this.#s, "POST", this.#s.endpoint, headers, body, { onInformational })
+      .finally(() => saved);
     this.#sent = Math.max(this.#sent, length);
     return res;
   }
@@ -314,7 +316,9 @@ export class Transfer {
     // The draft's append responses need not carry Upload-Offset (from version 7): a 2xx means
     // the whole body was appended.
     const draft = this.#s.dialect.draft !== undefined;
-    const res = await send(this.#s, "PATCH", this.#url!, headers, body);
+    // A buffered body sent through a progress fetch (a browser's XMLHttpRequest) reports `sent`.
+    const onSent = (bytes: number) => this.#sending(offset + Math.min(bytes, length), end);
+    const res = await send(this.#s, "PATCH", this.#url!, headers, body, { onSent });
     const state = serverState(res, !draft);
     const now = state.offset ?? offset + length;
     if (now < offset) {

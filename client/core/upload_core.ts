@@ -31,6 +31,7 @@ export {
   DEFAULT_CHUNK_SIZE,
   type Hashing,
   type InformationalFetch,
+  type ProgressFetch,
   type UploadOptions,
 } from "./upload_options.ts";
 
@@ -52,6 +53,7 @@ export async function upload(
       signal: options.signal,
       sleep: options.sleep,
       informationalFetch: options.informationalFetch,
+      progressFetch: options.progressFetch,
     }),
     dialect,
     fetch: fetchFn,
@@ -92,8 +94,7 @@ export async function upload(
     endpoint: options.endpoint,
     size: source.size,
     createdAt: remembered?.createdAt ?? Date.now(),
-    ...(resume?.path === undefined ? {} : { path: resume.path }),
-    ...(remembered?.parts ? { parts: remembered.parts } : {}),
+    ...defined({ path: resume?.path, parts: remembered?.parts }),
   };
 
   let outcome: Required<TransferResult>;

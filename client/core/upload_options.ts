@@ -47,6 +47,12 @@ export interface UploadOptions {
    * in Deno). Chunks larger than 16 MiB are always streamed.
    */
   streamBody?: boolean;
+  /**
+   * Sends a buffered PATCH body and reports its bytes as they go out, for a runtime that can't
+   * stream a request body (the page's XMLHttpRequest, `web/xhr_fetch.ts`): `sent` then moves
+   * within a chunk. Not used for bodies that stream.
+   */
+  progressFetch?: ProgressFetch;
   /** Upload in this many concurrent parts, then concatenate (needs tus concatenation). */
   parallel?: number;
   /** Remembers the upload so a later run (after a crash) resumes it. */
@@ -69,4 +75,19 @@ export type InformationalFetch = (
     signal?: AbortSignal;
   },
   onInformational: (status: number, headers: Headers) => void,
+) => Promise<Response>;
+
+/**
+ * Like `fetch` for a buffered body, calling `onSent` with how many of its bytes are out so far.
+ * It must end the request and reject when `init.signal` aborts: the deadlines rely on that.
+ */
+export type ProgressFetch = (
+  url: string,
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body: Uint8Array<ArrayBuffer>;
+    signal?: AbortSignal;
+  },
+  onSent: (bytes: number) => void,
 ) => Promise<Response>;

@@ -10,6 +10,7 @@ import type { UploadStatus } from "../../lib/upload_status.ts";
 import { DEFAULT_DEADLINES, fetchWithin } from "./deadline.ts";
 import { networkWords } from "./network_error.ts";
 import { explainRefusal } from "./refusal.ts";
+import { defined } from "../../lib/defined.ts";
 
 export interface UploadProgress {
   offset: number;
@@ -38,7 +39,7 @@ export async function fetchProgress(
     const body = JSON.parse(res.text) as UploadStatus;
     return {
       offset: body.received,
-      ...(body.length === null ? {} : { length: body.length }),
+      ...defined({ length: body.length ?? undefined }),
       ...(typeof body.state === "string" ? { state: body.state } : {}),
       ...(typeof body.bytesPerSecond === "number" && body.bytesPerSecond > 0
         ? { bytesPerSecond: body.bytesPerSecond }
@@ -59,7 +60,7 @@ export async function fetchProgress(
     return v === null ? undefined : parseHeaderInteger(name, v);
   };
   const length = value(H.uploadLength);
-  return { offset: value(H.uploadOffset) ?? 0, ...(length === undefined ? {} : { length }) };
+  return { offset: value(H.uploadOffset) ?? 0, ...defined({ length }) };
 }
 
 export interface StatusSummary {

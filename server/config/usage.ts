@@ -4,6 +4,7 @@
  */
 import { COMMAND_OPTIONS, SERVER_OPTIONS } from "./flags.ts";
 import { envName, type OptionSpec } from "./config_sources.ts";
+import { defined } from "../../lib/defined.ts";
 
 /** One flag as documented. */
 interface FlagDoc {
@@ -45,7 +46,7 @@ function describe(name: string, spec: OptionSpec & { short?: string }): FlagDoc 
   return {
     usage: spec.arg ? `${flag} ${spec.arg}` : flag,
     name,
-    ...(value === undefined ? {} : { default: value }),
+    ...defined({ default: value }),
     help: spec.help,
   };
 }

@@ -7,6 +7,7 @@ import type { Deps } from "./deps.ts";
 import { Metrics } from "./metrics.ts";
 import { OPERATIONS } from "./operations.ts";
 import { Progress } from "./progress.ts";
+import { fromStore } from "./store_errors.ts";
 import { logWhenSent } from "./request_log.ts";
 import { draftRules } from "../../lib/ietf_versions.ts";
 import { problem, unsupportedVersion } from "./ietf.ts";
@@ -182,8 +183,7 @@ async function route(
     url,
     method,
     dialect,
-    ...defined({ draft, id }),
-    ...(principal === undefined ? {} : { owner: principal.owner, admin: principal.admin }),
+    ...defined({ draft, id, owner: principal?.owner, admin: principal?.admin }),
     deps,
     meta,
   });
@@ -197,7 +197,7 @@ function errorResponse(
   req: Request,
   deps: Deps,
 ): Response {
-  const e = toUploadError(error);
+  const e = toUploadError(fromStore(error));
   // Server-side failures are logged with their cause (a full disk included); 503s (busy,
   // shutting down) are expected and say so to the client already.
   if (e.status >= 500 && e.status !== 503) {

@@ -7,7 +7,7 @@ import { checksumOf, parseChecksum } from "../../lib/checksum.ts";
 import { DigestState } from "../../lib/deno/digest.ts";
 import { newUploadId } from "../../lib/ids.ts";
 import { limitedAppend } from "./limited_append.ts";
-import type { UploadStore } from "./types.ts";
+import { StoreError, type StoreErrorKind, type UploadStore } from "./types.ts";
 
 export interface StoreFactory {
   make(): Promise<{ store: UploadStore; cleanup(): Promise<void> }>;
@@ -32,6 +32,15 @@ function streamOf(...chunks: Uint8Array[]): ReadableStream<Uint8Array> {
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Asserts that `call` rejects with a StoreError of `kind`. */
+async function rejectsWith(kind: StoreErrorKind, call: () => Promise<unknown>): Promise<void> {
+  await assert.rejects(call, (e) => {
+    assert.ok(e instanceof StoreError, `a StoreError, not ${e}`);
+    assert.equal(e.kind, kind, e.message);
+    return true;
+  });
 }
 
 export function storeConformance(name: string, factory: StoreFactory): void {
@@ -130,15 +139,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
   test("append keeps the bytes before a body error", async (store) => {
     const id = newUploadId();
     await store.create({ id, metadata: "", createdAt: 0 });
-    let sent = false;
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (!sent) {
-          sent = true;
-          controller.enqueue(bytes(300));
-        } else controller.error(new Error("connection reset"));
-      },
-    });
+    const body = cutAfter(bytes(300));
     const result = await limitedAppend(store, id, 0, body, { maxBytes: 10_000, signal: never });
     assert.ok(result.bodyError);
     assert.equal(result.offset, 300);
@@ -207,15 +208,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
   test("a checksummed body cut off mid-way stores nothing", async (store) => {
     const id = newUploadId();
     await store.create({ id, metadata: "", createdAt: 0 });
-    let sent = false;
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (!sent) {
-          sent = true;
-          controller.enqueue(bytes(500));
-        } else controller.error(new Error("connection reset"));
-      },
-    });
+    const body = cutAfter(bytes(500));
     const result = await limitedAppend(store, id, 0, body, {
       maxBytes: 10_000,
       signal: never,
@@ -296,11 +289,39 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     }
   });
 
+  test("what a store can't do is a StoreError of a kind, never a status", async (store) => {
+    const unknown = newUploadId();
+    await rejectsWith("not-found", () => store.finish(unknown));
+    await rejectsWith("not-found", () => store.read(unknown, 0, 0));
+    const part = newUploadId();
+    await store.create({
+      id: part,
+      length: 0,
+      metadata: "",
+      createdAt: 0,
+      concat: { kind: "partial" },
+    });
+    await store.remove(part, { state: "terminated", at: 1 });
+    await rejectsWith("part-gone", () => store.addFinal(part, newUploadId()));
+  });
+
   test("list yields every upload", async (store) => {
     const ids = [newUploadId(), newUploadId(), newUploadId()];
     for (const id of ids) await store.create({ id, metadata: "", createdAt: 0 });
     const listed: string[] = [];
     for await (const id of store.list()) listed.push(id);
     assert.deepEqual(listed.sort(), [...ids].sort());
+  });
+}
+
+/** A body that delivers `data` and then fails as a reset connection does. */
+function cutAfter(data: Uint8Array): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent) return controller.error(new Error("connection reset"));
+      sent = true;
+      controller.enqueue(data);
+    },
   });
 }

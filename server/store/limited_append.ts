@@ -8,6 +8,7 @@ import type {
   UploadStore,
 } from "./types.ts";
 import type { BodyOutcome } from "./body.ts";
+import { defined } from "../../lib/defined.ts";
 
 /**
  * The append path's one place for limits: the body goes through `limitBody` (size, budget,
@@ -84,6 +85,6 @@ function limitsOf(limits: BodyOutcome): Omit<AppendResult, "offset"> {
     stopped: limits.stopped,
     ...(limits.idle ? { idle: true } : {}),
     ...(limits.overBudget ? { overBudget: true } : {}),
-    ...(limits.bodyError === undefined ? {} : { bodyError: limits.bodyError }),
+    ...defined({ bodyError: limits.bodyError }),
   };
 }

@@ -1,7 +1,14 @@
 import { defined } from "../../lib/defined.ts";
 import { type Digests, DigestState } from "../../lib/deno/digest.ts";
-import { UploadError } from "../../lib/errors.ts";
-import type { AppendOutcome, Ended, NewUpload, UploadInfo, UploadStore } from "./types.ts";
+import {
+  type AppendOutcome,
+  type Ended,
+  type NewUpload,
+  notFound,
+  partGone,
+  type UploadInfo,
+  type UploadStore,
+} from "./types.ts";
 
 interface Entry {
   upload: NewUpload;
@@ -42,7 +49,7 @@ export class MemoryStore implements UploadStore {
     body: ReadableStream<Uint8Array> | null,
   ): Promise<AppendOutcome> {
     const entry = this.#entries.get(id);
-    if (!entry) throw new UploadError(404, "not-found", `Upload ${id} not found`);
+    if (!entry) throw notFound(id);
     if (entry.size !== offset) return { kind: "offset-mismatch", offset: entry.size };
     if (body !== null) {
       for await (const chunk of body) {
@@ -57,7 +64,7 @@ export class MemoryStore implements UploadStore {
 
   finish(id: string): Promise<Digests> {
     const entry = this.#entries.get(id);
-    if (!entry) throw new UploadError(404, "not-found", `Upload ${id} not found`);
+    if (!entry) return Promise.reject(notFound(id));
     if (!entry.digests) {
       const state = new DigestState();
       for (const c of entry.chunks) state.update(c);
@@ -69,7 +76,7 @@ export class MemoryStore implements UploadStore {
   addFinal(partId: string, finalId: string): Promise<void> {
     const entry = this.#entries.get(partId);
     if (!entry || entry.ended) {
-      return Promise.reject(new UploadError(410, "part-gone", `Part ${partId} no longer exists`));
+      return Promise.reject(partGone(partId));
     }
     const concat = entry?.upload.concat;
     const finals = concat?.kind === "partial" ? concat.finals ?? [] : [];
@@ -81,7 +88,7 @@ export class MemoryStore implements UploadStore {
 
   async assemble(finalId: string, parts: { id: string; length: number }[]): Promise<number> {
     const entry = this.#entries.get(finalId);
-    if (!entry) throw new UploadError(404, "not-found", `Upload ${finalId} not found`);
+    if (!entry) throw notFound(finalId);
     let base = 0;
     for (const part of parts) {
       const end = base + part.length;
@@ -131,7 +138,7 @@ export class MemoryStore implements UploadStore {
 
   read(id: string, start: number, end: number): Promise<ReadableStream<Uint8Array>> {
     const entry = this.#entries.get(id);
-    if (!entry) throw new UploadError(404, "not-found", `Upload ${id} not found`);
+    if (!entry) return Promise.reject(notFound(id));
     const all = new Uint8Array(entry.size);
     let at = 0;
     for (const c of entry.chunks) {

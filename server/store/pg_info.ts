@@ -7,6 +7,7 @@
 import postgres from "postgres";
 import type { Digests } from "../../lib/digest_header.ts";
 import type { Concat, Ended, NewUpload } from "./types.ts";
+import { defined, present } from "../../lib/defined.ts";
 
 export type Sql = postgres.Sql;
 
@@ -308,25 +309,25 @@ function toRow(r: postgres.Row): UploadRow {
   const num = (v: unknown) => Number(v);
   return {
     id: String(r.id),
-    ...(r.length === null ? {} : { length: num(r.length) }),
     metadata: String(r.metadata),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
-    ...(r.concat === null ? {} : { concat: r.concat as Concat }),
-    ...(r.owner === null ? {} : { owner: String(r.owner) }),
-    ...(r.digests === null ? {} : { digests: r.digests as Digests }),
-    ...(r.ended_state === null
-      ? {}
-      : { ended: { state: r.ended_state as Ended["state"], at: num(r.ended_at) } }),
     version: num(r.version),
-    ...(r.multipart_id === null ? {} : { multipartId: String(r.multipart_id) }),
-    ...(r.part_size === null ? {} : { partSize: num(r.part_size) }),
     lastPart: num(r.last_part),
     nextPart: num(r.next_part),
     partsBytes: num(r.parts_bytes),
     partCount: num(r.part_count),
-    ...(r.tail_key === null ? {} : { tailKey: String(r.tail_key) }),
     tailBytes: num(r.tail_bytes),
     completed: Boolean(r.completed),
+    ...defined({
+      length: present(r.length, num),
+      concat: present(r.concat, (v) => v as Concat),
+      owner: present(r.owner, String),
+      digests: present(r.digests, (v) => v as Digests),
+      ended: present(r.ended_state, (v) => ({ state: v as Ended["state"], at: num(r.ended_at) })),
+      multipartId: present(r.multipart_id, String),
+      partSize: present(r.part_size, num),
+      tailKey: present(r.tail_key, String),
+    }),
   };
 }

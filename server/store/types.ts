@@ -98,6 +98,52 @@ export type AppendOutcome =
   /** The store can hold no more of this upload (`reason` says why); `offset` is committed. */
   | { kind: "no-room"; offset: number; reason: string };
 
+/**
+ * Why a store could not do what it was asked — a fact about the upload or the storage, never a
+ * status code: the handler decides, in one place, what each kind means for the client.
+ */
+export type StoreErrorKind =
+  /** No such live upload. */
+  | "not-found"
+  /** The upload ended (terminated or expired) while this request was using it. */
+  | "gone"
+  /** A partial upload a final one is to use has ended. */
+  | "part-gone"
+  /** The upload's bytes are needed whole, and not all of them have arrived. */
+  | "incomplete"
+  /** The bytes can't be read until the upload is complete. */
+  | "in-progress"
+  /** Another writer changed the upload meanwhile. */
+  | "conflict"
+  /** A stored record can't be read back: the server's own broken state. */
+  | "corrupt-record"
+  /** The service behind the store (object storage, a database) is unreachable: retry later. */
+  | "storage-unavailable";
+
+/**
+ * What a store throws for a `StoreErrorKind`. The message is told to the client, except for a
+ * corrupt record, whose message names server paths and is only logged.
+ */
+export class StoreError extends Error {
+  readonly kind: StoreErrorKind;
+
+  constructor(kind: StoreErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreError";
+    this.kind = kind;
+  }
+}
+
+/** The `StoreError` for an upload the store doesn't hold (or no longer does). */
+export function notFound(id: string): StoreError {
+  return new StoreError("not-found", `Upload ${id} not found`);
+}
+
+/** The `StoreError` for a partial upload, wanted by a final one, that has ended. */
+export function partGone(id: string): StoreError {
+  return new StoreError("part-gone", `Part ${id} no longer exists`);
+}
+
 /** What became of one request body in the append path: the store's outcome and the limits'. */
 export interface AppendResult {
   /** The committed offset after the write, durable on return. */
@@ -120,9 +166,9 @@ export interface AppendResult {
 }
 
 /**
- * Bytes and info of uploads. A store copies bytes, makes them durable and reports what happened;
- * it never decides protocol questions (limits, rates, checksums, status codes) — the append path
- * and the handler do, under the upload's lock.
+ * Bytes and info of uploads. A store copies bytes, makes them durable and reports what happened
+ * (an `AppendOutcome`, or a `StoreError` it throws); it never decides protocol questions (limits,
+ * rates, checksums, status codes) — the append path and the handler do, under the upload's lock.
  */
 export interface UploadStore {
   /** Makes a new, empty upload durable. */

@@ -23,13 +23,18 @@ export class WriteBuffer {
   written = 0;
   readonly #sink: WriteSink;
   readonly #base: number;
-  readonly #buffer = new Uint8Array(WRITE_BUFFER);
+  readonly #buffer: Uint8Array;
   #buffered = 0;
 
-  /** `base`: bytes the destination holds already (counted in `size`). */
-  constructor(sink: WriteSink, base = 0) {
+  /**
+   * `base`: bytes the destination holds already (counted in `size`). `storage`: the memory to
+   * gather in, when a writer reuses one for a series of destinations (a buffer is empty once
+   * flushed, so the next one may take its storage).
+   */
+  constructor(sink: WriteSink, base = 0, storage = new Uint8Array(WRITE_BUFFER)) {
     this.#sink = sink;
     this.#base = base;
+    this.#buffer = storage;
   }
 
   /** A buffer writing to the current position of `file`. */

@@ -19,3 +19,22 @@ Deno.test("WriteBuffer gathers small chunks into whole buffers and passes big on
   ]);
   assert.equal(out.written, 3.5 * WRITE_BUFFER);
 });
+
+Deno.test("WriteBuffer gathers in the storage it is given, so a series of buffers can share one", async () => {
+  const storage = new Uint8Array(WRITE_BUFFER);
+  const seen: ArrayBufferLike[] = [];
+  for (let i = 0; i < 2; i++) {
+    const out = new WriteBuffer(
+      (bytes) => {
+        seen.push(bytes.buffer);
+        return Promise.resolve();
+      },
+      0,
+      storage,
+    );
+    await out.push(new Uint8Array(10).fill(i + 1));
+    await out.flush();
+  }
+  assert.deepEqual(seen, [storage.buffer, storage.buffer]);
+  assert.deepEqual(storage.subarray(0, 10), new Uint8Array(10).fill(2));
+});

@@ -41,9 +41,10 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-export async function openPage(watched: WatchedPage, server: TestServer): Promise<Page> {
+/** Opens the page at `via`: the server, or a proxy in front of it (then uploads go through it). */
+export async function openPage(watched: WatchedPage, via: { origin: string }): Promise<Page> {
   const { page } = watched;
-  await page.goto(`${server.origin}/`);
+  await page.goto(`${via.origin}/`);
   await page.waitForSelector("html[data-ready=true]");
   return page;
 }

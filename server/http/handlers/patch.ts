@@ -18,6 +18,7 @@ import { digestHeaders } from "../digests.ts";
 import { expiryHeaders } from "../expiry.ts";
 import { integerHeader, mediaType } from "../headers.ts";
 import { loadUpload, lockUpload } from "../lookup.ts";
+import { fromStore } from "../store_errors.ts";
 import { uploadEvent } from "../upload_events.ts";
 import { uploadUrl } from "../urls.ts";
 
@@ -44,9 +45,10 @@ export async function patch(ctx: Context): Promise<Response> {
   const loaded = await loadUpload(ctx, id);
   try {
     return await patchLoaded(ctx, loaded, lock, { offset, completes, newLength, completingBody });
-  } catch (error) {
+  } catch (thrown) {
     // tus: every PATCH response carries Upload-Expires while the upload can expire — refusals
     // (409, 413, 460…) too, not only the 204. From before this request: never later than true.
+    const error = fromStore(thrown);
     if (error instanceof UploadError && error.status !== 404 && error.status !== 410) {
       for (const [name, value] of Object.entries(expiryHeaders(deps, loaded))) {
         error.headers[name] ??= value;

@@ -5,15 +5,18 @@ import {
   offThreadDigest,
   type RunningDigest,
 } from "../../../lib/deno/digest_pool.ts";
-import { toUploadError, UploadError } from "../../../lib/errors.ts";
-import type {
-  AppendOutcome,
-  Ended,
-  NewUpload,
-  Spill,
-  StorageLocation,
-  UploadInfo,
-  UploadStore,
+import { isStorageFull } from "../../../lib/errors.ts";
+import {
+  type AppendOutcome,
+  type Ended,
+  type NewUpload,
+  notFound,
+  partGone,
+  type Spill,
+  type StorageLocation,
+  StoreError,
+  type UploadInfo,
+  type UploadStore,
 } from "../types.ts";
 import { HashCache } from "../hash_cache.ts";
 import { WRITE_BUFFER } from "../write_buffer.ts";
@@ -111,7 +114,7 @@ export class FileStore implements UploadStore {
       record = await readRecord(info, data);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
-      if (error instanceof UploadError) throw error;
+      if (error instanceof StoreError) throw error;
       throw new Error(`Upload info ${info} is unreadable`, { cause: error });
     }
     if (record.ended) return { ...infoOf(record, 0, record.ended.at), ended: record.ended };
@@ -191,7 +194,9 @@ export class FileStore implements UploadStore {
 
   async finish(id: string): Promise<Digests> {
     const { data, info } = this.#paths(id);
-    const record = await readRecord(info, data);
+    const record = await readRecord(info, data).catch((error) => {
+      throw error instanceof Deno.errors.NotFound ? notFound(id) : error;
+    });
     // A running hash means bytes were appended since any recorded digests: recompute.
     const kept = this.#hashes.get(id);
     if (record.digests && !kept) return record.digests;
@@ -251,7 +256,7 @@ export class FileStore implements UploadStore {
 
   async addFinal(partId: string, finalId: string): Promise<void> {
     await this.#update(partId, (record) => {
-      if (record.ended) throw new UploadError(410, "part-gone", `Part ${partId} no longer exists`);
+      if (record.ended) throw partGone(partId);
       const finals = record.concat?.kind === "partial" ? record.concat.finals ?? [] : [];
       if (finals.includes(finalId)) return record;
       return { ...record, concat: { kind: "partial", finals: [...finals, finalId] } };
@@ -306,7 +311,7 @@ export class FileStore implements UploadStore {
       record = await readRecord(info, data);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
-      throw new UploadError(410, "gone", `Upload ${id} no longer exists`);
+      throw new StoreError("gone", `Upload ${id} no longer exists`);
     }
     await this.#sync.replace(info, change(record));
     await this.#sync.dir(sub);
@@ -334,7 +339,7 @@ export class FileStore implements UploadStore {
       try {
         await this.#sync.replace(info, tombstone);
       } catch (error) {
-        if (toUploadError(error).status !== 507) throw error;
+        if (!isStorageFull(error)) throw error;
         await this.#removeOnFullDisk(id, tombstone);
         return true;
       }
@@ -367,8 +372,10 @@ export class FileStore implements UploadStore {
     await this.#sync.dir(sub);
   }
 
-  read(id: string, start: number, end: number): Promise<ReadableStream<Uint8Array>> {
-    return readRange(this.#paths(id).data, start, end);
+  async read(id: string, start: number, end: number): Promise<ReadableStream<Uint8Array>> {
+    return await readRange(this.#paths(id).data, start, end).catch((error) => {
+      throw error instanceof Deno.errors.NotFound ? notFound(id) : error;
+    });
   }
 
   /** The data file: `<dir>/<id[0:2]>/<id[2:4]>/<id>`. */

@@ -1,5 +1,5 @@
 import type { RunningDigest } from "../../../lib/deno/digest_pool.ts";
-import { UploadError } from "../../../lib/errors.ts";
+import { notFound, StoreError } from "../types.ts";
 import type { ByteChange, UploadRow, UploadRows } from "../pg_info.ts";
 import type { ObjectKeys } from "./keys.ts";
 import {
@@ -12,6 +12,7 @@ import { offsetOf } from "./rows.ts";
 import type { S3Client } from "./s3_client.ts";
 import { S3Error } from "./s3_error.ts";
 import type { TailCache } from "./tail_cache.ts";
+import { WRITE_BUFFER } from "../write_buffer.ts";
 
 /** S3's limit on parts per multipart upload. */
 const MAX_PARTS = 10_000;
@@ -69,6 +70,8 @@ export class PartWriter {
   #failure: { error: unknown } | undefined;
   /** Buffer files not yet removed (for `discard`). */
   readonly #files = new Set<string>();
+  /** The write buffer memory of this writer's part buffers (one open at a time). */
+  readonly #storage = new Uint8Array(WRITE_BUFFER);
 
   constructor(deps: PartWriterContext, row: UploadRow, hash: RunningDigest | undefined) {
     this.#deps = deps;
@@ -96,13 +99,11 @@ export class PartWriter {
     this.#check();
     if (!this.#started) await this.#start();
     while (chunk.length > 0) {
-      const buffer = this.#buffer ?? await this.#open();
+      const buffer = this.#buffer ?? await this.#open(this.#hash);
       // (A tail written by an instance with larger parts may fill a part already.)
       const room = Math.max(0, this.#partSize - buffer.out.size);
       const piece = chunk.subarray(0, room);
       chunk = chunk.subarray(piece.length);
-      await this.#hash?.update(piece);
-      buffer.sha.update(piece);
       await buffer.out.push(piece);
       if (buffer.out.size >= this.#partSize) await this.#seal();
     }
@@ -219,28 +220,35 @@ export class PartWriter {
     const row = this.#row;
     const cached = this.#deps.tails.take(this.#id);
     if (cached && cached.key === row.tailKey && cached.bytes === row.tailBytes) {
-      const buffer = await reopenPartBuffer(cached.path, cached.bytes, cached.sha);
+      const buffer = await reopenPartBuffer(cached.path, cached.bytes, cached.sha, {
+        digest: this.#hash,
+        storage: this.#storage,
+      });
       this.#files.add(cached.path);
       return buffer;
     }
     if (cached) await Deno.remove(cached.path).catch(() => {});
-    const buffer = await this.#open();
+    // The running digest has the tail's bytes already: it follows the buffer only after them.
+    const buffer = await this.#open(undefined);
     if (row.tailBytes > 0) {
       for await (const chunk of await this.#deps.s3.getObject(row.tailKey!, 0, row.tailBytes)) {
-        buffer.sha.update(chunk);
         await buffer.out.push(chunk);
       }
+      await buffer.out.flush(false);
       if (buffer.out.size !== row.tailBytes) {
         throw new Error(
           `The tail of upload ${this.#id} holds ${buffer.out.size} bytes, not ${row.tailBytes}`,
         );
       }
     }
+    buffer.digest = this.#hash;
     return buffer;
   }
 
-  async #open(): Promise<PartBuffer> {
-    this.#buffer = await createPartBuffer(this.#deps.buffers, this.#id);
+  /** A new buffer, its writes feeding `digest`. */
+  async #open(digest: RunningDigest | undefined): Promise<PartBuffer> {
+    const options = { digest, storage: this.#storage };
+    this.#buffer = await createPartBuffer(this.#deps.buffers, this.#id, options);
     this.#files.add(this.#buffer.path);
     return this.#buffer;
   }
@@ -295,7 +303,7 @@ export class PartWriter {
     const part = (this.#lastNumber ?? this.#row.lastPart) + 1;
     this.#lastNumber = part;
     if (!(await this.#deps.rows.intendPart(this.#id, part))) {
-      throw new UploadError(410, "gone", `Upload ${this.#id} has ended`);
+      throw new StoreError("gone", `Upload ${this.#id} has ended`);
     }
     return part;
   }
@@ -343,7 +351,7 @@ export class PartWriter {
     if (!next) {
       const now = await this.#deps.rows.get(this.#id);
       if (!now || now.ended) {
-        throw new UploadError(404, "not-found", `Upload ${this.#id} not found`);
+        throw notFound(this.#id);
       }
       throw new WriteStopped(
         "offset-mismatch",

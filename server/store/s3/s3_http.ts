@@ -5,9 +5,9 @@
  * so the server verifies every part. Each request fails after a stretch of silence.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import { sendFileRegion } from "./file_body.ts";
 import { idleError, networkMessage, S3Error, type S3Response, toError } from "./s3_error.ts";
 import type { RequestSigner } from "./s3_signer.ts";
 
@@ -75,15 +75,7 @@ export class S3Http {
       if (body === undefined) outgoing.end();
       else if (body instanceof Uint8Array) outgoing.end(body);
       else if (body.length === 0) outgoing.end();
-      else {
-        const file = createReadStream(body.path, {
-          start: body.start,
-          end: body.start + body.length - 1,
-          highWaterMark: 1024 * 1024,
-        });
-        file.on("error", (error) => outgoing.destroy(error));
-        file.pipe(outgoing);
-      }
+      else sendFileRegion(outgoing, body);
     });
   }
 

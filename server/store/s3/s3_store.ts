@@ -25,10 +25,20 @@
 import { spillFile } from "../spill_file.ts";
 import type { Digests } from "../../../lib/digest_header.ts";
 import { offThreadDigest, type RunningDigest } from "../../../lib/deno/digest_pool.ts";
-import { UploadError } from "../../../lib/errors.ts";
 import { HashCache } from "../hash_cache.ts";
+import { WriteBuffer } from "../write_buffer.ts";
 import type { UploadRow, UploadRows } from "../pg_info.ts";
-import type { AppendOutcome, Ended, NewUpload, Spill, UploadInfo, UploadStore } from "../types.ts";
+import {
+  type AppendOutcome,
+  type Ended,
+  type NewUpload,
+  notFound,
+  partGone,
+  type Spill,
+  StoreError,
+  type UploadInfo,
+  type UploadStore,
+} from "../types.ts";
 import { sweepBucket, sweepBuffers } from "./garbage.ts";
 import { ObjectKeys } from "./keys.ts";
 import { PartWriter, type PartWriterContext, WriteStopped } from "./part_writer.ts";
@@ -181,10 +191,13 @@ export class S3Store implements UploadStore {
         // Hashed elsewhere (another instance, or before a restart): read the object once.
         this.#hashes.forget(id);
         const state = offThreadDigest();
+        // Whole write buffers, not network-sized chunks: each update holds a piece while hashed.
+        const feed = new WriteBuffer((bytes) => state.update(bytes));
         try {
           for await (const chunk of await this.#s3.getObject(this.objectKey(id))) {
-            await state.update(chunk);
+            await feed.push(chunk);
           }
+          await feed.flush();
         } catch (error) {
           state.drop();
           throw error;
@@ -204,8 +217,7 @@ export class S3Store implements UploadStore {
   async #complete(row: UploadRow): Promise<UploadRow> {
     if (row.completed) return row;
     if (row.length === undefined || offsetOf(row) !== row.length) {
-      throw new UploadError(
-        409,
+      throw new StoreError(
         "incomplete",
         `Upload ${row.id} is incomplete: ${offsetOf(row)} of ${row.length ?? "?"} bytes stored`,
       );
@@ -219,7 +231,7 @@ export class S3Store implements UploadStore {
       // Another instance completed it meanwhile: fine if so.
       const now = await this.#live(row.id);
       if (now.completed) return now;
-      throw new UploadError(409, "conflict", error.message);
+      throw new StoreError("conflict", error.message);
     }
   }
 
@@ -228,7 +240,11 @@ export class S3Store implements UploadStore {
   }
 
   async addFinal(partId: string, finalId: string): Promise<void> {
-    await guard(() => this.#rows.addFinal(partId, finalId));
+    await guard(async () => {
+      const part = await this.#rows.get(partId);
+      if (!part || part.ended) throw partGone(partId);
+      await this.#rows.addFinal(partId, finalId);
+    });
   }
 
   async assemble(finalId: string, parts: { id: string; length: number }[]): Promise<number> {
@@ -282,8 +298,7 @@ export class S3Store implements UploadStore {
           // Unfinished but still short of a part: all of it is in the tail object.
           return end <= start ? empty() : await this.#s3.getObject(row.tailKey!, start, end);
         } else {
-          throw new UploadError(
-            409,
+          throw new StoreError(
             "in-progress",
             `Upload ${id} is still being uploaded; its bytes in object storage can be read ` +
               "once it is complete",
@@ -317,7 +332,7 @@ export class S3Store implements UploadStore {
 
   async #live(id: string): Promise<UploadRow> {
     const row = await this.#rows.get(id);
-    if (!row || row.ended) throw new UploadError(404, "not-found", `Upload ${id} not found`);
+    if (!row || row.ended) throw notFound(id);
     return row;
   }
 

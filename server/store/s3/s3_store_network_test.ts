@@ -1,11 +1,11 @@
 /** S3Store and S3Client over a network that cuts or idles their connections. */
 import assert from "node:assert/strict";
-import { toUploadError } from "../../../lib/errors.ts";
 import { newUploadId } from "../../../lib/ids.ts";
 import { objectKeys } from "../../../tests/helpers/services.ts";
 import { S3Client } from "./s3_client.ts";
 import { TcpProxy } from "../../../tests/helpers/tcp_proxy.ts";
 import { limitedAppend } from "../limited_append.ts";
+import { StoreError } from "../types.ts";
 import {
   bytes,
   chunked,
@@ -48,7 +48,7 @@ s3Test("an S3 connection cut mid-part is retried and the upload stays intact", a
 });
 
 s3Test(
-  "S3 gone mid-PATCH: 503, nothing recorded that isn't in S3, resumable elsewhere",
+  "S3 gone mid-PATCH: storage unavailable, nothing recorded that isn't in S3, resumable elsewhere",
   async (world) => {
     const endpoint = new URL(services!.s3.endpoint);
     const proxy = TcpProxy.start({
@@ -64,7 +64,7 @@ s3Test(
       void proxy.cut.then(() => proxy.close()); // …and S3 stays unreachable
       await assert.rejects(
         limitedAppend(a, id, 0, chunked(data), { maxBytes: data.length, signal: never }),
-        (e) => toUploadError(e).status === 503,
+        (e) => e instanceof StoreError && e.kind === "storage-unavailable",
       );
       const b = await world.open(); // another instance, which can reach S3
       const offset = (await b.get(id))!.offset;

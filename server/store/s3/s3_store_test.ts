@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { UploadError } from "../../../lib/errors.ts";
 import { newUploadId } from "../../../lib/ids.ts";
 import { multipartUploads, objectKeys } from "../../../tests/helpers/services.ts";
 import { storeConformance } from "../conformance.ts";
 import { limitedAppend } from "../limited_append.ts";
+import { StoreError } from "../types.ts";
 import {
   bytes,
   chunked,
@@ -207,16 +207,19 @@ s3Test(
   },
 );
 
-s3Test("reading an unfinished upload beyond its first part is refused with 409", async (world) => {
-  const store = await world.open();
-  const id = newUploadId();
-  await store.create({ id, metadata: "", createdAt: 0 });
-  await limitedAppend(store, id, 0, chunked(bytes(PART + 1)), {
-    maxBytes: Infinity,
-    signal: never,
-  });
-  await assert.rejects(
-    store.read(id, 0, 10),
-    (e) => e instanceof UploadError && e.status === 409,
-  );
-});
+s3Test(
+  "reading an unfinished upload beyond its first part is refused as in progress",
+  async (world) => {
+    const store = await world.open();
+    const id = newUploadId();
+    await store.create({ id, metadata: "", createdAt: 0 });
+    await limitedAppend(store, id, 0, chunked(bytes(PART + 1)), {
+      maxBytes: Infinity,
+      signal: never,
+    });
+    await assert.rejects(
+      store.read(id, 0, 10),
+      (e) => e instanceof StoreError && e.kind === "in-progress",
+    );
+  },
+);

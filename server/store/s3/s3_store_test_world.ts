@@ -7,6 +7,7 @@ import {
   testSchema,
   testServices,
 } from "../../../tests/helpers/services.ts";
+import type { UploadRows } from "../pg_info.ts";
 import { S3Client } from "./s3_client.ts";
 import { S3Store } from "./s3_store.ts";
 
@@ -17,6 +18,7 @@ export const never = new AbortController().signal;
 
 export interface World {
   s3: S3Client;
+  rows: UploadRows;
   prefix: string;
   /** Another store on the same bucket, database and prefix: a second instance. */
   open(options?: { now?: () => number; s3?: S3Client; partSize?: number }): Promise<S3Store>;
@@ -36,7 +38,7 @@ export async function makeWorld(
     return await S3Store.open({ s3, rows: schema.rows, dir, partSize: PART, prefix, ...options });
   };
   return {
-    world: { s3, prefix, open },
+    world: { s3, rows: schema.rows, prefix, open },
     async cleanup() {
       await emptyPrefix(s3, prefix).catch(() => {});
       await schema.drop();

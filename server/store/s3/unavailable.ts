@@ -1,4 +1,4 @@
-import { storageUnavailable } from "../../../lib/errors.ts";
+import { StoreError } from "../types.ts";
 import { S3Error } from "./s3_error.ts";
 
 /**
@@ -14,9 +14,10 @@ export async function guard<T>(fn: () => Promise<T>): Promise<T> {
     const dbDown = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|CONNECTION_|CONNECT_TIMEOUT)/.test(code) ||
       code === "57P01"; // admin_shutdown
     if (s3Down || dbDown) {
-      throw storageUnavailable(
+      throw new StoreError(
+        "storage-unavailable",
         `${s3Down ? "Object storage" : "The database"} is unavailable`,
-        error,
+        { cause: error },
       );
     }
     throw error;
