@@ -3,8 +3,6 @@ import { SERVER_USAGE } from "./server/config/usage.ts";
 import { redactUrls } from "./server/config/config_redact.ts";
 import { SERVER_OPTIONS } from "./server/config/flags.ts";
 import { printConfig } from "./server/config/print_config.ts";
-import { runServer } from "./server/cli.ts";
-import { runClient } from "./client/cli.ts";
 import { envVar } from "./lib/deno/env.ts";
 import { mintToken, TOKEN_USAGE } from "./server/token_cli.ts";
 
@@ -56,6 +54,9 @@ export async function main(args: string[]): Promise<number> {
         return 0;
       }
       try {
+        // Loaded here, not at the top: the server's module graph (S3, PostgreSQL clients) is
+        // tens of MiB of heap that a client run never needs.
+        const { runServer } = await import("./server/cli.ts");
         await runServer(command.config);
       } catch (error) {
         // Settings found wrong only when starting (S3 credentials, --on-finish permission).
@@ -64,8 +65,10 @@ export async function main(args: string[]): Promise<number> {
       }
       return 0;
     }
-    case "client":
+    case "client": {
+      const { runClient } = await import("./client/cli.ts");
       return await runClient(rest);
+    }
     case "token": {
       let token;
       try {

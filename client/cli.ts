@@ -2,12 +2,8 @@
 import { UploadError } from "../lib/errors.ts";
 import { warn } from "./terminal.ts";
 import { DEFAULT_DEADLINES, seconds } from "./core/deadline.ts";
-import { downloadCommand } from "./commands/download.ts";
 import { EXIT } from "./commands/exit_codes.ts";
 import { DEFAULT_ENDPOINT } from "./commands/flags.ts";
-import { generateCommand } from "./commands/generate.ts";
-import { statusCommand } from "./commands/status.ts";
-import { uploadCommand } from "./commands/upload.ts";
 
 export const CLIENT_USAGE = `Usage: resumable client <command> [options]
 
@@ -61,15 +57,16 @@ export async function runClient(args: string[]): Promise<number> {
     return 0;
   }
   try {
+    // Each command's modules are loaded when it runs: an upload's memory holds no download code.
     switch (command) {
       case "upload":
-        return await uploadCommand(rest);
+        return await (await import("./commands/upload.ts")).uploadCommand(rest);
       case "generate":
-        return await generateCommand(rest);
+        return await (await import("./commands/generate.ts")).generateCommand(rest);
       case "status":
-        return await statusCommand(rest);
+        return await (await import("./commands/status.ts")).statusCommand(rest);
       case "download":
-        return await downloadCommand(rest);
+        return await (await import("./commands/download.ts")).downloadCommand(rest);
       case "--help":
       case "-h":
       case "help":

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hex } from "../lib/digest_header.ts";
 import type { UploadSource } from "./core/source.ts";
 
 const EDGE = 1024 * 1024;
@@ -11,9 +11,17 @@ export async function fingerprint(
   source: UploadSource,
   identity: { path: string; mtime: number; endpoint: string },
 ): Promise<string> {
-  const hash = createHash("sha256");
-  hash.update(JSON.stringify([identity.path, source.size, identity.mtime, identity.endpoint]));
-  hash.update(await source.read(0, EDGE));
-  hash.update(await source.read(Math.max(0, source.size - EDGE), EDGE));
-  return hash.digest("hex");
+  // Web Crypto, not node:crypto: loading node:crypto would add megabytes to every upload.
+  const parts = [
+    new TextEncoder().encode(
+      JSON.stringify([identity.path, source.size, identity.mtime, identity.endpoint]),
+    ),
+    await source.read(0, EDGE),
+    await source.read(Math.max(0, source.size - EDGE), EDGE),
+  ];
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    await new Blob(parts as BlobPart[]).arrayBuffer(),
+  );
+  return hex(new Uint8Array(digest));
 }

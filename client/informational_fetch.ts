@@ -1,18 +1,20 @@
 /**
  * A `fetch` that also reports informational (1xx) responses — the IETF draft's
  * `104 (Upload Resumption Supported)` — which the fetch standard hides. Built on node:http(s),
- * whose client request emits them; Deno only (a browser's fetch never shows a 1xx).
+ * whose client request emits them; Deno only (a browser's fetch never shows a 1xx). node:http is
+ * imported on the first such request: it adds megabytes to a client that never makes one.
  */
-import { type IncomingMessage, request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage } from "node:http";
 import type { InformationalFetch } from "./core/upload_core.ts";
 
-export const fetchWithInformational: InformationalFetch = (url, init, onInformational) => {
+export const fetchWithInformational: InformationalFetch = async (url, init, onInformational) => {
   const target = new URL(url);
-  const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+  const { request: send } = target.protocol === "https:"
+    ? await import("node:https")
+    : await import("node:http");
   const headers: Record<string, string> = { ...init.headers };
   if (init.body) headers["Content-Length"] = String(init.body.length);
-  return new Promise<Response>((resolve, reject) => {
+  return await new Promise<Response>((resolve, reject) => {
     init.signal?.throwIfAborted();
     const req = send(target, { method: init.method, headers });
     const abort = () => req.destroy(init.signal?.reason);

@@ -1,19 +1,12 @@
 /**
- * The upload core (`upload_core.ts`) with Deno's hashing: MD5 + SHA-256 on a worker thread
- * (`lib/deno/digest_pool.ts`, node:crypto) and node:crypto per-chunk checksums. This is what the CLI,
+ * The upload core (`upload_core.ts`) with Deno's hashing (`deno_hashing.ts`). This is what the CLI,
  * the tests and anyone embedding the client in Deno import; the web page imports the core itself
  * with its own hashing, so nothing here may be needed by the core.
  */
-import { checksumOf } from "../lib/checksum.ts";
-import { offThreadDigest } from "../lib/deno/digest_pool.ts";
+import { denoHashing } from "./deno_hashing.ts";
 import { fetchWithInformational } from "./informational_fetch.ts";
 import type { UploadSource } from "./core/source.ts";
-import {
-  type Hashing,
-  upload as uploadWith,
-  type UploadOptions,
-  type UploadResult,
-} from "./core/upload_core.ts";
+import { upload as uploadWith, type UploadOptions, type UploadResult } from "./core/upload_core.ts";
 
 export {
   DEFAULT_CHUNK_SIZE,
@@ -25,21 +18,18 @@ export {
   type Verified,
 } from "./core/upload_core.ts";
 
-/** Hashing in Deno: off-thread whole-file digests, node:crypto chunk checksums. */
-export const DENO_HASHING: Hashing = { digest: offThreadDigest, checksum: checksumOf };
-
 /**
  * Uploads `source`; resolves once the server holds it and it is verified. Bodies stream (Deno can),
  * so `sent` progress moves while a chunk is on its way. Unless another `fetch` is given, the IETF
  * draft's 104 responses are heard (node:http), so a creation can carry data.
  */
-export function upload(source: UploadSource, options: UploadOptions): Promise<UploadResult> {
+export async function upload(source: UploadSource, options: UploadOptions): Promise<UploadResult> {
   const informational = options.informationalFetch ??
     (options.fetch ? undefined : fetchWithInformational);
-  return uploadWith(source, {
+  return await uploadWith(source, {
     streamBody: true,
     ...options,
-    hashing: options.hashing ?? DENO_HASHING,
+    hashing: options.hashing ?? await denoHashing(),
     ...(informational ? { informationalFetch: informational } : {}),
   });
 }

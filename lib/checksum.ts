@@ -1,6 +1,6 @@
 /** Checksums computed with node:crypto; the header itself is `checksum_header.ts`. */
 import { createHash, type Hash } from "node:crypto";
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from "./checksum_header.ts";
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, formatChecksum } from "./checksum_header.ts";
 
 export {
   type Checksum,
@@ -18,5 +18,5 @@ export function checksumHashes(algorithm?: ChecksumAlgorithm): Map<ChecksumAlgor
 
 /** The header value for bytes: what a client sends. */
 export function checksumOf(algorithm: ChecksumAlgorithm, bytes: Uint8Array): string {
-  return `${algorithm} ${createHash(algorithm).update(bytes).digest("base64")}`;
+  return formatChecksum(algorithm, createHash(algorithm).update(bytes).digest("base64"));
 }

@@ -13,6 +13,11 @@ export interface Checksum {
   digest: string;
 }
 
+/** The header value for a digest (base64): what a client sends. */
+export function formatChecksum(algorithm: ChecksumAlgorithm, digest: string): string {
+  return `${algorithm} ${digest}`;
+}
+
 /** Parses a header value; throws a 400 UploadError naming what was wrong. */
 export function parseChecksum(value: string): Checksum {
   const m = /^\s*([A-Za-z0-9-]{1,20}) ([A-Za-z0-9+/]+={0,2})\s*$/.exec(value);

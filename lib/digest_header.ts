@@ -31,5 +31,10 @@ export function parseReprDigest(value: string): Partial<Digests> | undefined {
 
 /** Hex form of a base64 digest, as md5sum and sha256sum print it. */
 export function base64ToHex(b64: string): string {
-  return Array.from(atob(b64), (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
+  return hex(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+}
+
+/** Lowercase hex of bytes. */
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

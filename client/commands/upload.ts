@@ -1,5 +1,5 @@
 /** `client upload FILE`: uploads FILE, resuming an earlier attempt from the server's offset. */
-import { isAlgorithm } from "../../lib/checksum.ts";
+import { isAlgorithm } from "../../lib/checksum_header.ts";
 import { draftRules, INTEROP_VERSIONS } from "../../lib/ietf_versions.ts";
 import { formatBytes, parseSize } from "../../lib/units.ts";
 import { caFetch } from "../ca_fetch.ts";

@@ -27,6 +27,17 @@ export class LocalHash {
     }
   }
 
+  /**
+   * Like `feed`, for bytes the caller keeps still until the returned promise resolves: hashed in
+   * place where the digest can (no copy, no pooled pieces), else fed as usual.
+   */
+  async lend(position: number, bytes: Uint8Array): Promise<void> {
+    const seen = this.#digest.length;
+    if (position > seen || seen >= position + bytes.length) return;
+    const unseen = bytes.subarray(seen - position);
+    await (this.#digest.borrow ? this.#digest.borrow(unseen) : this.#digest.update(unseen));
+  }
+
   /** Hashes local bytes up to `offset` (a resumed prefix, or a gap another writer filled). */
   async upTo(offset: number): Promise<void> {
     while (this.#digest.length < offset) {

@@ -3,7 +3,8 @@
  * threads: an upload's MD5 and SHA-256 run on two cores at once (so it is bound by MD5 alone),
  * and concurrent uploads on as many threads as they need, without Web Workers (no isolate's
  * memory, no message passing). Bytes are copied once into pooled pieces that both hashes read;
- * bytes in flight are bounded per state and in total, so memory stays flat.
+ * bytes in flight are bounded per state and in total, so memory stays flat. A caller that keeps
+ * its bytes still until they are hashed (`borrow`) saves the copy and the pieces.
  */
 import type { Digests } from "../digest_header.ts";
 import type { RunningDigest } from "./digest_pool.ts";
@@ -86,6 +87,13 @@ export function nativeDigest(lib: Libcrypto): RunningDigest {
           if (queued.bytes <= TOTAL_IN_FLIGHT / 2) { for (const b of blocked) b(); }
         });
       }
+    },
+    borrow(bytes) {
+      if (dropped || bytes.length === 0) return Promise.resolve();
+      length += bytes.length;
+      md5Done = md5Done.then(() => call(() => md5.updateAsync(bytes)));
+      sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(bytes)));
+      return Promise.all([md5Done, sha256Done]).then(() => {});
     },
     async digest(): Promise<Digests> {
       if (dropped || finished) throw new Error("The digest was dropped");

@@ -20,6 +20,11 @@ export interface RunningDigest {
   readonly inline?: boolean;
   /** Feeds bytes (copied into pooled buffers: the caller may reuse its own at once). */
   update(bytes: Uint8Array): Promise<void>;
+  /**
+   * Feeds bytes without copying them, where the state can: resolves once both hashes have read
+   * them, and until then the caller must leave them untouched.
+   */
+  borrow?(bytes: Uint8Array): Promise<void>;
   /** Finishes; the state can't be used afterwards. */
   digest(): Promise<Digests>;
   /** Throws the state away. */

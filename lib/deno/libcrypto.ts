@@ -10,6 +10,8 @@
  */
 
 const update = { parameters: ["buffer", "buffer", "usize"], result: "i32" } as const;
+/** `MD5(data, n, out)` and the like: a whole digest in one call. */
+const oneShot = { parameters: ["buffer", "usize", "buffer"], result: "pointer" } as const;
 const SYMBOLS = {
   MD5_Init: { parameters: ["buffer"], result: "i32" },
   MD5_Update: update,
@@ -19,6 +21,9 @@ const SYMBOLS = {
   SHA256_Update: update,
   SHA256_Final: { parameters: ["buffer", "buffer"], result: "i32" },
   sha256UpdateAsync: { ...update, name: "SHA256_Update", nonblocking: true },
+  MD5: oneShot,
+  SHA1: oneShot,
+  SHA256: oneShot,
 } as const;
 
 export type Libcrypto = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -60,7 +65,29 @@ export function nativeHash(lib: Libcrypto, algorithm: NativeAlgorithm) {
     final(): string {
       const out = new Uint8Array(size);
       final(out, ctx);
-      return btoa(String.fromCharCode(...out));
+      return base64(out);
     },
   };
+}
+
+const ONE_SHOT = {
+  md5: ["MD5", 16],
+  sha1: ["SHA1", 20],
+  sha256: ["SHA256", 32],
+} as const satisfies Record<string, [keyof Libcrypto, number]>;
+
+/** The digest of `bytes` in one call on this thread, base64 (a per-chunk checksum). */
+export function nativeDigestOf(
+  lib: Libcrypto,
+  algorithm: keyof typeof ONE_SHOT,
+  bytes: Uint8Array,
+): string {
+  const [name, size] = ONE_SHOT[algorithm];
+  const out = new Uint8Array(size);
+  lib[name](bytes, BigInt(bytes.length), out);
+  return base64(out);
+}
+
+function base64(digest: Uint8Array): string {
+  return btoa(String.fromCharCode(...digest));
 }
