@@ -34,9 +34,12 @@ async function startOurs(work: string) {
     args: ["--min-free", "0", "--max-active", "32", "--log-level", "warn"],
   });
   const rss = watch(server.process.pid);
+  /** Peak RSS once listening, before any upload: the floor every row starts from. */
+  const idle = rss.read();
   return {
     url: server.url,
     rss,
+    idle,
     async [Symbol.asyncDispose]() {
       rss.stop();
       await server[Symbol.asyncDispose]();
@@ -103,8 +106,12 @@ export async function verify(uploadUrl: string, size: number): Promise<void> {
   if (digest !== sha256OfZeros(size)) throw new Error(`SHA-256 ${digest} is not the expected one`);
 }
 
+/** Idle peak RSS of the servers started, MiB (the most seen). */
+let serverIdle = 0;
+
 async function serverRow(work: string, sizes: number[], parallel: number): Promise<number> {
   await using server = await startOurs(work);
+  serverIdle = Math.max(serverIdle, server.idle);
   const jobs = sizes.map(async (size, i) => {
     const file = `${work}/sparse-${size}-${i}`;
     await sparse(file, size);
@@ -187,6 +194,11 @@ if (import.meta.main) {
         `run time ${
           ((performance.now() - t0) / 60_000).toFixed(1)
         } min; every row's size and SHA-256 verified`,
+    );
+    console.log(
+      `server idle (listening, before any upload): ${
+        serverIdle.toFixed(0)
+      } MiB of the ${ONE_UPLOAD_MAX} MiB a single upload may peak at`,
     );
   } finally {
     await Deno.remove(work, { recursive: true }).catch(() => {});

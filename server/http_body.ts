@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import { noteReceived } from "../lib/deno/chunk_gc.ts";
 
 /** How many received chunks the body stream holds before it pauses the connection. */
 const BODY_CHUNKS = 8;
@@ -52,6 +53,7 @@ export class BodyReader {
         req.pause();
         req.on("data", (chunk: Uint8Array) => {
           if (cancelled) return;
+          noteReceived(chunk.length);
           controller.enqueue(chunk);
           if ((controller.desiredSize ?? 0) <= 0) req.pause();
         });

@@ -4,7 +4,9 @@
  * and concurrent uploads on as many threads as they need, without Web Workers (no isolate's
  * memory, no message passing). Bytes are copied once into pooled pieces that both hashes read;
  * bytes in flight are bounded per state and in total, so memory stays flat. A caller that keeps
- * its bytes still until they are hashed (`borrow`) saves the copy and the pieces.
+ * its bytes still until they are hashed (`borrow`) saves the copy and the pieces; one that fills a
+ * pooled piece itself (`takePiece`, then `adopt`: the file store's write buffer) hands it over
+ * uncopied.
  */
 import type { Digests } from "../digest_header.ts";
 import type { RunningDigest } from "./digest_pool.ts";
@@ -12,14 +14,18 @@ import { type Libcrypto, nativeHash } from "./libcrypto.ts";
 
 /** Bytes one state may have queued before `update` waits (pipeline depth). */
 const IN_FLIGHT = 4 * 1024 * 1024;
-/** Bytes all states together may have queued (10 uploads share 16 MiB, not 40). */
-const TOTAL_IN_FLIGHT = 16 * 1024 * 1024;
+/**
+ * Bytes all states together may have queued: 10 uploads share 8 MiB, not 40 (every state still
+ * gets a piece hashing, and two cores are kept busy by two).
+ */
+export const TOTAL_IN_FLIGHT = 8 * 1024 * 1024;
 /** Bytes per call: long enough that a thread hand-off (~20 µs) is noise beside it (~2 ms). */
 export const PIECE = 1024 * 1024;
 /** Most idle pieces kept for reuse. */
 const SPARE = TOTAL_IN_FLIGHT / PIECE;
 const spare: Uint8Array[] = [];
-let totalInFlight = 0;
+/** Bytes queued by all states now, and the most seen at once (for tests). */
+export const queued = { bytes: 0, peak: 0 };
 /** Everyone waiting for the shared bound to drop. */
 const blocked = new Set<() => void>();
 
@@ -60,24 +66,14 @@ export function nativeDigest(lib: Libcrypto): RunningDigest {
   let resume: (() => void) | undefined;
   const wake = () => resume?.();
 
-  /** Hashes `piece` (the start of a pooled buffer) on both threads, then puts it back. */
-  async function feed(piece: Uint8Array): Promise<void> {
-    const n = piece.length;
-    length += n;
-    inFlight += n;
-    totalInFlight += n;
-    md5Done = md5Done.then(() => call(() => md5.updateAsync(piece)));
-    sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(piece)));
-    // The piece is free once both hashes have read it.
-    Promise.all([md5Done, sha256Done]).then(() => {
-      givePiece(piece);
-      inFlight -= n;
-      totalInFlight -= n;
-      if (inFlight <= IN_FLIGHT / 2) wake();
-      if (totalInFlight <= TOTAL_IN_FLIGHT / 2) { for (const b of blocked) b(); }
-    });
-    // Over its own depth it waits for its hashes; over the shared bound, for anyone's.
-    while ((inFlight > IN_FLIGHT || totalInFlight > TOTAL_IN_FLIGHT) && !dropped) {
+  /**
+   * Waits until `n` more bytes fit within this state's depth and the shared bound (at its own
+   * depth it waits for its hashes; at the shared bound, for anyone's), and counts them in at once,
+   * before anyone else woken with it can: pieces are queued only within both bounds, so the
+   * bounds hold the pieces' memory too. False if the state was dropped meanwhile.
+   */
+  async function reserve(n: number): Promise<boolean> {
+    while ((inFlight + n > IN_FLIGHT || queued.bytes + n > TOTAL_IN_FLIGHT) && !dropped) {
       await new Promise<void>((resolve) => {
         resume = resolve;
         blocked.add(resolve);
@@ -85,6 +81,27 @@ export function nativeDigest(lib: Libcrypto): RunningDigest {
       blocked.delete(resume!);
       resume = undefined;
     }
+    if (dropped) return false;
+    inFlight += n;
+    queued.bytes += n;
+    queued.peak = Math.max(queued.peak, queued.bytes);
+    return true;
+  }
+
+  /** Hashes `piece` (the start of a pooled buffer, reserved) on both threads, then puts it back. */
+  function feed(piece: Uint8Array): void {
+    const n = piece.length;
+    length += n;
+    md5Done = md5Done.then(() => call(() => md5.updateAsync(piece)));
+    sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(piece)));
+    // The piece is free once both hashes have read it.
+    Promise.all([md5Done, sha256Done]).then(() => {
+      givePiece(piece);
+      inFlight -= n;
+      queued.bytes -= n;
+      if (inFlight <= IN_FLIGHT / 2) wake();
+      if (queued.bytes <= TOTAL_IN_FLIGHT / 2) { for (const b of blocked) b(); }
+    });
   }
 
   return {
@@ -94,14 +111,16 @@ export function nativeDigest(lib: Libcrypto): RunningDigest {
     async update(bytes) {
       for (let at = 0; at < bytes.length && !dropped; at += PIECE) {
         const part = bytes.subarray(at, at + PIECE);
+        if (!(await reserve(part.length))) return;
         const piece = takePiece();
         piece.set(part);
-        await feed(piece.subarray(0, part.length));
+        feed(piece.subarray(0, part.length));
       }
     },
     async adopt(piece) {
-      if (dropped || piece.length > PIECE) return await this.update(piece);
-      await feed(piece);
+      if (piece.length > PIECE) return await this.update(piece);
+      if (await reserve(piece.length)) feed(piece);
+      else givePiece(piece);
     },
     borrow(bytes) {
       if (dropped || bytes.length === 0) return Promise.resolve();

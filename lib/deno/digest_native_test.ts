@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { givePiece, nativeDigest, PIECE, takePiece, threads } from "./digest_native.ts";
+import {
+  givePiece,
+  nativeDigest,
+  PIECE,
+  queued,
+  takePiece,
+  threads,
+  TOTAL_IN_FLIGHT,
+} from "./digest_native.ts";
 import { libcrypto } from "./libcrypto.ts";
 
 const lib = libcrypto();
@@ -68,6 +76,20 @@ Deno.test("an adopted piece is hashed without a copy and comes back to the pool"
   assert.equal(takePiece().buffer, first.buffer);
   givePiece(first);
   givePiece(second);
+});
+
+Deno.test("ten concurrent states never queue more than the shared bound of pooled pieces", async () => {
+  assert.ok(lib);
+  const data = new Uint8Array(6 * 1024 * 1024 + 7).map((_, i) => (i >> 5) & 0xff);
+  queued.peak = 0;
+  const states = Array.from({ length: 10 }, () => nativeDigest(lib));
+  await Promise.all(states.map((s) => s.update(data)));
+  const digests = await Promise.all(states.map((s) => s.digest()));
+  for (const d of digests) assert.deepEqual(d, expected(data));
+  // Pieces are taken within the bound, not filled first and waited for after: the memory of
+  // the pieces (in flight plus the spares kept for reuse) is the bound itself.
+  assert.ok(queued.peak <= TOTAL_IN_FLIGHT, `${queued.peak} bytes queued at once`);
+  assert.equal(queued.bytes, 0);
 });
 
 Deno.test("borrowed bytes, hashed in place between copied ones, give node:crypto's digests", async () => {
