@@ -9,7 +9,8 @@
  * - limits: `dd` with one fsync, `dd oflag=dsync` at 1 MiB and 8 MiB, `md5sum`, and curl into a
  *   `Deno.serve` sink on loopback;
  * - ours: curl sending one streaming PATCH to `main.ts server`, and our client (`main.ts client
- *   upload`) at 1 MiB, 8 MiB and one-PATCH chunk sizes, with the default checksum and with none;
+ *   upload`) at 1 MiB, 8 MiB and one-PATCH chunk sizes, with default options and with a per-chunk
+ *   checksum (`--checksum auto`);
  * - the peer: @tus/server + @tus/file-store under Node with tus-js-client under Node (npm-installed
  *   into a temp dir at bench time; skipped with a notice when node or npm is missing);
  * - many small uploads (creation-with-upload, 16 in flight), ours and the peer.

@@ -33,8 +33,9 @@ upload options:
                          (default $XDG_STATE_HOME/resumable or ~/.local/state/resumable)
   --protocol P           tus (default), ietf (the IETF resumable-upload draft) or plain
   --ietf-version N       the draft's interop version with --protocol ietf: 3 to 8 (default 8)
-  --checksum ALG         Upload-Checksum per PATCH: md5, sha1, sha256, none, or auto
-                         (default: the fastest the server offers; sha1, then sha256, then md5)
+  --checksum ALG         Upload-Checksum per PATCH: none (default: the whole-file digests
+                         are checked at the end), auto (the fastest the server offers:
+                         sha1, then sha256, then md5), md5, sha1 or sha256
   --parallel N           N partial uploads at once, then concatenated (tus concatenation;
                          falls back to one stream where the server lacks it)
   --crash-after F|random kill this process (SIGKILL) once fraction F is acknowledged;

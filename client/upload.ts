@@ -9,6 +9,7 @@ import type { UploadSource } from "./core/source.ts";
 import { upload as uploadWith, type UploadOptions, type UploadResult } from "./core/upload_core.ts";
 
 export {
+  DEFAULT_CHECKSUM,
   DEFAULT_CHUNK_SIZE,
   type Hashing,
   showDigests,

@@ -10,7 +10,7 @@ import { upload, type UploadEvent } from "./upload.ts";
 import type { ProgressFetch } from "./core/upload_options.ts";
 import { data, md5, options, server } from "./upload_test_server.ts";
 
-Deno.test("checksums: the fastest offered by default, the one asked for, and 460 resends", async () => {
+Deno.test("checksums: the fastest offered with auto, the one asked for, none by default, and 460 resends", async () => {
   const s = server();
   const seen: string[] = [];
   let corrupt = 1;
@@ -30,19 +30,22 @@ Deno.test("checksums: the fastest offered by default, the one asked for, and 460
   const events: UploadEvent[] = [];
   const bytes = data(25_000, 7);
   const result = await upload(bytesSource(bytes), {
-    ...options(s, { chunkSize: 10_000, onEvent: (e) => events.push(e) }),
+    ...options(s, { chunkSize: 10_000, checksum: "auto", onEvent: (e) => events.push(e) }),
     fetch: spy,
   });
   assert.ok(s.log.some((r) => r.status === 460));
   assert.ok(events.some((e) => e.type === "retry"));
   assert.equal(md5(await s.stored(result.url)), md5(bytes));
-  assert.ok(seen.every((a) => a === "sha1"), `default checksum: ${seen}`);
+  assert.ok(seen.every((a) => a === "sha1"), `auto checksum: ${seen}`);
   seen.length = 0;
   await upload(bytesSource(data(5000)), { ...options(s, { checksum: "md5" }), fetch: spy });
   assert.deepEqual(seen, ["md5"]);
   seen.length = 0;
   await upload(bytesSource(data(5000)), { ...options(s, { checksum: "none" }), fetch: spy });
   assert.deepEqual(seen, ["none"]);
+  seen.length = 0;
+  await upload(bytesSource(data(5000)), { ...options(s, {}), fetch: spy });
+  assert.deepEqual(seen, ["none"], "no per-chunk checksum by default");
 });
 
 for (const protocol of ["ietf", "plain"] as const) {

@@ -132,7 +132,6 @@ export class Row {
           ...(this.file.type ? { filetype: this.file.type } : {}),
         },
         signal: controller.signal,
-        checksum: "none", // the whole-file digest is checked at the end
         resume: { store, fingerprint: this.fingerprint, path: this.file.name },
         hashing,
         progressFetch,

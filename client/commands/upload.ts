@@ -7,7 +7,13 @@ import { defaultStateDir, FileResumeStore, finishedStore } from "../file_resume_
 import { fingerprint } from "../fingerprint.ts";
 import { ProgressLine } from "../progress_line.ts";
 import { say, warn } from "../terminal.ts";
-import { DEFAULT_CHUNK_SIZE, upload, type UploadEvent, type UploadResult } from "../upload.ts";
+import {
+  DEFAULT_CHECKSUM,
+  DEFAULT_CHUNK_SIZE,
+  upload,
+  type UploadEvent,
+  type UploadResult,
+} from "../upload.ts";
 import { describe } from "./event_line.ts";
 import { EXIT } from "./exit_codes.ts";
 import {
@@ -36,7 +42,7 @@ export async function uploadCommand(args: string[]): Promise<number> {
     json: { type: "boolean", default: false },
     protocol: { type: "string", default: "tus" },
     "ietf-version": { type: "string" },
-    checksum: { type: "string", default: "auto" },
+    checksum: { type: "string", default: DEFAULT_CHECKSUM },
     parallel: { type: "string", default: "1" },
   });
   if (positionals.length !== 1) usage("upload takes exactly one FILE");

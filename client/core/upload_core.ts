@@ -23,11 +23,17 @@ import { Contact, DEFAULT_RETRY } from "./retry.ts";
 import type { UploadSource } from "./source.ts";
 import { type Settings, Transfer, type TransferResult } from "./transfer.ts";
 import type { UploadEvent, UploadResult } from "./upload_events.ts";
-import { DEFAULT_CHUNK_SIZE, type Hashing, type UploadOptions } from "./upload_options.ts";
+import {
+  DEFAULT_CHECKSUM,
+  DEFAULT_CHUNK_SIZE,
+  type Hashing,
+  type UploadOptions,
+} from "./upload_options.ts";
 import { uploadParts } from "./upload_parts.ts";
 
 export type { UploadEvent, UploadResult, Verified } from "./upload_events.ts";
 export {
+  DEFAULT_CHECKSUM,
   DEFAULT_CHUNK_SIZE,
   type Hashing,
   type InformationalFetch,
@@ -45,7 +51,7 @@ export async function upload(
   const fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
   const emit = (event: UploadEvent) => options.onEvent?.(event);
   const wantsFeatures = dialect.name === "tus" &&
-    ((options.parallel ?? 1) > 1 || (options.checksum ?? "auto") !== "none");
+    ((options.parallel ?? 1) > 1 || (options.checksum ?? DEFAULT_CHECKSUM) !== "none");
   const link: Link = {
     endpoint: options.endpoint,
     ...defined({
@@ -146,7 +152,7 @@ function chooseChecksum(
   features: ServerFeatures,
   emit: (event: UploadEvent) => void,
 ): ChecksumAlgorithm | undefined {
-  const wanted = options.checksum ?? "auto";
+  const wanted = options.checksum ?? DEFAULT_CHECKSUM;
   if (wanted === "none" || dialect.name !== "tus") return undefined;
   if (wanted === "auto") return fastestChecksum(features.checksums);
   if (!features.checksums.includes(wanted)) {
