@@ -94,8 +94,9 @@ export function nativeDigest(lib: Libcrypto): RunningDigest {
     length += n;
     md5Done = md5Done.then(() => call(() => md5.updateAsync(piece)));
     sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(piece)));
-    // The piece is free once both hashes have read it.
-    Promise.all([md5Done, sha256Done]).then(() => {
+    // The piece is free once both hashes are done with it, read or failed (`digest` reports a
+    // failure); settled, so a failure is never an unhandled rejection here.
+    Promise.allSettled([md5Done, sha256Done]).then(() => {
       givePiece(piece);
       inFlight -= n;
       queued.bytes -= n;

@@ -10,6 +10,8 @@ import {
   TOTAL_IN_FLIGHT,
 } from "./digest_native.ts";
 import { libcrypto } from "./libcrypto.ts";
+import { randomBytes } from "../../tests/helpers/random_bytes.ts";
+import { waitFor } from "../../tests/helpers/wait.ts";
 
 const lib = libcrypto();
 
@@ -61,6 +63,8 @@ Deno.test("dropping a native digest releases a writer waiting on the bound", asy
 
 Deno.test("an adopted piece is hashed without a copy and comes back to the pool", async () => {
   assert.ok(lib);
+  // Pieces an earlier test left hashing come back first, so the pool's order below is this test's.
+  await waitFor(() => queued.bytes === 0, { message: "earlier pieces back in the pool" });
   const data = new Uint8Array(PIECE + 100).map((_, i) => (i * 7) & 0xff);
   const state = nativeDigest(lib);
   const first = takePiece();
@@ -80,14 +84,15 @@ Deno.test("an adopted piece is hashed without a copy and comes back to the pool"
 
 Deno.test("ten concurrent states never queue more than the shared bound of pooled pieces", async () => {
   assert.ok(lib);
-  const data = new Uint8Array(6 * 1024 * 1024 + 7).map((_, i) => (i >> 5) & 0xff);
+  // Every piece differs: one put back into the pool too early and refilled would change a digest.
+  const data = randomBytes(6 * 1024 * 1024 + 7);
   queued.peak = 0;
   const states = Array.from({ length: 10 }, () => nativeDigest(lib));
   await Promise.all(states.map((s) => s.update(data)));
   const digests = await Promise.all(states.map((s) => s.digest()));
   for (const d of digests) assert.deepEqual(d, expected(data));
-  // Pieces are taken within the bound, not filled first and waited for after: the memory of
-  // the pieces (in flight plus the spares kept for reuse) is the bound itself.
+  // A piece is taken only within the bound, so the memory of the pieces (in flight plus the
+  // spares kept for reuse) is the bound itself.
   assert.ok(queued.peak <= TOTAL_IN_FLIGHT, `${queued.peak} bytes queued at once`);
   assert.equal(queued.bytes, 0);
 });

@@ -8,7 +8,7 @@
  * both workers read; bytes in flight are bounded per state and in total, so memory stays flat.
  */
 import { type Digests, DigestState } from "./digest.ts";
-import { givePiece, nativeDigest, takePiece } from "./digest_native.ts";
+import { givePiece, nativeDigest, PIECE, takePiece } from "./digest_native.ts";
 import type { Algorithm, WorkerReply, WorkerRequest } from "./digest_worker.ts";
 import { libcrypto } from "./libcrypto.ts";
 
@@ -49,8 +49,6 @@ const IN_FLIGHT = 4 * 1024 * 1024;
  */
 const TOTAL_IN_FLIGHT = 16 * 1024 * 1024;
 let totalInFlight = 0;
-/** Bytes travel in pieces of this size, which come back for reuse once every reader is done. */
-const PIECE = 1024 * 1024;
 /** Most idle pieces kept for reuse. */
 const SPARE = TOTAL_IN_FLIGHT / PIECE;
 const spare: Uint8Array[] = [];

@@ -1,4 +1,9 @@
-/** Bytes gathered before one write(2); bounds memory per request. */
+/**
+ * Bytes gathered before one write(2); bounds memory per request. The size of a hashing piece
+ * (`PIECE` in lib/deno/digest_native.ts, which this pure module can't import), so the file store
+ * can write from a pooled piece and hand it to the hashes whole; write_buffer_test.ts holds them
+ * equal.
+ */
 export const WRITE_BUFFER = 1024 * 1024;
 
 /** What takes bytes a write(2) at a time, perhaps fewer than offered (an open file). */

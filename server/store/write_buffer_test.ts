@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { PIECE } from "../../lib/deno/digest_native.ts";
 import { WRITE_BUFFER, WriteBuffer } from "./write_buffer.ts";
 
 Deno.test("WriteBuffer gathers small chunks into whole buffers and passes big ones through", async () => {
@@ -69,4 +70,8 @@ Deno.test("WriteBuffer gathers in the storage it is given, so a series of buffer
   }
   assert.deepEqual(seen, [storage.buffer, storage.buffer]);
   assert.deepEqual(storage.subarray(0, 10), new Uint8Array(10).fill(2));
+});
+
+Deno.test("a write buffer is one hashing piece, so a pooled piece can be written from and hashed whole", () => {
+  assert.equal(WRITE_BUFFER, PIECE);
 });

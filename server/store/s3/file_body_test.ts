@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import http from "node:http";
 import { SEND_BUFFER, sendBuffers, sendFileRegion } from "./file_body.ts";
+import { randomBytes } from "../../../tests/helpers/random_bytes.ts";
 
 /** A server answering each request with the SHA-256 (hex) of the body it received. */
 function hashingServer() {
@@ -42,11 +43,8 @@ Deno.test("sendFileRegion: regions arrive whole, and a series of requests reuses
   const server = hashingServer();
   const agent = new http.Agent({ keepAlive: true });
   try {
-    const data = crypto.getRandomValues(new Uint8Array(64 * 1024)).slice();
-    const file = new Uint8Array(3 * SEND_BUFFER + 100_000);
-    for (let at = 0; at < file.length; at += data.length) {
-      file.set(data.subarray(0, file.length - at), at);
-    }
+    // Bytes that never repeat: a buffer refilled while it is still being sent would change them.
+    const file = randomBytes(3 * SEND_BUFFER + 100_000);
     await Deno.writeFile(path, file);
     const before = sendBuffers.allocated;
     const requests = 8;
