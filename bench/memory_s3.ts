@@ -12,6 +12,7 @@ import { formatBytes, parseSize } from "../lib/units.ts";
 import { startServer } from "../tests/helpers/server.ts";
 import {
   emptyPrefix,
+  s3StoreFlags,
   type Services,
   testBucket,
   testSchema,
@@ -38,26 +39,13 @@ async function s3Row(
   size: number,
 ): Promise<Run> {
   const schema = await testSchema(services);
+  const store = s3StoreFlags(services, bucket, schema.url);
   try {
     await using server = await startServer({
       asTask: true,
       tempDir: work,
-      args: [
-        "--log-level",
-        "warn",
-        "--store",
-        "s3",
-        "--s3-endpoint",
-        services.s3.endpoint,
-        "--s3-bucket",
-        bucket,
-        "--db",
-        schema.url,
-      ],
-      env: {
-        AWS_ACCESS_KEY_ID: services.s3.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: services.s3.credentials.secretAccessKey,
-      },
+      args: ["--log-level", "warn", ...store.args],
+      env: store.env,
     });
     const rss = watch(server.process.pid);
     try {

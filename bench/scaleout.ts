@@ -21,6 +21,7 @@ import { formatBytes, parseSize } from "../lib/units.ts";
 import { S3Client } from "../server/store/s3/s3_client.ts";
 import {
   emptyPrefix,
+  s3StoreFlags,
   testBucket,
   type TestSchema,
   testSchema,
@@ -161,10 +162,6 @@ async function main(): Promise<number> {
   const env: Env = { file, size, md5, work };
   const bucket = `resumable-bench-${crypto.randomUUID().slice(0, 8)}`;
   const s3 = await testBucket({ ...services, s3: { ...services.s3, bucket } });
-  const credentials = {
-    AWS_ACCESS_KEY_ID: services.s3.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: services.s3.credentials.secretAccessKey,
-  };
   const samples = new Map<string, number[]>();
   const add = (row: string, seconds: number) =>
     samples.set(row, [...(samples.get(row) ?? []), mbps(size, seconds)]);
@@ -185,18 +182,9 @@ async function main(): Promise<number> {
 
       const schema = await testSchema(services);
       schemas.push(schema);
-      const bucketArgs = [
-        "--store",
-        "s3",
-        "--s3-endpoint",
-        services.s3.endpoint,
-        "--s3-bucket",
-        bucket,
-        "--db",
-        schema.url,
-      ];
+      const store = s3StoreFlags(services, bucket, schema.url);
       {
-        await using s3Server = await startOurs(work, bucketArgs, credentials);
+        await using s3Server = await startOurs(work, store.args, store.env);
         const [up, down] = await onePatch(s3Server, env);
         add("S3 store: one PATCH (curl), 8 MiB parts", up);
         add("S3 store: GET (curl)", down);

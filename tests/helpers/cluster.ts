@@ -9,6 +9,7 @@ import type { S3Client } from "../../server/store/s3/s3_client.ts";
 import { startServer, type TestServer } from "./server.ts";
 import {
   emptyPrefix,
+  s3StoreFlags,
   type Services,
   testBucket,
   type TestSchema,
@@ -43,27 +44,10 @@ export async function withCluster(fn: (cluster: Cluster) => Promise<void>): Prom
       bucket,
       schema,
       async start(extra = [], env = {}) {
+        const store = s3StoreFlags(svc, bucket, schema.url);
         const server = await startServer({
-          args: [
-            "--store",
-            "s3",
-            "--s3-endpoint",
-            svc.s3.endpoint,
-            "--s3-bucket",
-            bucket,
-            "--s3-region",
-            svc.s3.region,
-            "--s3-part-size",
-            "5MiB",
-            "--db",
-            schema.url,
-            ...extra,
-          ],
-          env: {
-            AWS_ACCESS_KEY_ID: svc.s3.credentials.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: svc.s3.credentials.secretAccessKey,
-            ...env,
-          },
+          args: [...store.args, "--s3-region", svc.s3.region, "--s3-part-size", "5MiB", ...extra],
+          env: { ...store.env, ...env },
         });
         servers.push(server);
         return server;

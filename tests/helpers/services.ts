@@ -22,6 +22,26 @@ export interface Services {
   pg: string;
 }
 
+/** The flags and environment of a server whose store is `bucket` and whose records are in `db`. */
+export function s3StoreFlags(services: Services, bucket: string, db: string) {
+  return {
+    args: [
+      "--store",
+      "s3",
+      "--s3-endpoint",
+      services.s3.endpoint,
+      "--s3-bucket",
+      bucket,
+      "--db",
+      db,
+    ],
+    env: {
+      AWS_ACCESS_KEY_ID: services.s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: services.s3.credentials.secretAccessKey,
+    },
+  };
+}
+
 /** The bucket every test shares; each test works under its own key prefix. */
 const BUCKET = "resumable-test";
 
