@@ -2,19 +2,15 @@
 import assert from "node:assert/strict";
 import {
   assertExit,
-  assertKilled,
+  assertOneErrorLine,
   completedEvent,
   describeRun,
   digestsOf,
   eventsOf,
   idOf,
   only,
-  tempDir,
 } from "./helpers/client_cli.ts";
-import { assertOneErrorLine } from "./helpers/client_cli.ts";
-import { HttpRecorder } from "./helpers/http_recorder.ts";
-import { startServer } from "./helpers/server.ts";
-import { client, generate, MiB } from "./helpers/client_runs.ts";
+import { client, ClientFixture, MiB } from "./helpers/client_runs.ts";
 
 for (
   const change of [
@@ -41,31 +37,16 @@ for (
   Deno.test(
     `when the file was modified between runs (${change.what}), the client starts a new upload of the new content`,
     async () => {
-      await using server = await startServer();
-      await using work = await tempDir();
-      const file = `${work.path}/changing.bin`;
-      const original = await generate(file, 16 * MiB, 8);
-      const command = [
-        "upload",
-        file,
-        "--endpoint",
-        server.url,
-        "--state-dir",
-        `${work.path}/state`,
-        "--json",
-      ];
-      const first = await client([...command, "--crash-after", "0.5"]);
-      assertKilled(first);
-      const firstCreated = only(eventsOf(first), "created");
-      assert.equal(firstCreated.length, 1);
-      const oldUrl = firstCreated[0]!.url;
+      await using fx = await ClientFixture.start();
+      const original = await fx.generate("changing.bin", 16 * MiB, 8);
+      const command = fx.upload(original.path, "--json");
+      const { url: oldUrl } = await fx.crash(command, "0.5");
 
-      await change.apply(file);
-      const modified = await digestsOf(file);
+      await change.apply(original.path);
+      const modified = await digestsOf(original.path);
       assert.notEqual(modified.md5, original.md5);
 
-      const second = await client(command);
-      assertExit(second, 0);
+      const second = await fx.complete(command);
       const events = eventsOf(second);
       assert.equal(only(events, "resumed").length, 0, "the old upload must not be resumed");
       const created = only(events, "created");
@@ -75,8 +56,7 @@ for (
       assert.equal(completed.url, created[0]!.url);
       assert.equal(completed.md5, modified.md5);
       assert.equal(completed.size, modified.size);
-      const id = idOf(completed.url);
-      assert.equal((await digestsOf(server.dataPath(id))).md5, modified.md5);
+      await fx.assertStored(idOf(completed.url), modified.md5);
     },
   );
 }
@@ -85,15 +65,12 @@ for (const chunk of ["a middle chunk", "the last chunk"] as const) {
   Deno.test(
     `a file that grows while ${chunk} is being sent stops the upload with exit 6 and one error line`,
     async () => {
-      await using server = await startServer();
-      await using work = await tempDir();
-      const file = `${work.path}/growing.bin`;
+      await using fx = await ClientFixture.start();
       const size = 24 * MiB; // three 8 MiB chunks
-      await generate(file, size, 17);
+      const { path: file } = await fx.generate("growing.bin", size, 17);
       const at = chunk === "the last chunk" ? 16 * MiB : 8 * MiB;
       let changed = false;
-      await using recorder = HttpRecorder.start({
-        target: server.origin,
+      fx.record({
         beforeForward: async (request) => {
           if (request.method !== "PATCH" || request.uploadOffset !== at || changed) return;
           changed = true;
@@ -101,14 +78,7 @@ for (const chunk of ["a middle chunk", "the last chunk"] as const) {
           await f.write(new Uint8Array(10).fill(1));
         },
       });
-      const run = await client([
-        "upload",
-        file,
-        "--endpoint",
-        recorder.url("/files"),
-        "--state-dir",
-        `${work.path}/state`,
-      ]);
+      const run = await client(fx.upload(file));
       assert.ok(changed, `the client never sent a PATCH at ${at}`);
       assertExit(run, 6);
       const line = assertOneErrorLine(run);

@@ -5,25 +5,19 @@
 import assert from "node:assert/strict";
 import {
   assertExit,
-  assertKilled,
+  assertOneErrorLine,
   type ClientRun,
   completedEvent,
   describeRun,
-  digestsOf,
   eventsOf,
   idOf,
   only,
-  tempDir,
 } from "./helpers/client_cli.ts";
-import { assertOneErrorLine } from "./helpers/client_cli.ts";
-import { HttpRecorder } from "./helpers/http_recorder.ts";
-import { startServer } from "./helpers/server.ts";
-import { TcpProxy } from "./helpers/tcp_proxy.ts";
 import { TimeoutError, withDeadline } from "./helpers/wait.ts";
 import {
   assertContiguous,
   client,
-  generate,
+  ClientFixture,
   MiB,
   serverOffset,
   sum,
@@ -32,27 +26,17 @@ import {
 Deno.test(
   "when the connection drops mid-chunk, the client retries, resumes from the server's offset and finishes with the right MD5",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    await using proxy = TcpProxy.start({ target: server });
-    const file = `${work.path}/dropped.bin`;
+    await using fx = await ClientFixture.start();
+    const proxy = fx.proxy();
     const size = 32 * MiB;
-    const source = await generate(file, size, 7);
+    const source = await fx.generate("dropped.bin", size, 7);
     proxy.cutAfterUpstreamBytes(20 * MiB); // mid-way through the third 8 MiB PATCH
     // Deno's fetch re-sends a request once, on a new connection, when the reused keep-alive
     // connection under it dies, so a single cut may never reach the client (the re-sent PATCH is
     // then accepted, or gets a 409). Cut that re-send too, 1 MiB in, so a network error does.
     const rearmed = proxy.cut.then(() => proxy.cutAfterUpstreamBytes(MiB));
 
-    const run = await client([
-      "upload",
-      file,
-      "--endpoint",
-      `${proxy.origin}/files`,
-      "--state-dir",
-      `${work.path}/state`,
-      "--json",
-    ]);
+    const run = await client(fx.upload(source.path, "--json"));
     await withDeadline(rearmed, 1000, "the proxy to have cut the connection");
     await withDeadline(proxy.cut, 1000, "the proxy to have cut the re-sent request");
     assertExit(run, 0);
@@ -76,37 +60,26 @@ Deno.test(
       `${proxy.upstreamBytes} bytes went upstream for a ${size}-byte file`,
     );
     const id = idOf(completed.url);
-    assert.equal(await serverOffset(server, id), size);
-    assert.equal((await digestsOf(server.dataPath(id))).md5, source.md5);
+    assert.equal(await serverOffset(fx.server, id), size);
+    await fx.assertStored(id, source.md5);
   },
 );
 
 Deno.test(
   "a 503 with Retry-After makes the client wait at least that long, ask HEAD and continue to the right MD5",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    const file = `${work.path}/unavailable.bin`;
+    await using fx = await ClientFixture.start();
     const size = 16 * MiB;
-    const source = await generate(file, size, 14);
+    const source = await fx.generate("unavailable.bin", size, 14);
     let injected = false;
-    await using recorder = HttpRecorder.start({
-      target: server.origin,
+    const recorder = fx.record({
       beforeForward: (request) => {
         if (request.method !== "PATCH" || request.uploadOffset !== 8 * MiB || injected) return;
         injected = true;
         return new Response("busy\n", { status: 503, headers: { "Retry-After": "1" } });
       },
     });
-    const run = await client([
-      "upload",
-      file,
-      "--endpoint",
-      recorder.url("/files"),
-      "--state-dir",
-      `${work.path}/state`,
-      "--json",
-    ]);
+    const run = await client(fx.upload(source.path, "--json"));
     assertExit(run, 0);
     assert.ok(injected, "the client never sent a PATCH at 8 MiB");
     const events = eventsOf(run);
@@ -135,13 +108,10 @@ Deno.test(
 Deno.test(
   "a server that answers PATCH 204 without taking any bytes makes the client give up after --retries (exit 4), not loop forever",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    const file = `${work.path}/ignored.bin`;
-    await generate(file, MiB, 15);
+    await using fx = await ClientFixture.start();
+    const source = await fx.generate("ignored.bin", MiB, 15);
     // Like a proxy that drops request bodies: every PATCH is "accepted" with the offset unchanged.
-    await using recorder = HttpRecorder.start({
-      target: server.origin,
+    const recorder = fx.record({
       beforeForward: (request) => {
         if (request.method !== "PATCH") return;
         return new Response(null, {
@@ -152,20 +122,7 @@ Deno.test(
     });
     let run: ClientRun;
     try {
-      run = await client(
-        [
-          "upload",
-          file,
-          "--endpoint",
-          recorder.url("/files"),
-          "--state-dir",
-          `${work.path}/state`,
-          "--retries",
-          "2",
-          "--json",
-        ],
-        10_000,
-      );
+      run = await client(fx.upload(source.path, "--retries", "2", "--json"), 10_000);
     } catch (error) {
       if (!(error instanceof TimeoutError)) throw error;
       await recorder.settled();
@@ -187,29 +144,15 @@ Deno.test(
 Deno.test(
   "when the remembered upload is gone (404) the client says so and starts a new upload that completes",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    const file = `${work.path}/gone.bin`;
-    const source = await generate(file, 16 * MiB, 16);
-    const command = [
-      "upload",
-      file,
-      "--endpoint",
-      server.url,
-      "--state-dir",
-      `${work.path}/state`,
-      "--json",
-    ];
-    const first = await client([...command, "--crash-after", "0.5"]);
-    assertKilled(first);
-    const oldUrl = only(eventsOf(first), "created")[0]?.url;
-    assert.ok(oldUrl);
+    await using fx = await ClientFixture.start();
+    const source = await fx.generate("gone.bin", 16 * MiB, 16);
+    const command = fx.upload(source.path, "--json");
+    const { url: oldUrl } = await fx.crash(command, "0.5");
     const res = await fetch(oldUrl, { method: "DELETE", headers: { "Tus-Resumable": "1.0.0" } });
     await res.body?.cancel();
     assert.equal(res.status, 204);
 
-    const second = await client(command);
-    assertExit(second, 0);
+    const second = await fx.complete(command);
     const events = eventsOf(second);
     assert.deepEqual(
       events.map((e) => e.type).filter((t) => t !== "progress"),
@@ -221,6 +164,6 @@ Deno.test(
     const completed = completedEvent(second);
     assert.equal(completed.url, created.url);
     assert.equal(completed.md5, source.md5);
-    assert.equal((await digestsOf(server.dataPath(idOf(completed.url)))).md5, source.md5);
+    await fx.assertStored(idOf(completed.url), source.md5);
   },
 );

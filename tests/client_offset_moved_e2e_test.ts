@@ -5,23 +5,18 @@
 import assert from "node:assert/strict";
 import {
   assertExit,
-  assertKilled,
+  assertOneErrorLine,
   completedEvent,
-  digestsOf,
   eventsOf,
   idOf,
   only,
-  tempDir,
 } from "./helpers/client_cli.ts";
-import { assertOneErrorLine } from "./helpers/client_cli.ts";
-import { HttpRecorder } from "./helpers/http_recorder.ts";
-import { startServer } from "./helpers/server.ts";
 import { patch } from "./helpers/uploads.ts";
 import {
   assertContiguous,
   client,
+  ClientFixture,
   createdUrl,
-  generate,
   MiB,
   readRange,
   serverOffset,
@@ -31,22 +26,24 @@ import {
 Deno.test(
   "when another writer appends the next bytes mid-run, the client takes the 409, resyncs with HEAD and continues from the new offset",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    const file = `${work.path}/raced.bin`;
+    await using fx = await ClientFixture.start();
     const size = 24 * MiB;
-    const source = await generate(file, size, 4);
+    const source = await fx.generate("raced.bin", size, 4);
     const raceAt = 8 * MiB;
     const theirs = 4 * MiB;
     let raced: Promise<void> | undefined;
-    await using recorder = HttpRecorder.start({
-      target: server.origin,
+    const recorder = fx.record({
       beforeForward: (request) => {
         if (request.method !== "PATCH" || request.uploadOffset !== raceAt || raced) return;
         // Another writer appends the right next bytes first, so the client's PATCH is stale.
         raced = (async () => {
-          const bytes = await readRange(file, raceAt, theirs);
-          const res = await patch(server, request.path, raceAt, bytes as Uint8Array<ArrayBuffer>);
+          const bytes = await readRange(source.path, raceAt, theirs);
+          const res = await patch(
+            fx.server,
+            request.path,
+            raceAt,
+            bytes as Uint8Array<ArrayBuffer>,
+          );
           assert.equal(res.status, 204, `the other writer's PATCH: ${res.text}`);
           assert.equal(res.offset, raceAt + theirs);
         })();
@@ -54,15 +51,7 @@ Deno.test(
       },
     });
 
-    const run = await client([
-      "upload",
-      file,
-      "--endpoint",
-      recorder.url("/files"),
-      "--state-dir",
-      `${work.path}/state`,
-      "--json",
-    ]);
+    const run = await client(fx.upload(source.path, "--json"));
     assert.ok(raced, "the client never sent a PATCH at the racing offset");
     await raced;
     assertExit(run, 0);
@@ -88,93 +77,66 @@ Deno.test(
     assert.equal(only(events, "restarted").length, 0);
     assert.ok(only(events, "retry").length >= 1, "a retry (resync) event");
     assert.equal(completedEvent(run).md5, source.md5);
-    assert.equal((await digestsOf(server.dataPath(id))).md5, source.md5);
+    await fx.assertStored(id, source.md5);
   },
 );
 
 Deno.test(
   "when another writer advanced the upload between runs, the client resumes from the new offset and sends only the rest",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    await using recorder = HttpRecorder.start({ target: server.origin });
-    const file = `${work.path}/advanced.bin`;
+    await using fx = await ClientFixture.start();
+    const recorder = fx.record();
     const size = 24 * MiB;
-    const source = await generate(file, size, 5);
-    const command = [
-      "upload",
-      file,
-      "--endpoint",
-      recorder.url("/files"),
-      "--state-dir",
-      `${work.path}/state`,
-      "--json",
-    ];
+    const source = await fx.generate("advanced.bin", size, 5);
+    const command = fx.upload(source.path, "--json");
 
-    assertKilled(await client([...command, "--crash-after", "0.5"]));
-    await recorder.settled();
-    const id = idOf(createdUrl(recorder));
-    const atCrash = await serverOffset(server, id);
+    const { id } = await fx.crash(command, "0.5");
+    const atCrash = await serverOffset(fx.server, id);
     assert.ok(atCrash >= size / 2 && atCrash < size - 3 * MiB, `offset at the crash ${atCrash}`);
     const theirs = 3 * MiB + 7;
     const res = await patch(
-      server,
+      fx.server,
       `/files/${id}`,
       atCrash,
-      (await readRange(file, atCrash, theirs)) as Uint8Array<ArrayBuffer>,
+      (await readRange(source.path, atCrash, theirs)) as Uint8Array<ArrayBuffer>,
     );
     assert.equal(res.status, 204, res.text);
     const advanced = atCrash + theirs;
 
-    recorder.clear();
-    const second = await client(command);
-    assertExit(second, 0);
+    const second = await fx.complete(command);
     const events = eventsOf(second);
     assert.equal(events[0]?.type, "resumed");
     assert.equal((events[0] as { offset: number }).offset, advanced);
     assert.equal(completedEvent(second).md5, source.md5);
-    await recorder.settled();
     const patches = recorder.byMethod("PATCH");
     assertContiguous(patches, advanced);
     assert.equal(sum(patches), size - advanced);
-    assert.equal((await digestsOf(server.dataPath(id))).md5, source.md5);
+    await fx.assertStored(id, source.md5);
   },
 );
 
 Deno.test(
   "when another writer appends wrong bytes mid-run, the client does not claim success: it exits 3 naming both digests",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    const file = `${work.path}/poisoned.bin`;
-    const size = 16 * MiB;
-    const source = await generate(file, size, 6);
+    await using fx = await ClientFixture.start();
+    const source = await fx.generate("poisoned.bin", 16 * MiB, 6);
     let raced: Promise<void> | undefined;
-    await using recorder = HttpRecorder.start({
-      target: server.origin,
+    const recorder = fx.record({
       beforeForward: (request) => {
         if (request.method !== "PATCH" || request.uploadOffset !== 8 * MiB || raced) return;
         raced = (async () => {
-          const res = await patch(server, request.path, 8 * MiB, new Uint8Array(MiB).fill(0x5a));
+          const res = await patch(fx.server, request.path, 8 * MiB, new Uint8Array(MiB).fill(0x5a));
           assert.equal(res.status, 204, res.text);
         })();
         return raced;
       },
     });
-    const run = await client([
-      "upload",
-      file,
-      "--endpoint",
-      recorder.url("/files"),
-      "--state-dir",
-      `${work.path}/state`,
-    ]);
+    const run = await client(fx.upload(source.path));
     assert.ok(raced, "the client never sent a PATCH at 8 MiB");
     await raced;
     assertExit(run, 3);
     const line = assertOneErrorLine(run);
-    const id = idOf(createdUrl(recorder));
-    const stored = await digestsOf(server.dataPath(id));
+    const stored = await fx.stored(idOf(createdUrl(recorder)));
     assert.notEqual(stored.md5, source.md5);
     for (const hex of [source.md5, source.sha256, stored.md5, stored.sha256]) {
       assert.ok(line.includes(hex), `the error should name ${hex}: ${line}`);

@@ -1,8 +1,31 @@
-/** Running the client CLI against a real server and reading what it did: output, traffic, files. */
+/**
+ * Running the client CLI against a real server and reading what it did: output, traffic, files.
+ *
+ *     await using fx = await ClientFixture.start();        // a server on --port 0, a temp dir
+ *     const recorder = fx.record();                     // optional: the client goes through it
+ *     const source = await fx.generate("big.bin", 32 * MiB, 1);
+ *     const command = fx.upload(source.path, "--json");
+ *     const crashed = await fx.crash(command, "0.5");   // SIGKILLed half-way: its upload's id
+ *     const second = await fx.complete(command);       // run again, to exit 0
+ *     await fx.assertStored(crashed.id, source.md5);
+ */
 import assert from "node:assert/strict";
-import { assertExit, type ClientRun, type Digests, digestsOf, runClient } from "./client_cli.ts";
-import { HttpRecorder, type RecordedRequest } from "./http_recorder.ts";
-import type { TestServer } from "./server.ts";
+import {
+  assertExit,
+  assertKilled,
+  type ClientRun,
+  describeRun,
+  type Digests,
+  digestsOf,
+  eventsOf,
+  idOf,
+  only,
+  runClient,
+  tempDir,
+} from "./client_cli.ts";
+import { HttpRecorder, type RecordedRequest, type RecorderOptions } from "./http_recorder.ts";
+import { type ServerOptions, startServer, type TestServer } from "./server.ts";
+import { type ProxyOptions, TcpProxy } from "./tcp_proxy.ts";
 import { fileSize, head } from "./uploads.ts";
 
 export const MiB = 1024 * 1024;
@@ -79,4 +102,150 @@ export function uploadedLine(run: ClientRun): { url: string; md5: string; sha256
   const m = UPLOADED.exec(run.stdout);
   assert.ok(m, `stdout should end with the URL and matched digests, got ${run.stdout}`);
   return { url: m[2]!, md5: m[3]!, sha256: m[4]! };
+}
+
+/** A file for the client to send, with its digests. */
+export interface SourceFile extends Digests {
+  path: string;
+}
+
+/** What a run that crashed left behind: the run and the one upload it created. */
+export interface Crashed {
+  run: ClientRun;
+  /** The upload's URL as the server gave it. */
+  url: string;
+  id: string;
+}
+
+/**
+ * A real server (`--port 0`, its own temp dir), a temp dir for the test's files and the client's
+ * state, and optionally a recording HTTP proxy or a TCP proxy in front of the server; disposal
+ * stops them all and removes both directories.
+ */
+export class ClientFixture implements AsyncDisposable {
+  readonly server: TestServer;
+  /** The test's temp dir: its files and the client's `--state-dir`. */
+  readonly dir: string;
+  readonly stateDir: string;
+  readonly #resources: AsyncDisposableStack;
+  #recorder: HttpRecorder | undefined;
+  #front: { origin: string } | undefined;
+
+  private constructor(server: TestServer, dir: string, resources: AsyncDisposableStack) {
+    this.server = server;
+    this.dir = dir;
+    this.stateDir = `${dir}/state`;
+    this.#resources = resources;
+  }
+
+  static async start(options: { server?: ServerOptions } = {}): Promise<ClientFixture> {
+    const resources = new AsyncDisposableStack();
+    try {
+      const server = resources.use(await startServer(options.server));
+      const work = resources.use(await tempDir());
+      return new ClientFixture(server, work.path, resources);
+    } catch (error) {
+      await resources.disposeAsync();
+      throw error;
+    }
+  }
+
+  /** The collection URL the client is given: through the recorder or proxy once one is started. */
+  get endpoint(): string {
+    return this.#front ? `${this.#front.origin}/files` : this.server.url;
+  }
+
+  /** `--endpoint ENDPOINT --state-dir STATE_DIR`. */
+  get flags(): string[] {
+    return ["--endpoint", this.endpoint, "--state-dir", this.stateDir];
+  }
+
+  /** `upload FILE --endpoint … --state-dir … …extra`. */
+  upload(file: string, ...extra: string[]): string[] {
+    return ["upload", file, ...this.flags, ...extra];
+  }
+
+  /** A path in the test's temp dir. */
+  path(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  /** `client generate` writes `name` in the temp dir. */
+  async generate(name: string, size: string | number, seed: number): Promise<SourceFile> {
+    const path = this.path(name);
+    return { path, ...await generate(path, size, seed) };
+  }
+
+  /** Writes `bytes` to `name` in the temp dir. */
+  async write(name: string, bytes: Uint8Array): Promise<SourceFile> {
+    const path = this.path(name);
+    await Deno.writeFile(path, bytes);
+    return { path, ...await digestsOf(path) };
+  }
+
+  /** Puts a recording HTTP proxy between the client and the server (at most one front). */
+  record(options: Omit<RecorderOptions, "target"> = {}): HttpRecorder {
+    this.#noFrontYet();
+    this.#recorder = this.#resources.use(
+      HttpRecorder.start({ ...options, target: this.server.origin }),
+    );
+    return this.#front = this.#recorder;
+  }
+
+  /** Puts a TCP proxy between the client and the server (at most one front). */
+  proxy(options: Omit<ProxyOptions, "target"> = {}): TcpProxy {
+    this.#noFrontYet();
+    const proxy = this.#resources.use(TcpProxy.start({ ...options, target: this.server }));
+    return this.#front = proxy;
+  }
+
+  /**
+   * Runs `args` with `--crash-after at` and asserts the client SIGKILLed itself. The upload it
+   * created is the one POST the recorder saw (once settled), or without a recorder the one
+   * `created` event of the run (`--json`).
+   */
+  async crash(args: string[], at: string): Promise<Crashed> {
+    const run = await client([...args, "--crash-after", at]);
+    assertKilled(run);
+    let url: string;
+    if (this.#recorder) {
+      await this.#recorder.settled();
+      url = createdUrl(this.#recorder);
+    } else {
+      const created = only(eventsOf(run), "created");
+      assert.equal(created.length, 1, `the crashed run created one upload\n${describeRun(run)}`);
+      url = created[0]!.url;
+    }
+    return { run, url, id: idOf(url) };
+  }
+
+  /**
+   * Runs `args` to exit 0. The recorder forgets what it recorded before, and has settled after:
+   * its requests are this run's.
+   */
+  async complete(args: string[]): Promise<ClientRun> {
+    this.#recorder?.clear();
+    const run = await client(args);
+    assertExit(run, 0);
+    await this.#recorder?.settled();
+    return run;
+  }
+
+  /** Size and digests of the bytes the server stored for upload `id`. */
+  stored(id: string): Promise<Digests> {
+    return digestsOf(this.server.dataPath(id));
+  }
+
+  /** Asserts the server stored exactly the bytes with MD5 `md5` for upload `id`. */
+  async assertStored(id: string, md5: string): Promise<void> {
+    assert.equal((await this.stored(id)).md5, md5, `the server's bytes of upload ${id}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#resources.disposeAsync();
+  }
+
+  #noFrontYet(): void {
+    assert.equal(this.#front, undefined, "one recorder or proxy per fixture");
+  }
 }
