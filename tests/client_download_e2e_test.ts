@@ -3,56 +3,37 @@
  * that disagrees with the bytes is exit 3 naming both digests.
  */
 import assert from "node:assert/strict";
-import { assertOneErrorLine } from "./helpers/client_cli.ts";
-import { assertExit, completedEvent, digestsOf, tempDir } from "./helpers/client_cli.ts";
 import { createHash } from "node:crypto";
-import { HttpRecorder } from "./helpers/http_recorder.ts";
-import { startServer } from "./helpers/server.ts";
-import { client, generate, MiB, readRange } from "./helpers/client_runs.ts";
+import { assertExit, assertOneErrorLine, completedEvent, digestsOf } from "./helpers/client_cli.ts";
+import { client, ClientFixture, MiB, readRange } from "./helpers/client_runs.ts";
 
 Deno.test(
   "client download of a completed upload writes the source bytes, and continues a partial OUT with a Range request",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    await using recorder = HttpRecorder.start({ target: server.origin });
-    const file = `${work.path}/source.bin`;
+    await using fx = await ClientFixture.start();
     const size = 16 * MiB + 777;
-    const source = await generate(file, size, 9);
-    const up = await client([
-      "upload",
-      file,
-      "--endpoint",
-      server.url,
-      "--state-dir",
-      `${work.path}/state`,
-      "--json",
-    ]);
-    assertExit(up, 0);
+    const source = await fx.generate("source.bin", size, 9);
+    const up = await fx.complete(fx.upload(source.path, "--json"));
     const path = new URL(completedEvent(up).url).pathname;
+    const recorder = fx.record();
 
-    const whole = `${work.path}/whole.out`;
-    const full = await client(["download", recorder.url(path), whole]);
-    assertExit(full, 0);
+    const whole = fx.path("whole.out");
+    const full = await fx.complete(["download", recorder.url(path), whole]);
     assert.equal((await digestsOf(whole)).md5, source.md5);
     assert.match(
       full.stdout,
       new RegExp(`^MD5 ${source.md5} matched\nSHA-256 ${source.sha256} `, "m"),
     );
-    await recorder.settled();
     const gets = recorder.byMethod("GET");
     assert.equal(gets.length, 1);
     assert.equal(gets[0]!.status, 200);
     assert.equal(gets[0]!.headers.get("range"), null);
 
-    recorder.clear();
-    const partial = `${work.path}/partial.out`;
+    const partial = fx.path("partial.out");
     const have = 5 * MiB + 3;
-    await Deno.writeFile(partial, await readRange(file, 0, have));
-    const rest = await client(["download", recorder.url(path), partial]);
-    assertExit(rest, 0);
+    await Deno.writeFile(partial, await readRange(source.path, 0, have));
+    await fx.complete(["download", recorder.url(path), partial]);
     assert.equal((await digestsOf(partial)).md5, source.md5);
-    await recorder.settled();
     const ranged = recorder.byMethod("GET");
     assert.equal(ranged.length, 1, "one GET continues the partial file");
     assert.equal(ranged[0]!.headers.get("range"), `bytes=${have}-`);
@@ -78,23 +59,11 @@ function wrongDigest(): { header: string; md5: string; sha256: string } {
 Deno.test(
   "when the server's Repr-Digest disagrees with the file, upload exits 3 and prints both digests",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
+    await using fx = await ClientFixture.start();
     const wrong = wrongDigest();
-    await using recorder = HttpRecorder.start({
-      target: server.origin,
-      rewriteReprDigest: wrong.header,
-    });
-    const file = `${work.path}/lied-about.bin`;
-    const source = await generate(file, 8 * MiB + 1, 10);
-    const run = await client([
-      "upload",
-      file,
-      "--endpoint",
-      recorder.url("/files"),
-      "--state-dir",
-      `${work.path}/state`,
-    ]);
+    const recorder = fx.record({ rewriteReprDigest: wrong.header });
+    const source = await fx.generate("lied-about.bin", 8 * MiB + 1, 10);
+    const run = await client(fx.upload(source.path));
     assertExit(run, 3);
     const line = assertOneErrorLine(run);
     for (const hex of [source.md5, source.sha256, wrong.md5, wrong.sha256]) {
@@ -112,27 +81,13 @@ Deno.test(
 Deno.test(
   "when the server's Repr-Digest disagrees with the downloaded bytes, download exits 3 and prints both digests",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
+    await using fx = await ClientFixture.start();
     const wrong = wrongDigest();
-    await using recorder = HttpRecorder.start({
-      target: server.origin,
-      rewriteReprDigest: wrong.header,
-    });
-    const file = `${work.path}/source.bin`;
-    const source = await generate(file, 4 * MiB, 11);
-    const up = await client([
-      "upload",
-      file,
-      "--endpoint",
-      server.url,
-      "--state-dir",
-      `${work.path}/state`,
-      "--json",
-    ]);
-    assertExit(up, 0);
+    const source = await fx.generate("source.bin", 4 * MiB, 11);
+    const up = await fx.complete(fx.upload(source.path, "--json"));
     const path = new URL(completedEvent(up).url).pathname;
-    const run = await client(["download", recorder.url(path), `${work.path}/out.bin`]);
+    const recorder = fx.record({ rewriteReprDigest: wrong.header });
+    const run = await client(["download", recorder.url(path), fx.path("out.bin")]);
     assertExit(run, 3);
     const line = assertOneErrorLine(run);
     assert.ok(line.includes(source.sha256), `the error should name the local SHA-256: ${line}`);

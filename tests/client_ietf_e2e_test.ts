@@ -5,23 +5,17 @@
  */
 import assert from "node:assert/strict";
 import {
+  assertExit,
   type ClientEvent,
   completedEvent,
   describeRun,
-  digestsOf,
+  eventsOf,
   idOf,
-  lines,
   runClient,
-  tempDir,
+  startClient,
 } from "./helpers/client_cli.ts";
-import { HttpRecorder } from "./helpers/http_recorder.ts";
-import { startServer } from "./helpers/server.ts";
-import { TcpProxy } from "./helpers/tcp_proxy.ts";
+import { ClientFixture, MiB } from "./helpers/client_runs.ts";
 import { randomBytes } from "./helpers/uploads.ts";
-import { withDeadline } from "./helpers/wait.ts";
-
-const MiB = 1024 * 1024;
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** What each version's requests look like, in the drafts' words. */
 const WIRE: Record<number, { field: string; done: string; more: string; type: string | null }> = {
@@ -34,23 +28,19 @@ const WIRE: Record<number, { field: string; done: string; more: string; type: st
 };
 
 Deno.test("our client with --ietf-version 3 to 8 uploads in each version's words; MD5 right", async () => {
-  await using server = await startServer();
-  await using recorder = HttpRecorder.start({ target: server.origin });
-  await using work = await tempDir();
-  const file = `${work.path}/draft.bin`;
-  const size = 2 * MiB + 5;
-  await Deno.writeFile(file, randomBytes(size, 1601));
-  const source = await digestsOf(file);
+  await using fx = await ClientFixture.start();
+  const recorder = fx.record();
+  const source = await fx.write("draft.bin", randomBytes(2 * MiB + 5, 1601));
 
   for (const version of [3, 4, 5, 6, 7, 8]) {
     recorder.clear();
     const run = await runClient([
       "upload",
-      file,
+      source.path,
       "--endpoint",
-      recorder.url("/files"),
+      fx.endpoint,
       "--state-dir",
-      `${work.path}/state-${version}`,
+      fx.path(`state-${version}`),
       "--json",
       "--protocol",
       "ietf",
@@ -83,31 +73,15 @@ Deno.test("our client with --ietf-version 3 to 8 uploads in each version's words
 });
 
 Deno.test("our client resumes a creation cut mid-body from the Location of the server's 104", async () => {
-  await using server = await startServer();
-  await using proxy = TcpProxy.start({ target: server });
-  await using work = await tempDir();
-  const file = `${work.path}/cut.bin`;
-  const size = 12 * MiB + 3;
-  await Deno.writeFile(file, randomBytes(size, 1602));
-  const source = await digestsOf(file);
+  await using fx = await ClientFixture.start();
+  const proxy = fx.proxy();
+  const source = await fx.write("cut.bin", randomBytes(12 * MiB + 3, 1602));
   // The creation request passes its head and 1 MiB of its 8 MiB body, then nothing more.
   proxy.holdUpstreamAfter(MiB);
 
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      MAIN,
-      "client",
-      "upload",
-      file,
-      "--endpoint",
-      `${proxy.origin}/files`,
-      "--state-dir",
-      `${work.path}/state`,
+  await using live = startClient(
+    fx.upload(
+      source.path,
       "--json",
       "--protocol",
       "ietf",
@@ -115,50 +89,14 @@ Deno.test("our client resumes a creation cut mid-body from the Location of the s
       "8MiB",
       "--retries",
       "2",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const events: ClientEvent[] = [];
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let pending = "";
-  const readEvents = async (until: (e: ClientEvent) => boolean) => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return false;
-      pending += value;
-
-      const all = pending.split("\n");
-      pending = all.pop()!;
-      for (const line of lines(all.join("\n"))) {
-        events.push(JSON.parse(line));
-        if (until(events.at(-1)!)) return true;
-      }
-    }
-  };
-  try {
-    // The 104 reached the client while its body is still going: then the connection dies.
-    const created = await withDeadline(
-      readEvents((e) => e.type === "created"),
-      20_000,
-      "the client's created event (from the 104)",
-    );
-    if (!created) assert.fail(`the client ended before the 104\n${await stderr}`);
-    proxy.cutAll();
-    await withDeadline(readEvents(() => false), 30_000, "the client to finish");
-    const status = await child.status;
-    if (status.code !== 0) {
-      assert.fail(`exit ${status.code}: ${JSON.stringify(events)}\n${await stderr}`);
-    }
-  } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-    await child.status;
-    await stderr.catch(() => "");
-  }
+    ),
+  );
+  // The 104 reached the client while its body is still going: then the connection dies.
+  await live.line((line) => (JSON.parse(line) as ClientEvent).type === "created", 20_000);
+  proxy.cutAll();
+  const run = await live.done(30_000);
+  assertExit(run, 0);
+  const events = eventsOf(run);
   const url = String(events.find((e) => e.type === "created")!.url);
   const resumed = events.filter((e) => e.type === "resumed");
   assert.equal(resumed.length, 1, JSON.stringify(events));
@@ -169,5 +107,5 @@ Deno.test("our client resumes a creation cut mid-body from the Location of the s
   assert.equal(done.url, url);
   assert.equal(done.md5, source.md5);
   assert.equal(done.verified, "digest");
-  assert.equal((await digestsOf(server.dataPath(idOf(url)))).md5, source.md5);
+  await fx.assertStored(idOf(url), source.md5);
 });

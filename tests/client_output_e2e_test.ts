@@ -11,20 +11,16 @@ import {
   type ClientEvent,
   type ClientRun,
   describeRun,
-  digestsOf,
   eventsOf,
   idOf,
   lines,
   runClient,
   runClientInTerminal,
   startClient,
-  tempDir,
 } from "./helpers/client_cli.ts";
-import { startServer } from "./helpers/server.ts";
-import { TcpProxy } from "./helpers/tcp_proxy.ts";
+import { ClientFixture, MiB } from "./helpers/client_runs.ts";
 import { waitFor } from "./helpers/wait.ts";
 
-const MiB = 1024 * 1024;
 const WIDTH = 80;
 /** The terminal sequence that erases from the cursor to the end of the line. */
 const ERASE_LINE = "\x1b[K";
@@ -45,33 +41,14 @@ function assertFits(run: ClientRun): void {
   }
 }
 
-async function generate(path: string, size: number, seed: number): Promise<void> {
-  assertExit(
-    await runClient(["generate", path, "--size", String(size), "--seed", String(seed)]),
-    0,
-  );
-}
-
 Deno.test(
   "on a slow link, progress shows bytes sent growing before the first chunk is acknowledged",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    await using proxy = TcpProxy.start({ target: server, upstreamBytesPerSecond: 8 * MiB });
-    const file = `${work.path}/slow.bin`;
+    await using fx = await ClientFixture.start();
+    fx.proxy({ upstreamBytesPerSecond: 8 * MiB });
     const size = 16 * MiB;
-    await generate(file, size, 1);
-    const run = await runClient([
-      "upload",
-      file,
-      "--endpoint",
-      `${proxy.origin}/files`,
-      "--state-dir",
-      `${work.path}/state`,
-      "--chunk-size",
-      "16MiB",
-      "--json",
-    ], 60_000);
+    const { path: file } = await fx.generate("slow.bin", size, 1);
+    const run = await runClient(fx.upload(file, "--chunk-size", "16MiB", "--json"), 60_000);
     assertExit(run, 0);
     const progress = progressOf(run);
     const before = progress.filter((e) => e.acknowledged === 0).map((e) => e.sent);
@@ -94,16 +71,11 @@ Deno.test(
 Deno.test(
   "Ctrl-C mid-upload says where it stopped (exit 130), the same command resumes, status tells all",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    await using proxy = TcpProxy.start({ target: server, upstreamBytesPerSecond: 2 * MiB });
-    const file = `${work.path}/big.bin`;
-    const size = 32 * MiB;
-    await generate(file, size, 2);
-    const source = await digestsOf(file);
-    const endpoint = `${proxy.origin}/files`;
-    const common = ["--endpoint", endpoint, "--state-dir", `${work.path}/state`];
-    const command = ["upload", file, ...common, "--chunk-size", "1MiB"];
+    await using fx = await ClientFixture.start();
+    fx.proxy({ upstreamBytesPerSecond: 2 * MiB });
+    const source = await fx.generate("big.bin", 32 * MiB, 2);
+    const file = source.path;
+    const command = fx.upload(file, "--chunk-size", "1MiB");
 
     await using live = startClient([...command, "--json"]);
     const created = await live.line((l) => l.includes('"created"'));
@@ -129,10 +101,10 @@ Deno.test(
     // Nobody is sending it now: status shows where it stands, and no speed or time left (once
     // the server's last bytes are older than what it counts as sending).
     await waitFor(async () => {
-      const res = await fetch(`${server.origin}/files/${idOf(url)}/status`);
+      const res = await fetch(`${fx.server.origin}/files/${idOf(url)}/status`);
       return (await res.json()).bytesPerSecond === null;
     }, { timeoutMs: 20_000, message: "the server to see nobody sending" });
-    const idle = await runClient(["status", file, ...common]);
+    const idle = await runClient(["status", file, ...fx.flags]);
     assertExit(idle, 0);
     assert.match(idle.stdout, /uploading: .* of 32\.0 MiB \(\d+\.\d%\), nobody is sending it now/);
     assert.doesNotMatch(idle.stdout, /\/s|left/);
@@ -145,7 +117,7 @@ Deno.test(
     assertFits(resumed);
 
     // Finished: status says so, with the URL, and exits 0.
-    const done = await runClient(["status", file, ...common]);
+    const done = await runClient(["status", file, ...fx.flags]);
     assertExit(done, 0);
     assert.match(
       done.stdout.replace(/\n +/g, " "),
@@ -159,12 +131,9 @@ Deno.test(
 Deno.test(
   "the success lines, status and refusals fit 80 columns and say in words what happened",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    const file = `${work.path}/small.bin`;
-    await generate(file, 100_000, 3);
-    const common = ["--endpoint", server.url, "--state-dir", `${work.path}/state`];
-    const uploaded = await runClient(["upload", file, ...common]);
+    await using fx = await ClientFixture.start();
+    const { path: file } = await fx.generate("small.bin", 100_000, 3);
+    const uploaded = await runClient(fx.upload(file));
     assertExit(uploaded, 0);
     assertFits(uploaded);
     const [first, url, md5, sha256] = lines(uploaded.stdout);
@@ -174,7 +143,7 @@ Deno.test(
     assert.match(sha256 ?? "", /^SHA-256 [0-9a-f]{64} matched$/);
 
     // An upload the server doesn't have: one plain line, no "HEAD … answered 404".
-    const missing = `${server.url}/${"0".repeat(32)}`;
+    const missing = `${fx.server.url}/${"0".repeat(32)}`;
     const gone = await runClient(["status", missing]);
     assertExit(gone, 1);
     assertFits(gone);
@@ -186,13 +155,13 @@ Deno.test(
     assert.doesNotMatch(gone.stderr, /HEAD|answered/);
 
     // A download of an unfinished upload: the server's message, not its JSON.
-    const res = await fetch(server.url, {
+    const res = await fetch(fx.server.url, {
       method: "POST",
       headers: { "Tus-Resumable": "1.0.0", "Upload-Length": "10" },
     });
     await res.body?.cancel();
-    const partial = new URL(res.headers.get("location")!, server.url).href;
-    const refused = await runClient(["download", partial, `${work.path}/out.bin`]);
+    const partial = new URL(res.headers.get("location")!, fx.server.url).href;
+    const refused = await runClient(["download", partial, fx.path("out.bin")]);
     assertExit(refused, 1);
     assertFits(refused);
     const text = refused.stderr.replace(/\n +/g, " ");
@@ -207,23 +176,11 @@ Deno.test(
 Deno.test(
   "on a terminal, the progress line shows sent ahead of saved, within the width, then is erased",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    await using proxy = TcpProxy.start({ target: server, upstreamBytesPerSecond: 8 * MiB });
-    const file = `${work.path}/tty.bin`;
-    const size = 16 * MiB;
-    await generate(file, size, 4);
+    await using fx = await ClientFixture.start();
+    fx.proxy({ upstreamBytesPerSecond: 8 * MiB });
+    const { path: file } = await fx.generate("tty.bin", 16 * MiB, 4);
     const columns = 100;
-    const run = await runClientInTerminal([
-      "upload",
-      file,
-      "--endpoint",
-      `${proxy.origin}/files`,
-      "--state-dir",
-      `${work.path}/state`,
-      "--chunk-size",
-      "16MiB",
-    ], columns);
+    const run = await runClientInTerminal(fx.upload(file, "--chunk-size", "16MiB"), columns);
     assertExit(run, 0);
     // Each redraw starts with a carriage return and ends by erasing the rest of the line.
     const frames = run.stdout.split("\r").map((f) =>

@@ -11,17 +11,15 @@ import {
   type ClientRun,
   completedEvent,
   describeRun,
-  digestsOf,
   eventsOf,
+  idOf,
   runClient,
   tempDir,
 } from "./helpers/client_cli.ts";
-import { startServer } from "./helpers/server.ts";
-import { TcpProxy } from "./helpers/tcp_proxy.ts";
+import { ClientFixture, MiB } from "./helpers/client_runs.ts";
 import { closedPort, drain, tcpServer } from "./helpers/tcp_server.ts";
 import { waitFor, withDeadline } from "./helpers/wait.ts";
 
-const MiB = 1024 * 1024;
 /** Deadlines short enough for a test, against a peer that never answers. */
 const SHORT = ["--response-timeout", "1s", "--stall-timeout", "1s"];
 /** Deadlines that a real server on a loaded machine's loopback always meets. */
@@ -80,28 +78,17 @@ for (const chunk of ["1MiB", "0"]) {
   Deno.test(
     `a proxy that black-holes mid-upload (${how}): the client cuts, resumes when traffic flows, and the MD5 matches`,
     async () => {
-      await using server = await startServer();
-      await using work = await tempDir();
-      await using proxy = TcpProxy.start({ target: server });
-      const file = `${work.path}/stalled.bin`;
+      await using fx = await ClientFixture.start();
+      const proxy = fx.proxy();
       const size = 20 * MiB; // "0": one PATCH, above the size sent in one piece, so streamed
       const bytes = new Uint8Array(size).map((_, i) => (i * 31 + (i >> 13)) & 0xff);
-      await Deno.writeFile(file, bytes);
-      const source = await digestsOf(file);
+      const source = await fx.write("stalled.bin", bytes);
       proxy.stallAfterUpstreamBytes(3 * MiB + 12_345);
 
-      const running = runClient([
-        "upload",
-        file,
-        "--endpoint",
-        `${proxy.origin}/files`,
-        "--state-dir",
-        `${work.path}/state`,
-        "--chunk-size",
-        chunk,
-        "--json",
-        ...LOADED,
-      ], CHILD_DEADLINE_MS);
+      const running = runClient(
+        fx.upload(source.path, "--chunk-size", chunk, "--json", ...LOADED),
+        CHILD_DEADLINE_MS,
+      );
       await withDeadline(proxy.stalled, 30_000, "the proxy to stall mid-upload");
       const held = proxy.connections;
       // The client gives up on the silent connection and tries again on a new one (held too).
@@ -122,10 +109,7 @@ for (const chunk of ["1MiB", "0"]) {
       const completed = completedEvent(run);
       assert.equal(completed.md5, source.md5);
       assert.equal(completed.size, size);
-      assert.equal(
-        (await digestsOf(server.dataPath(completed.url.split("/").pop()!))).md5,
-        source.md5,
-      );
+      await fx.assertStored(idOf(completed.url), source.md5);
     },
   );
 }
@@ -162,17 +146,15 @@ Deno.test(
 Deno.test(
   "an endpoint the server doesn't serve (404 on creation) stops at once with its message, exit 5",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    const file = `${work.path}/f.bin`;
-    await Deno.writeFile(file, new Uint8Array(1000).fill(2));
+    await using fx = await ClientFixture.start();
+    const { path: file } = await fx.write("f.bin", new Uint8Array(1000).fill(2));
     const { run } = await timed([
       "upload",
       file,
       "--endpoint",
-      `${server.origin}/upload`,
+      `${fx.server.origin}/upload`,
       "--state-dir",
-      work.path,
+      fx.dir,
     ]);
     assertExit(run, 5);
     assert.equal(

@@ -1,20 +1,10 @@
 /** The client CLI's bad usage (every exit code, one clear error line) and `status`. */
 import assert from "node:assert/strict";
-import {
-  assertExit,
-  assertKilled,
-  eventsOf,
-  idOf,
-  lines,
-  only,
-  tempDir,
-} from "./helpers/client_cli.ts";
-import { assertOneErrorLine } from "./helpers/client_cli.ts";
+import { assertExit, assertOneErrorLine, lines, tempDir } from "./helpers/client_cli.ts";
 import { closedPort } from "./helpers/tcp_server.ts";
-import { startServer } from "./helpers/server.ts";
 import { formatBytes } from "../lib/units.ts";
 import { waitFor } from "./helpers/wait.ts";
-import { client, generate, MiB, serverOffset } from "./helpers/client_runs.ts";
+import { client, ClientFixture, MiB, serverOffset } from "./helpers/client_runs.ts";
 
 interface UsageCase {
   /** The test's name. */
@@ -103,18 +93,9 @@ for (const c of USAGE_CASES) {
 Deno.test(
   "upload refused by the server (larger than its --max-size) exits 5 with the server's reason",
   async () => {
-    await using server = await startServer({ maxSize: "1MiB" });
-    await using work = await tempDir();
-    const file = `${work.path}/too-big.bin`;
-    await generate(file, 2 * MiB, 13);
-    const run = await client([
-      "upload",
-      file,
-      "--endpoint",
-      server.url,
-      "--state-dir",
-      `${work.path}/state`,
-    ]);
+    await using fx = await ClientFixture.start({ server: { maxSize: "1MiB" } });
+    const { path: file } = await fx.generate("too-big.bin", 2 * MiB, 13);
+    const run = await client(fx.upload(file));
     assertExit(run, 5);
     const line = assertOneErrorLine(run);
     assert.match(line, /413|maximum/);
@@ -124,39 +105,23 @@ Deno.test(
 Deno.test(
   "client status FILE and client status URL print the server's offset and percent after a crash",
   async () => {
-    await using server = await startServer();
-    await using work = await tempDir();
-    const file = `${work.path}/status.bin`;
+    await using fx = await ClientFixture.start();
     const size = 16 * MiB;
-    await generate(file, size, 12);
-    const state = `${work.path}/state`;
-    const first = await client([
-      "upload",
-      file,
-      "--endpoint",
-      server.url,
-      "--state-dir",
-      state,
-      "--json",
-      "--crash-after",
-      "0.5",
-    ]);
-    assertKilled(first);
-    const url = only(eventsOf(first), "created")[0]?.url;
-    assert.ok(url, "the crashed run created an upload");
-    const offset = await serverOffset(server, idOf(url));
+    const { path: file } = await fx.generate("status.bin", size, 12);
+    const { url, id } = await fx.crash(fx.upload(file, "--json"), "0.5");
+    const offset = await serverOffset(fx.server, id);
     assert.ok(offset > 0 && offset < size, `offset ${offset}`);
     const percent = ((offset / size) * 100).toFixed(1);
     // The client is dead: once the server's last bytes are older than what it counts as sending,
     // it reports no rate, and status no speed and no time left.
     await waitFor(async () => {
-      const res = await fetch(`${server.origin}/files/${idOf(url)}/status`);
+      const res = await fetch(`${fx.server.origin}/files/${id}/status`);
       return (await res.json()).bytesPerSecond === null;
     }, { timeoutMs: 20_000, message: "the server to see nobody sending" });
     const expected = `${url}\n  uploading: ${formatBytes(offset)} of 16.0 MiB (${percent}%), ` +
       `nobody is sending it now\n`;
 
-    const byFile = await client(["status", file, "--endpoint", server.url, "--state-dir", state]);
+    const byFile = await client(["status", file, ...fx.flags]);
     assertExit(byFile, 0);
     assert.equal(byFile.stdout, expected);
 
@@ -175,8 +140,8 @@ Deno.test(
     });
 
     // Once finished, status says so (exit 0), with the URL.
-    assertExit(await client(["upload", file, "--endpoint", server.url, "--state-dir", state]), 0);
-    const after = await client(["status", file, "--endpoint", server.url, "--state-dir", state]);
+    await fx.complete(fx.upload(file));
+    const after = await client(["status", file, ...fx.flags]);
     assertExit(after, 0);
     assert.match(after.stdout, /^finished: /);
     assert.equal(lines(after.stdout).at(-1), `URL ${url}`);
