@@ -5,14 +5,11 @@ import { waitFor } from "../../tests/helpers/wait.ts";
 import {
   assertTusError,
   bytes,
-  ControlledBody,
   createUpload,
   harness,
-  OCTET,
   type Reply,
-  request,
   stored,
-  TUS,
+  streamPatch,
 } from "./handlers/test_harness.ts";
 import { PgLocker } from "../lock/pg_locker.ts";
 import { connect } from "../store/pg_info.ts";
@@ -32,11 +29,7 @@ async function patchLosingItsLock(
   try {
     const h = harness({ locker });
     const id = await createUpload(h, { length: 100 });
-    const body = new ControlledBody();
-    const replying = h.send(request("PATCH", `/files/${id}`, {
-      headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0", ...headers },
-      body: body.stream,
-    }));
+    const { body, reply: replying } = streamPatch(h, id, { headers });
     await body.pulled; // reading: the lock is held
     body.push(sent);
     const [holder] = await waitFor(async () => {

@@ -3,15 +3,13 @@ import { signJwt } from "../../../lib/jwt.ts";
 import { SENDING_WITHIN_MS } from "../progress.ts";
 import {
   bytes,
-  ControlledBody,
   createUpload,
   harness,
-  OCTET,
   patchRequest,
   request,
+  streamPatch,
   T0,
   TUS,
-  until,
 } from "./test_harness.ts";
 
 const SECRET = "a-test-secret-of-enough-length";
@@ -39,16 +37,10 @@ Deno.test("status: state, percent, rate over the last minute and ETA while bytes
   assert.equal(s.state, "created");
   assert.equal(s.bytesPerSecond, null);
   assert.equal(s.etaSeconds, null);
-  const body = new ControlledBody();
-  const pending = h.send(request("PATCH", `/files/${id}`, {
-    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
-    body: body.stream,
-  }));
-  body.push(bytes(100));
-  await until("100 bytes in", async () => (await h.store.get(id))?.offset === 100);
+  const patch = streamPatch(h, id);
+  await patch.feed(bytes(100), 100);
   h.clock.advance(10_000);
-  body.push(bytes(100, 100));
-  await until("200 bytes in", async () => (await h.store.get(id))?.offset === 200);
+  await patch.feed(bytes(100, 100), 200);
   s = await status();
   assert.equal(s.state, "uploading");
   assert.equal(s.percent, 20);
@@ -58,9 +50,9 @@ Deno.test("status: state, percent, rate over the last minute and ETA while bytes
   s = await status();
   assert.equal(s.bytesPerSecond, null, "nobody has sent a byte for a while: no rate");
   assert.equal(s.etaSeconds, null);
-  body.push(bytes(800, 200));
-  body.close();
-  assert.equal((await pending).status, 204);
+  patch.body.push(bytes(800, 200));
+  patch.body.close();
+  assert.equal((await patch.reply).status, 204);
   s = await status();
   assert.equal(s.state, "complete");
   assert.equal(s.etaSeconds, null);

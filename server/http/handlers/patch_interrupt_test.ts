@@ -9,16 +9,15 @@ import type { AppendOutcome } from "../../store/types.ts";
 import {
   assertTusError,
   bytes,
-  ControlledBody,
   createUpload,
   harness,
   OCTET,
   patchRequest,
   request,
   stored,
+  streamPatch,
   T0,
   TUS,
-  until,
 } from "./test_harness.ts";
 
 Deno.test("PATCH answers 404 and creates nothing for an unknown upload", async () => {
@@ -58,15 +57,10 @@ Deno.test("PATCH sent as POST with X-HTTP-Method-Override: PATCH appends", async
 Deno.test("PATCH whose body fails midway answers 400 with the offset of the bytes kept", async () => {
   const h = harness();
   const id = await createUpload(h, { length: 10 });
-  const body = new ControlledBody();
-  const pending = h.send(request("PATCH", `/files/${id}`, {
-    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
-    body: body.stream,
-  }));
-  body.push(bytes(3));
-  await until("3 bytes stored", async () => (await h.store.get(id))?.offset === 3);
-  body.fail(new Error("connection reset"));
-  const res = await pending;
+  const patch = streamPatch(h, id);
+  await patch.feed(bytes(3), 3);
+  patch.body.fail(new Error("connection reset"));
+  const res = await patch.reply;
   assertTusError(res, 400);
   assert.equal(res.headers.get("upload-offset"), "3");
   assert.deepEqual(await stored(h.store, id), { offset: 3, length: 10, data: bytes(3) });
@@ -75,58 +69,44 @@ Deno.test("PATCH whose body fails midway answers 400 with the offset of the byte
 Deno.test("PATCH still writing is stopped by a later HEAD: HEAD answers the bytes that arrived and the PATCH 204", async () => {
   const h = harness();
   const id = await createUpload(h, { length: 100 });
-  const body = new ControlledBody();
-  const pending = h.send(request("PATCH", `/files/${id}`, {
-    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
-    body: body.stream,
-  }));
-  body.push(bytes(7));
-  await until("7 bytes stored", async () => (await h.store.get(id))?.offset === 7);
+  const patch = streamPatch(h, id);
+  await patch.feed(bytes(7), 7);
   const head = await h.send(request("HEAD", `/files/${id}`, { headers: { ...TUS } }));
   assert.equal(head.status, 200);
   assert.equal(head.headers.get("upload-offset"), "7");
-  const res = await pending;
+  const res = await patch.reply;
   assert.equal(res.status, 204);
   assert.equal(res.headers.get("upload-offset"), "7");
-  await body.cancelled;
+  await patch.body.cancelled;
   assert.deepEqual(await stored(h.store, id), { offset: 7, length: 100, data: bytes(7) });
 });
 
 Deno.test("PATCH that stored nothing yet is stopped by a later HEAD and answers 423", async () => {
   const h = harness();
   const id = await createUpload(h, { length: 100 });
-  const body = new ControlledBody();
-  const pending = h.send(request("PATCH", `/files/${id}`, {
-    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
-    body: body.stream,
-  }));
-  await body.pulled; // the PATCH holds the lock and waits for bytes
+  const patch = streamPatch(h, id);
+  await patch.body.pulled; // the PATCH holds the lock and waits for bytes
   const head = await h.send(request("HEAD", `/files/${id}`, { headers: { ...TUS } }));
   assert.equal(head.status, 200);
   assert.equal(head.headers.get("upload-offset"), "0");
-  const res = await pending;
+  const res = await patch.reply;
   assertTusError(res, 423);
   assert.equal(res.headers.get("upload-offset"), "0");
-  await body.cancelled;
+  await patch.body.cancelled;
   assert.equal((await h.store.get(id))?.offset, 0);
 });
 
 Deno.test("PATCH still writing is stopped by a DELETE, which then removes the upload", async () => {
   const h = harness();
   const id = await createUpload(h, { length: 100 });
-  const body = new ControlledBody();
-  const pending = h.send(request("PATCH", `/files/${id}`, {
-    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
-    body: body.stream,
-  }));
-  body.push(bytes(5));
-  await until("5 bytes stored", async () => (await h.store.get(id))?.offset === 5);
+  const patch = streamPatch(h, id);
+  await patch.feed(bytes(5), 5);
   const del = await h.send(request("DELETE", `/files/${id}`, { headers: { ...TUS } }));
   assert.equal(del.status, 204);
-  const res = await pending;
+  const res = await patch.reply;
   assert.equal(res.status, 204);
   assert.equal(res.headers.get("upload-offset"), "5");
-  await body.cancelled;
+  await patch.body.cancelled;
   assert.equal((await h.store.get(id))?.ended?.state, "terminated");
 });
 
@@ -154,19 +134,14 @@ Deno.test("PATCH in flight at shutdown answers 503 with Retry-After and the offs
   const shutdown = new AbortController();
   const h = harness({ shutdown: shutdown.signal });
   const id = await createUpload(h, { length: 100 });
-  const body = new ControlledBody();
-  const pending = h.send(request("PATCH", `/files/${id}`, {
-    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
-    body: body.stream,
-  }));
-  body.push(bytes(4));
-  await until("4 bytes stored", async () => (await h.store.get(id))?.offset === 4);
+  const patch = streamPatch(h, id);
+  await patch.feed(bytes(4), 4);
   shutdown.abort();
-  const res = await pending;
+  const res = await patch.reply;
   assertTusError(res, 503);
   assert.equal(res.headers.get("upload-offset"), "4");
   assert.ok(res.headers.get("retry-after"));
-  await body.cancelled;
+  await patch.body.cancelled;
   assert.deepEqual(await stored(h.store, id), { offset: 4, length: 100, data: bytes(4) });
 });
 

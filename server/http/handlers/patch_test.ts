@@ -10,6 +10,7 @@ import {
   patchRequest,
   request,
   stored,
+  streamPatch,
   T0,
   TUS,
 } from "./test_harness.ts";
@@ -205,15 +206,11 @@ Deno.test("PATCH answers 413 and stores nothing past Upload-Length when Content-
 Deno.test("PATCH answers 413 and stores nothing past Upload-Length when a streamed body runs over", async () => {
   const h = harness();
   const id = await createUpload(h, { length: 5 });
-  const body = new ControlledBody();
-  const pending = h.send(request("PATCH", `/files/${id}`, {
-    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
-    body: body.stream,
-  }));
+  const { body, reply } = streamPatch(h, id);
   const sent = bytes(8);
   body.push(sent.subarray(0, 3));
   body.push(sent.subarray(3));
-  const res = await pending;
+  const res = await reply;
   body.close();
   assertTusError(res, 413);
   const info = await stored(h.store, id);
@@ -226,13 +223,9 @@ Deno.test("PATCH answers 413 and stores nothing when the upload is already compl
   const h = harness();
   const id = await createUpload(h, { length: 3, data: bytes(3) });
   assertTusError(await h.send(patchRequest(id, 3, bytes(1, 3))), 413, "with Content-Length");
-  const body = new ControlledBody();
-  const pending = h.send(request("PATCH", `/files/${id}`, {
-    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "3" },
-    body: body.stream,
-  }));
+  const { body, reply } = streamPatch(h, id, { offset: 3 });
   body.push(bytes(2, 3));
-  const res = await pending;
+  const res = await reply;
   body.close();
   assertTusError(res, 413, "streamed");
   assert.deepEqual(await stored(h.store, id), { offset: 3, length: 3, data: bytes(3) });
@@ -310,15 +303,11 @@ Deno.test("PATCH answers 413 when a deferred-length upload grows past the maximu
   assertPrefixWithin(info.data.subarray(6), sent, 4, null);
 
   const id2 = await createUpload(h);
-  const body = new ControlledBody();
-  const pending = h.send(request("PATCH", `/files/${id2}`, {
-    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": "0" },
-    body: body.stream,
-  }));
+  const { body, reply } = streamPatch(h, id2);
   const all = bytes(12);
   body.push(all.subarray(0, 6));
   body.push(all.subarray(6));
-  const res2 = await pending;
+  const res2 = await reply;
   body.close();
   assertTusError(res2, 413, "streamed");
   info = await stored(h.store, id2);

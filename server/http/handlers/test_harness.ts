@@ -260,6 +260,36 @@ export class ControlledBody {
   }
 }
 
+/** A tus PATCH whose body the test feeds by hand (no Content-Length), already sent. */
+export interface StreamedPatch {
+  body: ControlledBody;
+  /** The handler's answer, once it gives one. */
+  reply: Promise<Reply>;
+  /** Pushes `data` and waits until the store holds the upload at `offset`. */
+  feed(data: Uint8Array, offset: number): Promise<void>;
+}
+
+/** Sends a tus PATCH at `offset` to upload `id` with a body fed by hand. */
+export function streamPatch(
+  h: Harness<UploadStore>,
+  id: string,
+  { offset = 0, headers = {} }: { offset?: number; headers?: Record<string, string> } = {},
+): StreamedPatch {
+  const body = new ControlledBody();
+  const reply = h.send(request("PATCH", `/files/${id}`, {
+    headers: { ...TUS, "Content-Type": OCTET, "Upload-Offset": String(offset), ...headers },
+    body: body.stream,
+  }));
+  return {
+    body,
+    reply,
+    async feed(data, at) {
+      body.push(data);
+      await until(`${at} bytes stored`, async () => (await h.store.get(id))?.offset === at);
+    },
+  };
+}
+
 /** Asserts a tus-dialect error: the status, a text body, never JSON. */
 export function assertTusError(res: Reply, status: number, why = ""): void {
   assert.equal(res.status, status, `${why} ${res.text}`);
