@@ -1,13 +1,13 @@
 /**
  * Running the client CLI against a real server and reading what it did: output, traffic, files.
  *
- *     await using fx = await ClientFixture.start();        // a server on --port 0, a temp dir
+ *     await using fx = await ClientFixture.start();     // a server on --port 0, a temp dir
  *     const recorder = fx.record();                     // optional: the client goes through it
  *     const source = await fx.generate("big.bin", 32 * MiB, 1);
  *     const command = fx.upload(source.path, "--json");
- *     const crashed = await fx.crash(command, "0.5");   // SIGKILLed half-way: its upload's id
- *     const second = await fx.complete(command);       // run again, to exit 0
- *     await fx.assertStored(crashed.id, source.md5);
+ *     const { id } = await fx.crash(command, "0.5");    // SIGKILLed half-way
+ *     const second = await fx.complete(command);        // the same command again, to exit 0
+ *     await fx.assertStored(id, source.md5);
  */
 import assert from "node:assert/strict";
 import {
@@ -112,7 +112,7 @@ export interface SourceFile extends Digests {
 /** What a run that crashed left behind: the run and the one upload it created. */
 export interface Crashed {
   run: ClientRun;
-  /** The upload's URL as the server gave it. */
+  /** The upload's URL: as the server gave it (recorded), else as the client reported it. */
   url: string;
   id: string;
 }
