@@ -118,7 +118,9 @@ export type StoreErrorKind =
   /** A stored record can't be read back: the server's own broken state. */
   | "corrupt-record"
   /** The service behind the store (object storage, a database) is unreachable: retry later. */
-  | "storage-unavailable";
+  | "storage-unavailable"
+  /** The storage has no room left (a full disk, an exhausted quota): retry once there is. */
+  | "storage-full";
 
 /**
  * What a store throws for a `StoreErrorKind`. The message is told to the client, except for a
@@ -132,6 +134,12 @@ export class StoreError extends Error {
     this.name = "StoreError";
     this.kind = kind;
   }
+}
+
+/** A full disk (or an exhausted quota) as the file system reports it (`ENOSPC`, `EDQUOT`). */
+export function isStorageFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
 }
 
 /** The `StoreError` for an upload the store doesn't hold (or no longer does). */

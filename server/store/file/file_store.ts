@@ -5,10 +5,10 @@ import {
   offThreadDigest,
   type RunningDigest,
 } from "../../../lib/deno/digest_pool.ts";
-import { isStorageFull } from "../../../lib/errors.ts";
 import {
   type AppendOutcome,
   type Ended,
+  isStorageFull,
   type NewUpload,
   notFound,
   partGone,
