@@ -147,6 +147,11 @@ export function notFound(id: string): StoreError {
   return new StoreError("not-found", `Upload ${id} not found`);
 }
 
+/** The `StoreError` for an upload that ended (or went) while a request was using it. */
+export function gone(id: string): StoreError {
+  return new StoreError("gone", `Upload ${id} no longer exists`);
+}
+
 /** The `StoreError` for a partial upload, wanted by a final one, that has ended. */
 export function partGone(id: string): StoreError {
   return new StoreError("part-gone", `Part ${id} no longer exists`);
@@ -205,7 +210,11 @@ export interface UploadStore {
    * hash kept while appending, or by reading the bytes once if that state was lost (a restart).
    */
   finish(id: string): Promise<Digests>;
-  /** Records the length of a deferred-length upload, durably. */
+  /**
+   * Records the length of a deferred-length upload, durably. An upload no longer live (removed,
+   * or a tombstone) is `gone`: its caller has loaded it, so it ended meanwhile, and the request
+   * must not be answered as if the length were recorded.
+   */
   declareLength(id: string, length: number): Promise<void>;
   /** Records, durably, that a final upload uses this partial one. */
   addFinal(partId: string, finalId: string): Promise<void>;

@@ -8,6 +8,7 @@ import {
 import {
   type AppendOutcome,
   type Ended,
+  gone,
   isStorageFull,
   type NewUpload,
   notFound,
@@ -251,7 +252,10 @@ export class FileStore implements UploadStore {
   }
 
   async declareLength(id: string, length: number): Promise<void> {
-    await this.#update(id, (record) => ({ ...record, length }));
+    await this.#update(id, (record) => {
+      if (record.ended) throw gone(id);
+      return { ...record, length };
+    });
   }
 
   async addFinal(partId: string, finalId: string): Promise<void> {
@@ -311,7 +315,7 @@ export class FileStore implements UploadStore {
       record = await readRecord(info, data);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
-      throw new StoreError("gone", `Upload ${id} no longer exists`);
+      throw gone(id);
     }
     await this.#sync.replace(info, change(record));
     await this.#sync.dir(sub);
