@@ -7,6 +7,11 @@
  * died young is freed at once, for no more CPU than the collections V8 runs anyway. Chunks of
  * concurrent bodies live longer and some get promoted; those wait for a full collection, run
  * here once external memory passes a bound (rarely: a few per GiB of ten concurrent bodies).
+ * The JavaScript heap gets the same treatment: the objects a long upload leaves behind (an S3
+ * part's request and response, say) are promoted a few at a time, and V8 sizes its first full
+ * collection by the heap's size, not by the RSS the process may have; so the old generation grows
+ * throughout a long upload unless a full collection, run here once the heap has grown a few MiB
+ * past what the last one kept, keeps it at what is alive (and V8 then sizes its own by that).
  * Needs V8's `--expose-gc` (the `server` task gives it); without it this does nothing.
  */
 
@@ -16,21 +21,35 @@ export const CHUNK_GC_STEP = 4 * 1024 * 1024;
 const EXTERNAL_MAX = 32 * 1024 * 1024;
 /** After a full collection, the next waits until external memory has grown this much. */
 const HEADROOM = 16 * 1024 * 1024;
+/** The JavaScript heap's size over which the first full collection runs (an idle server: ~11). */
+const HEAP_FIRST = 12 * 1024 * 1024;
+/** After a full collection, the next for the heap's sake waits until it has grown this much… */
+const HEAP_HEADROOM = 2 * 1024 * 1024;
+/** …and until this much more has been received, so a heap that really grows costs little. */
+const HEAP_SPACING = 64 * 1024 * 1024;
 
 type Gc = (options: { type: "minor" | "major" }) => void;
 const gc = (globalThis as { gc?: Gc }).gc;
 let received = 0;
 let limit = EXTERNAL_MAX;
+let heapLimit = HEAP_FIRST;
+/** Bytes received since the last full collection. */
+let sinceMajor = 0;
 
 /** Counts `n` bytes received; collects garbage once every CHUNK_GC_STEP. */
 export function noteReceived(n: number): void {
   if (!gc) return;
   received += n;
   if (received < CHUNK_GC_STEP) return;
+  sinceMajor += received;
   received = 0;
   gc({ type: "minor" });
-  const external = Deno.memoryUsage().external;
-  if (external < limit) return;
+  const usage = Deno.memoryUsage();
+  const heapGrown = usage.heapUsed > heapLimit && sinceMajor >= HEAP_SPACING;
+  if (usage.external < limit && !heapGrown) return;
   gc({ type: "major" });
-  limit = Math.max(EXTERNAL_MAX, Deno.memoryUsage().external + HEADROOM);
+  sinceMajor = 0;
+  const kept = Deno.memoryUsage();
+  limit = Math.max(EXTERNAL_MAX, kept.external + HEADROOM);
+  heapLimit = Math.max(HEAP_FIRST, kept.heapUsed + HEAP_HEADROOM);
 }

@@ -4,29 +4,17 @@ import { SERVER_TASK_FLAGS } from "../../tests/helpers/deno_task.ts";
 const MiB = 1024 * 1024;
 
 /**
- * Peak external memory of a child Deno (with the `server` task's V8 options) that receives
- * 128 MiB as fresh 64 KiB chunks, copying each into one reused buffer, as a request body
- * arrives; `note`: whether it tells chunk_gc about them.
+ * What a child Deno (with the `server` task's V8 options) prints after running `loop` — a script
+ * that may call `noteReceived` (imported) and that tracks `peak` — wrapped so it prints `peak`.
  */
-async function peakExternal(note: boolean): Promise<number> {
+async function childPeak(loop: string): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "chunk-gc-" });
   const module = JSON.stringify(new URL("./chunk_gc.ts", import.meta.url).href);
   try {
     const script = `${dir}/receive.ts`;
     await Deno.writeTextFile(
       script,
-      `import { noteReceived } from ${module};
-const buffer = new Uint8Array(${MiB});
-let peak = 0;
-for (let i = 0; i < 2048; i++) {
-  const chunk = new Uint8Array(65536);
-  chunk[0] = i;
-  buffer.set(chunk, (i % 16) * chunk.length);
-  if (${note}) noteReceived(chunk.length);
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  peak = Math.max(peak, Deno.memoryUsage().external);
-}
-console.log(peak);`,
+      `import { noteReceived } from ${module};\nlet peak = 0;\n${loop}\nconsole.log(peak);`,
     );
     const v8 = SERVER_TASK_FLAGS.filter((flag) => flag.startsWith("--v8-flags="));
     const out = await new Deno.Command(Deno.execPath(), {
@@ -41,9 +29,47 @@ console.log(peak);`,
   }
 }
 
+/**
+ * Peak external memory while 128 MiB arrive as fresh 64 KiB chunks, each copied into one reused
+ * buffer, as a request body arrives; `note`: whether chunk_gc is told about them.
+ */
+function peakExternal(note: boolean): Promise<number> {
+  return childPeak(`const buffer = new Uint8Array(${MiB});
+for (let i = 0; i < 2048; i++) {
+  const chunk = new Uint8Array(65536);
+  chunk[0] = i;
+  buffer.set(chunk, (i % 16) * chunk.length);
+  if (${note}) noteReceived(chunk.length);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  peak = Math.max(peak, Deno.memoryUsage().external);
+}`);
+}
+
+/**
+ * Peak JavaScript heap while 1 GiB is received and every 256 KiB leaves objects behind that
+ * outlive a few chunks (so young-generation collections promote them) and then die, as a long
+ * upload's per-part requests do; `note`: whether chunk_gc is told about the bytes.
+ */
+function peakHeap(note: boolean): Promise<number> {
+  return childPeak(`const ring = new Array(256);
+for (let i = 0; i < 4096; i++) {
+  ring[i % ring.length] = Array.from({ length: 256 }, (_, j) => ({ i, j, s: "x" + j }));
+  if (${note}) noteReceived(256 * 1024);
+  if (i % 16 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+  peak = Math.max(peak, Deno.memoryUsage().heapUsed);
+}`);
+}
+
 Deno.test("received chunks are freed within a few MiB, not left to pile up until V8 collects", async () => {
   const [noted, unnoted] = await Promise.all([peakExternal(true), peakExternal(false)]);
   assert.ok(noted < 12 * MiB, `${(noted / MiB).toFixed(1)} MiB of chunks alive at once`);
   // The control shows what is at stake: without the collections, dead chunks pile up.
   assert.ok(unnoted > 2 * noted, `${(unnoted / MiB).toFixed(1)} MiB without, vs ${noted}`);
+});
+
+Deno.test("promoted garbage is collected once the heap grows, not when V8 first gets to it", async () => {
+  const [noted, unnoted] = await Promise.all([peakHeap(true), peakHeap(false)]);
+  // About 4 MiB of the ring is alive at any time, over an idle runtime's heap.
+  assert.ok(noted < 20 * MiB, `${(noted / MiB).toFixed(1)} MiB of heap at the peak`);
+  assert.ok(unnoted > 1.5 * noted, `${(unnoted / MiB).toFixed(1)} MiB without, vs ${noted}`);
 });
