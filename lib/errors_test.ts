@@ -1,13 +1,22 @@
 import assert from "node:assert/strict";
 import { badRequest, toUploadError, UploadError } from "./errors.ts";
 
-Deno.test("toUploadError maps a vanished file to 404, a full disk to 507, the rest to 500", () => {
-  // A built-in parse error is the server's own failure (e.g. a damaged record), never the client's.
-  assert.equal(toUploadError(new SyntaxError("bad")).status, 500);
-  assert.equal(toUploadError(new RangeError("big")).status, 500);
-  assert.equal(toUploadError(new Deno.errors.NotFound("gone")).status, 404);
-  assert.equal(toUploadError(Object.assign(new Error("full"), { code: "ENOSPC" })).status, 507);
-  assert.equal(toUploadError(new Error("boom")).status, 500);
+Deno.test("toUploadError passes an UploadError through and makes anything else a 500", () => {
+  // A built-in parse error is the server's own failure (e.g. a damaged record), never the client's;
+  // a file-system error too: what one means for the client is decided where stores' failures are.
+  for (
+    const error of [
+      new SyntaxError("bad"),
+      new RangeError("big"),
+      new Deno.errors.NotFound("gone"),
+      Object.assign(new Error("full"), { code: "ENOSPC" }),
+      new Error("boom"),
+    ]
+  ) {
+    const e = toUploadError(error);
+    assert.deepEqual([e.status, e.code, e.message], [500, "internal", "Internal server error"]);
+    assert.equal(e.cause, error);
+  }
   const own = new UploadError(409, "x", "y");
   assert.equal(toUploadError(own), own);
 });

@@ -1,4 +1,4 @@
-import { toUploadError, UploadError } from "../../lib/errors.ts";
+import { UploadError } from "../../lib/errors.ts";
 import { H } from "../../lib/protocol.ts";
 import { checksumCheck } from "./checksum_check.ts";
 import type { Context } from "./context.ts";
@@ -7,6 +7,7 @@ import { overQuota, sizeLimit } from "./limits.ts";
 import type { Lock } from "../lock/locker.ts";
 import { limitedAppend } from "../store/limited_append.ts";
 import type { AppendResult, UploadInfo } from "../store/types.ts";
+import { fromStore } from "./store_errors.ts";
 import { screened } from "./type_policy.ts";
 
 /**
@@ -63,8 +64,8 @@ export async function appendBody(
       ...(checksum ? { checksum } : {}),
     });
   } catch (error) {
-    const e = toUploadError(error);
-    if (e.status !== 507) throw error;
+    const e = fromStore(error);
+    if (!(e instanceof UploadError) || e.status !== 507) throw error;
     // Disk full: say where the upload stands, so the client can resume once there is room.
     const now = (await store.get(info.id).catch(() => undefined))?.offset ?? info.offset;
     throw new UploadError(507, e.code, e.message, {

@@ -22,6 +22,7 @@ Deno.test("a StoreError is answered with its kind's status, the kind as code, th
     ["incomplete", 409],
     ["in-progress", 409],
     ["conflict", 409],
+    ["storage-full", 507],
   ];
   for (const [kind, status] of told) {
     const error = new StoreError(kind, `Upload x: ${kind}`);
@@ -54,9 +55,33 @@ Deno.test("unreachable storage is a 503 with Retry-After; other errors pass unch
   assert.equal(fromStore(own), own);
 });
 
-/** A MemoryStore whose appends and reads fail with a given StoreError. */
+const FULL = "The server's storage is full; try again later";
+const VANISHED = "The upload no longer exists";
+
+Deno.test("a file-system failure a store lets through is answered as the kind it stands for", () => {
+  const told: [Error, number, StoreErrorKind, string][] = [
+    [osError("ENOSPC"), 507, "storage-full", FULL],
+    [osError("EDQUOT"), 507, "storage-full", FULL],
+    [osError("ENOENT"), 404, "not-found", VANISHED],
+    [new Deno.errors.NotFound("/srv/ab/x.info"), 404, "not-found", VANISHED],
+  ];
+  for (const [error, status, code, message] of told) {
+    const e = fromStore(error);
+    assert.ok(e instanceof UploadError, code);
+    // The OS's message names server paths: the client gets a fixed one, the log (cause) keeps it.
+    assert.deepEqual([e.status, e.code, e.message], [status, code, message]);
+    assert.equal(e.cause, error);
+  }
+});
+
+/** A failure as Deno's file system reports it: a `code`, and a message naming a path. */
+function osError(code: string): Error {
+  return Object.assign(new Error(`${code}: /srv/ab/x`), { code });
+}
+
+/** A MemoryStore whose appends and reads fail with a given error. */
 class FailingStore extends MemoryStore {
-  failure: StoreError | undefined;
+  failure: Error | undefined;
   override append(
     id: string,
     offset: number,
@@ -87,4 +112,25 @@ Deno.test("the handler answers a store's StoreError on the wire, with the PATCH'
   const get = await h.send(request("GET", `/files/${id}`, { headers: { ...TUS } }));
   assertTusError(get, 409);
   assert.equal(get.text.trim(), store.failure.message);
+});
+
+Deno.test("the handler answers a full disk and a vanished file as the store's kinds, on the wire", async () => {
+  const clock = new Clock();
+  const store = new FailingStore(clock.now);
+  const h = harness({ store, clock });
+  const id = await createUpload(h, { length: 8 });
+  assert.equal((await h.send(patchRequest(id, 0, bytes(4)))).status, 204);
+  const done = await createUpload(h, { length: 4 });
+  assert.equal((await h.send(patchRequest(done, 0, bytes(4)))).status, 204);
+  store.failure = osError("ENOSPC");
+  const patch = await h.send(patchRequest(id, 4, bytes(4)));
+  assertTusError(patch, 507);
+  assert.equal(patch.text.trim(), FULL);
+  assert.equal(patch.headers.get("upload-offset"), "4", "where to resume once there is room");
+  assert.deepEqual(h.logged, [store.failure], "the cause, path and all, is logged");
+
+  store.failure = new Deno.errors.NotFound("/srv/ab/x.bin");
+  const get = await h.send(request("GET", `/files/${done}`, { headers: { ...TUS } }));
+  assertTusError(get, 404);
+  assert.equal(get.text.trim(), VANISHED);
 });

@@ -257,6 +257,19 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     assert.equal((await store.get(id))?.length, 42);
   });
 
+  test("declareLength on an upload that was removed or ended is gone, and records nothing", async (store) => {
+    const removed = newUploadId();
+    await store.create({ id: removed, metadata: "", createdAt: 0 });
+    await store.remove(removed);
+    await rejectsWith("gone", () => store.declareLength(removed, 42));
+    assert.equal(await store.get(removed), undefined, "no upload comes back");
+    const ended = newUploadId();
+    await store.create({ id: ended, metadata: "", createdAt: 0 });
+    await store.remove(ended, { state: "expired", at: 1 });
+    await rejectsWith("gone", () => store.declareLength(ended, 42));
+    assert.equal((await store.get(ended))?.length, undefined, "the tombstone is unchanged");
+  });
+
   test("remove deletes the upload once", async (store) => {
     const id = newUploadId();
     await store.create({ id, metadata: "", createdAt: 0 });

@@ -3,6 +3,7 @@ import { type Digests, DigestState } from "../../lib/deno/digest.ts";
 import {
   type AppendOutcome,
   type Ended,
+  gone,
   type NewUpload,
   notFound,
   partGone,
@@ -106,7 +107,8 @@ export class MemoryStore implements UploadStore {
 
   declareLength(id: string, length: number): Promise<void> {
     const entry = this.#entries.get(id);
-    if (entry) entry.upload.length = length;
+    if (!entry || entry.ended) return Promise.reject(gone(id));
+    entry.upload.length = length;
     return Promise.resolve();
   }
 

@@ -244,8 +244,13 @@ export class UploadRows {
       WHERE id = ${id} AND ended_state IS NULL`;
   }
 
-  async setLength(id: string, length: number): Promise<void> {
-    await this.sql`UPDATE resumable_uploads SET length = ${length} WHERE id = ${id}`;
+  /** Records the length of a live upload; false if it is unknown or ended. */
+  async setLength(id: string, length: number): Promise<boolean> {
+    const rows = await this.sql`
+      UPDATE resumable_uploads SET length = ${length}
+      WHERE id = ${id} AND ended_state IS NULL
+      RETURNING id`;
+    return rows.length > 0;
   }
 
   async addFinal(partId: string, finalId: string): Promise<void> {

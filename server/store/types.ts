@@ -118,7 +118,9 @@ export type StoreErrorKind =
   /** A stored record can't be read back: the server's own broken state. */
   | "corrupt-record"
   /** The service behind the store (object storage, a database) is unreachable: retry later. */
-  | "storage-unavailable";
+  | "storage-unavailable"
+  /** The storage has no room left (a full disk, an exhausted quota): retry once there is. */
+  | "storage-full";
 
 /**
  * What a store throws for a `StoreErrorKind`. The message is told to the client, except for a
@@ -134,9 +136,20 @@ export class StoreError extends Error {
   }
 }
 
+/** A full disk (or an exhausted quota) as the file system reports it (`ENOSPC`, `EDQUOT`). */
+export function isStorageFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+
 /** The `StoreError` for an upload the store doesn't hold (or no longer does). */
 export function notFound(id: string): StoreError {
   return new StoreError("not-found", `Upload ${id} not found`);
+}
+
+/** The `StoreError` for an upload that ended (or went) while a request was using it. */
+export function gone(id: string): StoreError {
+  return new StoreError("gone", `Upload ${id} no longer exists`);
 }
 
 /** The `StoreError` for a partial upload, wanted by a final one, that has ended. */
@@ -197,7 +210,11 @@ export interface UploadStore {
    * hash kept while appending, or by reading the bytes once if that state was lost (a restart).
    */
   finish(id: string): Promise<Digests>;
-  /** Records the length of a deferred-length upload, durably. */
+  /**
+   * Records the length of a deferred-length upload, durably. An upload no longer live (removed,
+   * or a tombstone) is `gone`: its caller has loaded it, so it ended meanwhile, and the request
+   * must not be answered as if the length were recorded.
+   */
   declareLength(id: string, length: number): Promise<void>;
   /** Records, durably, that a final upload uses this partial one. */
   addFinal(partId: string, finalId: string): Promise<void>;

@@ -5,10 +5,11 @@ import {
   offThreadDigest,
   type RunningDigest,
 } from "../../../lib/deno/digest_pool.ts";
-import { isStorageFull } from "../../../lib/errors.ts";
 import {
   type AppendOutcome,
   type Ended,
+  gone,
+  isStorageFull,
   type NewUpload,
   notFound,
   partGone,
@@ -251,7 +252,10 @@ export class FileStore implements UploadStore {
   }
 
   async declareLength(id: string, length: number): Promise<void> {
-    await this.#update(id, (record) => ({ ...record, length }));
+    await this.#update(id, (record) => {
+      if (record.ended) throw gone(id);
+      return { ...record, length };
+    });
   }
 
   async addFinal(partId: string, finalId: string): Promise<void> {
@@ -311,7 +315,7 @@ export class FileStore implements UploadStore {
       record = await readRecord(info, data);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
-      throw new StoreError("gone", `Upload ${id} no longer exists`);
+      throw gone(id);
     }
     await this.#sync.replace(info, change(record));
     await this.#sync.dir(sub);

@@ -31,6 +31,7 @@ import type { UploadRow, UploadRows } from "../pg_info.ts";
 import {
   type AppendOutcome,
   type Ended,
+  gone,
   type NewUpload,
   notFound,
   partGone,
@@ -236,7 +237,9 @@ export class S3Store implements UploadStore {
   }
 
   async declareLength(id: string, length: number): Promise<void> {
-    await guard(() => this.#rows.setLength(id, length));
+    await guard(async () => {
+      if (!(await this.#rows.setLength(id, length))) throw gone(id);
+    });
   }
 
   async addFinal(partId: string, finalId: string): Promise<void> {
