@@ -18,9 +18,9 @@
 /** Bytes received, by every request together, between two young-generation collections. */
 export const CHUNK_GC_STEP = 4 * 1024 * 1024;
 /** External (ArrayBuffer) memory over which a full collection runs. */
-const EXTERNAL_MAX = 32 * 1024 * 1024;
+const EXTERNAL_MAX = 16 * 1024 * 1024;
 /** After a full collection, the next waits until external memory has grown this much. */
-const HEADROOM = 16 * 1024 * 1024;
+const HEADROOM = 8 * 1024 * 1024;
 /** The JavaScript heap's size over which the first full collection runs (an idle server: ~11). */
 const HEAP_FIRST = 12 * 1024 * 1024;
 /** After a full collection, the next for the heap's sake waits until it has grown this much… */
