@@ -33,6 +33,10 @@ export async function openBackends(
     };
   }
   // Loaded with --db only: a server on its own never loads the PostgreSQL client.
-  const { openSharedBackends } = await import("./backends_shared.ts");
-  return await openSharedBackends(config, config.db, openFiles);
+  const shared = await import("./backends_shared.ts").catch((error) => {
+    throw new Error(`Cannot use --db: its modules failed to load: ${error.message}`, {
+      cause: error,
+    });
+  });
+  return await shared.openSharedBackends(config, config.db, openFiles);
 }

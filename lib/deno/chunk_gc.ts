@@ -21,11 +21,14 @@ export const CHUNK_GC_STEP = 4 * 1024 * 1024;
 const EXTERNAL_MAX = 16 * 1024 * 1024;
 /** After a full collection, the next waits until external memory has grown this much. */
 const HEADROOM = 8 * 1024 * 1024;
-/** The JavaScript heap's size over which the first full collection runs (an idle server: ~11). */
+/** Heap in use over which the first full collection runs (a server idles at 7–11 MiB). */
 const HEAP_FIRST = 12 * 1024 * 1024;
-/** After a full collection, the next for the heap's sake waits until it has grown this much… */
+/**
+ * After a full collection, the next for the heap's sake waits until it has grown by this much or
+ * a quarter of what was kept, whichever is more (a big heap costs more to collect)…
+ */
 const HEAP_HEADROOM = 2 * 1024 * 1024;
-/** …and until this much more has been received, so a heap that really grows costs little. */
+/** …and until this much more has been received. */
 const HEAP_SPACING = 64 * 1024 * 1024;
 
 type Gc = (options: { type: "minor" | "major" }) => void;
@@ -51,5 +54,5 @@ export function noteReceived(n: number): void {
   sinceMajor = 0;
   const kept = Deno.memoryUsage();
   limit = Math.max(EXTERNAL_MAX, kept.external + HEADROOM);
-  heapLimit = Math.max(HEAP_FIRST, kept.heapUsed + HEAP_HEADROOM);
+  heapLimit = Math.max(HEAP_FIRST, kept.heapUsed + Math.max(HEAP_HEADROOM, kept.heapUsed / 4));
 }

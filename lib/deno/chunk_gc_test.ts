@@ -5,7 +5,8 @@ const MiB = 1024 * 1024;
 
 /**
  * What a child Deno (with the `server` task's V8 options) prints after running `loop` — a script
- * that may call `noteReceived` (imported) and that tracks `peak` — wrapped so it prints `peak`.
+ * that may call `noteReceived` and sets `peak`; `majors` counts the full collections chunk_gc
+ * asks for (its `gc` is wrapped before chunk_gc is loaded).
  */
 async function childPeak(loop: string): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "chunk-gc-" });
@@ -14,7 +15,13 @@ async function childPeak(loop: string): Promise<number> {
     const script = `${dir}/receive.ts`;
     await Deno.writeTextFile(
       script,
-      `import { noteReceived } from ${module};\nlet peak = 0;\n${loop}\nconsole.log(peak);`,
+      `let majors = 0;
+const real = globalThis.gc;
+if (real) globalThis.gc = (o) => { if (o?.type === "major") majors++; real(o); };
+const { noteReceived } = await import(${module});
+let peak = 0;
+${loop}
+console.log(peak);`,
     );
     const v8 = SERVER_TASK_FLAGS.filter((flag) => flag.startsWith("--v8-flags="));
     const out = await new Deno.Command(Deno.execPath(), {
@@ -46,18 +53,21 @@ for (let i = 0; i < 2048; i++) {
 }
 
 /**
- * Peak JavaScript heap while 1 GiB is received and every 256 KiB leaves objects behind that
- * outlive a few chunks (so young-generation collections promote them) and then die, as a long
- * upload's per-part requests do; `note`: whether chunk_gc is told about the bytes.
+ * While 1 GiB is received, every 256 KiB leaves objects behind that outlive a few chunks (so
+ * young-generation collections promote them) and then die, as a long upload's per-part requests
+ * do; `note`: whether chunk_gc is told about the bytes; `live`: objects that stay alive
+ * throughout. Prints the peak heap in use, or with `count` the full collections asked for.
  */
-function peakHeap(note: boolean): Promise<number> {
-  return childPeak(`const ring = new Array(256);
+function promoting(note: boolean, live = 0, count = false): Promise<number> {
+  return childPeak(`const live = Array.from({ length: ${live} }, (_, i) => ({ i, s: "y" + i }));
+const ring = new Array(256);
 for (let i = 0; i < 4096; i++) {
   ring[i % ring.length] = Array.from({ length: 256 }, (_, j) => ({ i, j, s: "x" + j }));
   if (${note}) noteReceived(256 * 1024);
   if (i % 16 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
-  peak = Math.max(peak, Deno.memoryUsage().heapUsed);
-}`);
+  peak = ${count} ? majors : Math.max(peak, Deno.memoryUsage().heapUsed);
+}
+if (live.length < 0) console.log(live);`);
 }
 
 Deno.test("received chunks are freed within a few MiB, not left to pile up until V8 collects", async () => {
@@ -68,8 +78,16 @@ Deno.test("received chunks are freed within a few MiB, not left to pile up until
 });
 
 Deno.test("promoted garbage is collected once the heap grows, not when V8 first gets to it", async () => {
-  const [noted, unnoted] = await Promise.all([peakHeap(true), peakHeap(false)]);
+  const [noted, unnoted] = await Promise.all([promoting(true), promoting(false)]);
   // About 4 MiB of the ring is alive at any time, over an idle runtime's heap.
   assert.ok(noted < 20 * MiB, `${(noted / MiB).toFixed(1)} MiB of heap at the peak`);
   assert.ok(unnoted > 1.5 * noted, `${(unnoted / MiB).toFixed(1)} MiB without, vs ${noted}`);
+});
+
+Deno.test("a heap that stays big is not collected in full again every 64 MiB", async () => {
+  // About 45 MiB alive: each full collection costs tens of ms, so the next waits for the heap to
+  // grow by a share of it (a fixed 2 MiB made it 16 collections, one per 64 MiB).
+  const majors = await promoting(true, 512 * 1024, true);
+  assert.ok(majors > 0, "the heap grew past the first bound");
+  assert.ok(majors <= 10, `${majors} full collections in 1 GiB`);
 });
