@@ -10,8 +10,9 @@
  * The JavaScript heap gets the same treatment: the objects a long upload leaves behind (an S3
  * part's request and response, say) are promoted a few at a time, and V8 sizes its first full
  * collection by the heap's size, not by the RSS the process may have; so the old generation grows
- * throughout a long upload unless a full collection, run here once the heap has grown a few MiB
- * past what the last one kept, keeps it at what is alive (and V8 then sizes its own by that).
+ * throughout a long upload unless a full collection, run here once the heap has grown by a quarter
+ * (at least 2 MiB) past what the last one kept, keeps it at what is alive (and V8 then sizes its
+ * own by that).
  * Needs V8's `--expose-gc` (the `server` task gives it); without it this does nothing.
  */
 
