@@ -88,12 +88,17 @@ export function nativeDigest(lib: Libcrypto): RunningDigest {
     return true;
   }
 
+  /** Queues `bytes` for both hashes, each on its own thread, behind what is queued already. */
+  function hashBoth(bytes: Uint8Array): void {
+    length += bytes.length;
+    md5Done = md5Done.then(() => call(() => md5.updateAsync(bytes)));
+    sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(bytes)));
+  }
+
   /** Hashes `piece` (the start of a pooled buffer, reserved) on both threads, then puts it back. */
   function feed(piece: Uint8Array): void {
     const n = piece.length;
-    length += n;
-    md5Done = md5Done.then(() => call(() => md5.updateAsync(piece)));
-    sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(piece)));
+    hashBoth(piece);
     // The piece is free once both hashes are done with it, read or failed (`digest` reports a
     // failure); settled, so a failure is never an unhandled rejection here.
     Promise.allSettled([md5Done, sha256Done]).then(() => {
@@ -125,9 +130,7 @@ export function nativeDigest(lib: Libcrypto): RunningDigest {
     },
     borrow(bytes) {
       if (dropped || bytes.length === 0) return Promise.resolve();
-      length += bytes.length;
-      md5Done = md5Done.then(() => call(() => md5.updateAsync(bytes)));
-      sha256Done = sha256Done.then(() => call(() => sha256.updateAsync(bytes)));
+      hashBoth(bytes);
       return Promise.all([md5Done, sha256Done]).then(() => {});
     },
     async digest(): Promise<Digests> {

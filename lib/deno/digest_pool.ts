@@ -12,7 +12,7 @@ import { givePiece, nativeDigest, PIECE, takePiece } from "./digest_native.ts";
 import type { Algorithm, WorkerReply, WorkerRequest } from "./digest_worker.ts";
 import { libcrypto } from "./libcrypto.ts";
 
-export { givePiece, takePiece };
+export { takePiece };
 
 /** A running MD5 + SHA-256; `update` resolves once the bytes in flight are back under the bound. */
 export interface RunningDigest {
@@ -31,13 +31,26 @@ export interface RunningDigest {
    * Feeds a piece from `takePiece` (its first bytes) without copying it; the piece belongs to
    * the digest from then on, which puts it back in the pool once hashed (so, unlike `borrow`, it
    * resolves within the bound on bytes in flight, not after the hashing). Where absent, `update`
-   * and `givePiece` do the same with a copy.
+   * and `givePiece` do the same with a copy (`adoptPiece`).
    */
   adopt?(piece: Uint8Array): Promise<void>;
   /** Finishes; the state can't be used afterwards. */
   digest(): Promise<Digests>;
   /** Throws the state away. */
   drop(): void;
+}
+
+/**
+ * Hands `piece` (from `takePiece`) to `digest` uncopied where it can adopt pieces; otherwise the
+ * digest copies it and the piece goes back to the pool. Without a digest it just goes back.
+ */
+export async function adoptPiece(
+  digest: RunningDigest | undefined,
+  piece: Uint8Array,
+): Promise<void> {
+  if (digest?.adopt) return await digest.adopt(piece);
+  await digest?.update(piece);
+  givePiece(piece);
 }
 
 /** Bytes one state may have in flight to the workers before `update` waits (pipeline depth). */

@@ -1,4 +1,4 @@
-import { givePiece, type RunningDigest, takePiece } from "../../../lib/deno/digest_pool.ts";
+import { adoptPiece, type RunningDigest, takePiece } from "../../../lib/deno/digest_pool.ts";
 import { writeAll, WriteBuffer } from "../write_buffer.ts";
 import { openWriteback, type Writeback, WRITEBACK_STEP } from "./writeback.ts";
 
@@ -74,11 +74,7 @@ export class DataWriter {
       if (!this.#writeback) this.#path = undefined;
     }
     this.#writeback?.advance(end);
-    if (!own) await this.#hash?.update(bytes);
-    else if (this.#hash?.adopt) await this.#hash.adopt(bytes);
-    else {
-      await this.#hash?.update(bytes);
-      givePiece(bytes);
-    }
+    if (own) await adoptPiece(this.#hash, bytes);
+    else await this.#hash?.update(bytes);
   }
 }

@@ -1,5 +1,5 @@
 import type { RunningDigest } from "../../../lib/deno/digest_pool.ts";
-import { notFound, StoreError } from "../types.ts";
+import { gone, notFound } from "../types.ts";
 import type { ByteChange, UploadRow, UploadRows } from "../pg_info.ts";
 import type { ObjectKeys } from "./keys.ts";
 import {
@@ -303,7 +303,7 @@ export class PartWriter {
     const part = (this.#lastNumber ?? this.#row.lastPart) + 1;
     this.#lastNumber = part;
     if (!(await this.#deps.rows.intendPart(this.#id, part))) {
-      throw new StoreError("gone", `Upload ${this.#id} has ended`);
+      throw gone(this.#id);
     }
     return part;
   }
