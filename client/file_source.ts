@@ -1,5 +1,6 @@
 import { UploadError } from "../lib/errors.ts";
 import type { UploadSource } from "./core/source.ts";
+import { noteFresh } from "../lib/deno/chunk_gc.ts";
 
 export interface FileSource extends UploadSource {
   readonly path: string;
@@ -35,7 +36,10 @@ export async function openFileSource(path: string): Promise<FileSource> {
     return got;
   };
   const readAt = async (offset: number, length: number) => {
+    // A fresh buffer each time (a caller may hand it to fetch, which holds it until sent): counted,
+    // so that the dead ones are collected every few MiB rather than piling up (`chunk_gc.ts`).
     const out = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+    noteFresh(out.length);
     return out.subarray(0, await fill(offset, out));
   };
   const inTurn = <T>(task: () => Promise<T>) => {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { noteReceived } from "../lib/deno/chunk_gc.ts";
+import { noteFresh } from "../lib/deno/chunk_gc.ts";
 
 /** How many received chunks the body stream holds before it pauses the connection. */
 const BODY_CHUNKS = 8;
@@ -53,7 +53,7 @@ export class BodyReader {
         req.pause();
         req.on("data", (chunk: Uint8Array) => {
           if (cancelled) return;
-          noteReceived(chunk.length);
+          noteFresh(chunk.length);
           controller.enqueue(chunk);
           if ((controller.desiredSize ?? 0) <= 0) req.pause();
         });

@@ -13,10 +13,12 @@
  * throughout a long upload unless a full collection, run here once the heap has grown by a quarter
  * (at least 2 MiB) past what the last one kept, keeps it at what is alive (and V8 then sizes its
  * own by that).
- * Needs V8's `--expose-gc` (the `server` task gives it); without it this does nothing.
+ * The client is in the same position when it sends a chunk too big to buffer: each piece it reads
+ * from the file is a fresh buffer, dead once sent (`client/file_source.ts` notes them too).
+ * Needs V8's `--expose-gc` (the `server` and `client` tasks give it); without it this does nothing.
  */
 
-/** Bytes received, by every request together, between two young-generation collections. */
+/** Fresh bytes (every request body, or file piece, together) between two young-generation collections. */
 export const CHUNK_GC_STEP = 4 * 1024 * 1024;
 /** External (ArrayBuffer) memory over which a full collection runs. */
 const EXTERNAL_MAX = 16 * 1024 * 1024;
@@ -29,24 +31,27 @@ const HEAP_FIRST = 12 * 1024 * 1024;
  * a quarter of what was kept, whichever is more (a big heap costs more to collect)…
  */
 const HEAP_HEADROOM = 2 * 1024 * 1024;
-/** …and until this much more has been received. */
+/** …and until this many more fresh bytes have come. */
 const HEAP_SPACING = 64 * 1024 * 1024;
 
 type Gc = (options: { type: "minor" | "major" }) => void;
 const gc = (globalThis as { gc?: Gc }).gc;
-let received = 0;
+let fresh = 0;
 let limit = EXTERNAL_MAX;
 let heapLimit = HEAP_FIRST;
-/** Bytes received since the last full collection. */
+/** Fresh bytes since the last full collection. */
 let sinceMajor = 0;
 
-/** Counts `n` bytes received; collects garbage once every CHUNK_GC_STEP. */
-export function noteReceived(n: number): void {
+/**
+ * Counts `n` bytes that arrived in a fresh buffer soon dead (a received chunk, a piece read to be
+ * sent); collects garbage once every CHUNK_GC_STEP.
+ */
+export function noteFresh(n: number): void {
   if (!gc) return;
-  received += n;
-  if (received < CHUNK_GC_STEP) return;
-  sinceMajor += received;
-  received = 0;
+  fresh += n;
+  if (fresh < CHUNK_GC_STEP) return;
+  sinceMajor += fresh;
+  fresh = 0;
   gc({ type: "minor" });
   const usage = Deno.memoryUsage();
   const heapGrown = usage.heapUsed > heapLimit && sinceMajor >= HEAP_SPACING;

@@ -1,39 +1,21 @@
 import assert from "node:assert/strict";
+import { childPeak as runChild, v8Flags } from "../../tests/helpers/child_peak.ts";
 import { SERVER_TASK_FLAGS } from "../../tests/helpers/deno_task.ts";
 
 const MiB = 1024 * 1024;
 
 /**
  * What a child Deno (with the `server` task's V8 options) prints after running `loop` — a script
- * that may call `noteReceived` and sets `peak`; `majors` counts the full collections chunk_gc
+ * that may call `noteFresh` and sets `peak`; `majors` counts the full collections chunk_gc
  * asks for (its `gc` is wrapped before chunk_gc is loaded).
  */
-async function childPeak(loop: string): Promise<number> {
-  const dir = await Deno.makeTempDir({ prefix: "chunk-gc-" });
+function childPeak(loop: string): Promise<number> {
   const module = JSON.stringify(new URL("./chunk_gc.ts", import.meta.url).href);
-  try {
-    const script = `${dir}/receive.ts`;
-    await Deno.writeTextFile(
-      script,
-      `let majors = 0;
-const real = globalThis.gc;
-if (real) globalThis.gc = (o) => { if (o?.type === "major") majors++; real(o); };
-const { noteReceived } = await import(${module});
-let peak = 0;
-${loop}
-console.log(peak);`,
-    );
-    const v8 = SERVER_TASK_FLAGS.filter((flag) => flag.startsWith("--v8-flags="));
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-lock", ...v8, "--allow-read", script],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    return Number(new TextDecoder().decode(out.stdout).trim());
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  return runChild(
+    v8Flags(SERVER_TASK_FLAGS),
+    `const { noteFresh } = await import(${module});`,
+    loop,
+  );
 }
 
 /**
@@ -46,7 +28,7 @@ for (let i = 0; i < 2048; i++) {
   const chunk = new Uint8Array(65536);
   chunk[0] = i;
   buffer.set(chunk, (i % 16) * chunk.length);
-  if (${note}) noteReceived(chunk.length);
+  if (${note}) noteFresh(chunk.length);
   await new Promise((resolve) => setTimeout(resolve, 0));
   peak = Math.max(peak, Deno.memoryUsage().external);
 }`);
@@ -63,7 +45,7 @@ function promoting(note: boolean, live = 0, count = false): Promise<number> {
 const ring = new Array(256);
 for (let i = 0; i < 4096; i++) {
   ring[i % ring.length] = Array.from({ length: 256 }, (_, j) => ({ i, j, s: "x" + j }));
-  if (${note}) noteReceived(256 * 1024);
+  if (${note}) noteFresh(256 * 1024);
   if (i % 16 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
   peak = ${count} ? majors : Math.max(peak, Deno.memoryUsage().heapUsed);
 }
