@@ -10,6 +10,7 @@
  */
 import type { Digests } from "../digest_header.ts";
 import type { RunningDigest } from "./digest_pool.ts";
+import { SpareBuffers } from "../spare_buffers.ts";
 import { type Libcrypto, nativeHash } from "./libcrypto.ts";
 
 /** Bytes one state may have queued before `update` waits (pipeline depth). */
@@ -21,9 +22,8 @@ const IN_FLIGHT = 4 * 1024 * 1024;
 export const TOTAL_IN_FLIGHT = 8 * 1024 * 1024;
 /** Bytes per call: long enough that a thread hand-off (~20 µs) is noise beside it (~2 ms). */
 export const PIECE = 1024 * 1024;
-/** Most idle pieces kept for reuse. */
-const SPARE = TOTAL_IN_FLIGHT / PIECE;
-const spare: Uint8Array[] = [];
+/** Pieces, and as many idle ones kept for reuse as the shared bound can have queued. */
+const pieces = new SpareBuffers(PIECE, TOTAL_IN_FLIGHT / PIECE);
 /** Bytes queued by all states now, and the most seen at once (for tests). */
 export const queued = { bytes: 0, peak: 0 };
 /** Everyone waiting for the shared bound to drop. */
@@ -37,14 +37,12 @@ export const threads = { running: 0, peak: 0 };
  * `adopt`, which hashes it without a copy and puts it back; or to give back with `givePiece`.
  */
 export function takePiece(): Uint8Array {
-  return spare.pop() ?? new Uint8Array(PIECE);
+  return pieces.take();
 }
 
 /** Puts a piece from `takePiece` back for reuse; the caller must not touch it again. */
 export function givePiece(piece: Uint8Array): void {
-  if (piece.byteOffset === 0 && piece.buffer.byteLength === PIECE && spare.length < SPARE) {
-    spare.push(new Uint8Array(piece.buffer as ArrayBuffer));
-  }
+  pieces.give(piece);
 }
 
 function call(run: () => Promise<number>): Promise<void> {

@@ -11,6 +11,7 @@ import { type Digests, DigestState } from "./digest.ts";
 import { givePiece, nativeDigest, PIECE, takePiece } from "./digest_native.ts";
 import type { Algorithm, WorkerReply, WorkerRequest } from "./digest_worker.ts";
 import { libcrypto } from "./libcrypto.ts";
+import { SpareBuffers } from "../spare_buffers.ts";
 
 export { takePiece };
 
@@ -62,9 +63,12 @@ const IN_FLIGHT = 4 * 1024 * 1024;
  */
 const TOTAL_IN_FLIGHT = 16 * 1024 * 1024;
 let totalInFlight = 0;
-/** Most idle pieces kept for reuse. */
-const SPARE = TOTAL_IN_FLIGHT / PIECE;
-const spare: Uint8Array[] = [];
+/** Pieces the workers read (shared memory), and idle ones kept for reuse, up to the bound. */
+const sharedPieces = new SpareBuffers(
+  PIECE,
+  TOTAL_IN_FLIGHT / PIECE,
+  () => new Uint8Array(new SharedArrayBuffer(PIECE)),
+);
 
 /** How many hashing threads at most: one per core (at least two, so MD5 and SHA-256 overlap). */
 export const POOL_SIZE = Math.max(2, navigator.hardwareConcurrency || 1);
@@ -115,7 +119,7 @@ function onReply(slot: Slot, { data: m }: MessageEvent<WorkerReply>): void {
     const piece = pieces.get(m.piece);
     if (piece && --piece.readers === 0) {
       pieces.delete(m.piece);
-      if (spare.length < SPARE) spare.push(piece.buffer);
+      sharedPieces.give(piece.buffer);
       const n = piece.n;
       totalInFlight -= n;
       piece.waiter.inFlight -= n;
@@ -242,7 +246,7 @@ export function workerDigest(): RunningDigest & {
       if (dropped) return;
       for (let at = 0; at < bytes.length; at += PIECE) {
         const part = bytes.subarray(at, at + PIECE);
-        const buffer = spare.pop() ?? new Uint8Array(new SharedArrayBuffer(PIECE));
+        const buffer = sharedPieces.take();
         buffer.set(part);
         const id = nextPiece++;
         pieces.set(id, { buffer, n: part.length, readers: plan.size, waiter });

@@ -6,6 +6,7 @@
  * requests in flight.
  */
 import type http from "node:http";
+import { SpareBuffers } from "../../../lib/spare_buffers.ts";
 
 /** A region of a file: `length` bytes from `start`. */
 export interface FileRegion {
@@ -22,12 +23,8 @@ export interface FileRegion {
 export const SEND_BUFFER = 1024 * 1024;
 /** Buffers per request: one is read into while the other is written. */
 const PER_REQUEST = 2;
-/** Idle buffers kept for the next requests (four requests' worth). */
-const SPARE = 4 * PER_REQUEST;
-const spare: Uint8Array[] = [];
-
-/** Buffers allocated so far (for tests: it stops growing once the pool serves the requests). */
-export const sendBuffers = { allocated: 0 };
+/** The buffers, and idle ones kept for the next requests (four requests' worth). */
+export const sendBuffers = new SpareBuffers(SEND_BUFFER, 4 * PER_REQUEST);
 
 /**
  * Writes `region` into `outgoing` and ends it; a failure to read the file destroys the request
@@ -37,7 +34,7 @@ export const sendBuffers = { allocated: 0 };
 export function sendFileRegion(outgoing: http.ClientRequest, region: FileRegion): void {
   const closed = new Promise<void>((resolve) => outgoing.once("close", () => resolve()));
   const count = Math.min(PER_REQUEST, Math.ceil(region.length / SEND_BUFFER));
-  const buffers = Array.from({ length: count }, take);
+  const buffers = Array.from({ length: count }, () => sendBuffers.take());
   (async () => {
     try {
       await pump(outgoing, region, buffers, closed);
@@ -45,15 +42,8 @@ export function sendFileRegion(outgoing: http.ClientRequest, region: FileRegion)
       outgoing.destroy(error as Error);
     }
     await closed;
-    for (const buffer of buffers) if (spare.length < SPARE) spare.push(buffer);
+    for (const buffer of buffers) sendBuffers.give(buffer);
   })();
-}
-
-function take(): Uint8Array {
-  const buffer = spare.pop();
-  if (buffer) return buffer;
-  sendBuffers.allocated++;
-  return new Uint8Array(SEND_BUFFER);
 }
 
 async function pump(

@@ -1,0 +1,40 @@
+/**
+ * Idle buffers of one size kept for reuse, up to a bound. Memory that is taken and given back
+ * keeps its pages warm and is never left to the garbage collector, which frees dead buffers only
+ * once tens of MiB of them have piled up.
+ */
+export class SpareBuffers {
+  readonly size: number;
+  readonly #max: number;
+  readonly #make: () => Uint8Array;
+  readonly #idle: Uint8Array[] = [];
+  /** Buffers made so far (for tests: it stops growing once the spares serve every taker). */
+  made = 0;
+
+  /** Buffers of `size` bytes, at most `max` kept idle; `make` allocates one (a plain array by default). */
+  constructor(size: number, max: number, make: () => Uint8Array = () => new Uint8Array(size)) {
+    this.size = size;
+    this.#max = max;
+    this.#make = make;
+  }
+
+  /** An idle buffer, or a new one. */
+  take(): Uint8Array {
+    const idle = this.#idle.pop();
+    if (idle) return idle;
+    this.made++;
+    return this.#make();
+  }
+
+  /**
+   * Puts back a buffer from `take`, or a view of one from its start; the caller must not touch it
+   * again. Anything else, and anything over the bound, is left to the collector.
+   */
+  give(buffer: Uint8Array): void {
+    const whole = buffer.byteOffset === 0 && buffer.buffer.byteLength === this.size;
+    if (!whole || this.#idle.length >= this.#max) return;
+    this.#idle.push(
+      buffer.length === this.size ? buffer : new Uint8Array(buffer.buffer, 0, this.size),
+    );
+  }
+}
