@@ -318,6 +318,20 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     await rejectsWith("part-gone", () => store.addFinal(part, newUploadId()));
   });
 
+  test("a part records each final upload that uses it, once", async (store) => {
+    const part = newUploadId();
+    await store.create({
+      id: part,
+      length: 0,
+      metadata: "",
+      createdAt: 0,
+      concat: { kind: "partial" },
+    });
+    const [a, b] = [newUploadId(), newUploadId()];
+    for (const final of [a, b, a]) await store.addFinal(part, final);
+    assert.deepEqual((await store.get(part))?.concat, { kind: "partial", finals: [a, b] });
+  });
+
   test("list yields every upload", async (store) => {
     const ids = [newUploadId(), newUploadId(), newUploadId()];
     for (const id of ids) await store.create({ id, metadata: "", createdAt: 0 });

@@ -253,13 +253,21 @@ export class UploadRows {
     return rows.length > 0;
   }
 
-  async addFinal(partId: string, finalId: string): Promise<void> {
-    await this.sql`
-      UPDATE resumable_uploads SET concat = jsonb_build_object(
-        'kind', 'partial',
-        'finals', coalesce(concat -> 'finals', '[]'::jsonb) || to_jsonb(${finalId}::text))
-      WHERE id = ${partId}
-        AND NOT coalesce(concat -> 'finals', '[]'::jsonb) ? ${finalId}`;
+  /**
+   * Records that the final upload `finalId` uses the live upload `partId` (once, however often
+   * asked). False if the part is unknown or ended: one statement, so it can't end in between.
+   */
+  async addFinal(partId: string, finalId: string): Promise<boolean> {
+    const rows = await this.sql`
+      UPDATE resumable_uploads SET concat = CASE
+        WHEN coalesce(concat -> 'finals', '[]'::jsonb) ? ${finalId} THEN concat
+        ELSE jsonb_build_object(
+          'kind', 'partial',
+          'finals', coalesce(concat -> 'finals', '[]'::jsonb) || to_jsonb(${finalId}::text))
+        END
+      WHERE id = ${partId} AND ended_state IS NULL
+      RETURNING id`;
+    return rows.length > 0;
   }
 
   /**

@@ -244,9 +244,7 @@ export class S3Store implements UploadStore {
 
   async addFinal(partId: string, finalId: string): Promise<void> {
     await guard(async () => {
-      const part = await this.#rows.get(partId);
-      if (!part || part.ended) throw partGone(partId);
-      await this.#rows.addFinal(partId, finalId);
+      if (!(await this.#rows.addFinal(partId, finalId))) throw partGone(partId);
     });
   }
 
