@@ -35,6 +35,13 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
 }
 
 /** Asserts that `call` rejects with a StoreError of `kind`. */
+/** A new, empty partial upload (tus concatenation) in `store`; its id. */
+async function newPart(store: UploadStore): Promise<string> {
+  const id = newUploadId();
+  await store.create({ id, length: 0, metadata: "", createdAt: 0, concat: { kind: "partial" } });
+  return id;
+}
+
 async function rejectsWith(kind: StoreErrorKind, call: () => Promise<unknown>): Promise<void> {
   await assert.rejects(call, (e) => {
     assert.ok(e instanceof StoreError, `a StoreError, not ${e}`);
@@ -306,27 +313,13 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     const unknown = newUploadId();
     await rejectsWith("not-found", () => store.finish(unknown));
     await rejectsWith("not-found", () => store.read(unknown, 0, 0));
-    const part = newUploadId();
-    await store.create({
-      id: part,
-      length: 0,
-      metadata: "",
-      createdAt: 0,
-      concat: { kind: "partial" },
-    });
+    const part = await newPart(store);
     await store.remove(part, { state: "terminated", at: 1 });
     await rejectsWith("part-gone", () => store.addFinal(part, newUploadId()));
   });
 
   test("a part records each final upload that uses it, once", async (store) => {
-    const part = newUploadId();
-    await store.create({
-      id: part,
-      length: 0,
-      metadata: "",
-      createdAt: 0,
-      concat: { kind: "partial" },
-    });
+    const part = await newPart(store);
     const [a, b] = [newUploadId(), newUploadId()];
     for (const final of [a, b, a]) await store.addFinal(part, final);
     assert.deepEqual((await store.get(part))?.concat, { kind: "partial", finals: [a, b] });
