@@ -14,7 +14,15 @@ export class BodyReader {
   readonly stream: ReadableStream<Uint8Array>;
   readonly trailers: Promise<Headers>;
 
-  constructor(req: IncomingMessage) {
+  /** Pulls from here on are the handler's reads (see `arm`). */
+  #armed = false;
+
+  /**
+   * `onFirstRead`: called once, when the handler first reads the body, and nothing is read from
+   * the connection before (where a client waits for `100 Continue` before sending its body). Then
+   * call `arm` before the handler can read.
+   */
+  constructor(req: IncomingMessage, onFirstRead?: () => void) {
     this.trailers = new Promise((resolve) => {
       req.once("end", () => {
         const headers = new Headers();
@@ -66,6 +74,13 @@ export class BodyReader {
         });
       },
       pull: () => {
+        if (onFirstRead) {
+          // The pull a new stream makes to fill its queue, before anyone reads: nothing yet
+          // (without an enqueue, the next pull comes only with a read).
+          if (!this.#armed) return;
+          onFirstRead();
+          onFirstRead = undefined;
+        }
         req.resume();
         failOnceRead();
       },
@@ -74,5 +89,15 @@ export class BodyReader {
         req.pause();
       },
     }, { highWaterMark: BODY_CHUNKS });
+  }
+
+  /**
+   * From now on a pull is a read (with `onFirstRead`). Call it after awaiting once since the
+   * constructor: the stream's first, queue-filling pull runs in the microtask its start queues,
+   * ahead of that await's continuation. Were it ever to come later, it would only count as the
+   * first read (an early `100 Continue`), never hold a read back.
+   */
+  arm(): void {
+    this.#armed = true;
   }
 }

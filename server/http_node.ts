@@ -119,10 +119,10 @@ export async function serveHttp(
 ): Promise<HttpServer> {
   const inFlight = new Set<Promise<void>>();
   const limit = options.headersTimeoutMs ?? 30_000;
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue = false) => {
     disarm(req.socket);
     res.once("finish", () => arm(req.socket));
-    const done = respond(req, res, handler, options).catch((error) => {
+    const done = respond(req, res, handler, options, expectsContinue).catch((error) => {
       onError("response failed", error);
       res.destroy();
     });
@@ -138,6 +138,12 @@ export async function serveHttp(
     )
     : undefined;
   const server: Server = secure ?? createServer({ maxHeaderSize: MAX_HEADER_BYTES }, onRequest);
+  // `Expect: 100-continue`: the 100 goes out only once the handler reads the body, so a request
+  // refused on its head (wrong offset, too big, no such upload) is answered before the client
+  // sends a byte of it. node:http's default sends 100 at once, before any check.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    onRequest(req, res, true);
+  });
   // A handshake must finish within the limit too. A failed one (plain HTTP to this port, a client
   // that doesn't trust the certificate) closes just that connection: nothing to log or answer.
   if (tls) server.on("tlsClientError", () => {});
@@ -208,6 +214,7 @@ async function respond(
   res: ServerResponse,
   handler: (req: Request) => Promise<Response>,
   options: ServeOptions,
+  expectsContinue: boolean,
 ): Promise<void> {
   // Set up first: 'close' may fire while the handler still runs (the client went away).
   const gone = new Promise<void>((resolve) => {
@@ -225,15 +232,31 @@ async function respond(
     await end(res, gone);
     return;
   }
-  const body = new BodyReader(req);
+  let continued = false;
+  const body = new BodyReader(
+    req,
+    expectsContinue
+      ? () => {
+        continued = true;
+        res.writeContinue();
+      }
+      : undefined,
+  );
   const request = toRequest(req, body, options);
   TRAILERS.set(request, body.trailers);
   INFORMATIONAL.set(request, informational(req, res));
   if (req.socket.remoteAddress) PEERS.set(request, req.socket.remoteAddress);
+  if (expectsContinue) {
+    await null; // the body stream's own first pull happens here, before the handler can read
+    body.arm();
+  }
   const response = await handler(request);
   res.statusCode = response.status;
   if (response.status === 460) res.statusMessage = "Checksum Mismatch";
   for (const [name, value] of response.headers) res.setHeader(name, value);
+  // Answered without a 100: the client may send the body it announced or never send it; either
+  // way nothing more can be read on this connection as a request (RFC 9110 §10.1.1).
+  if (expectsContinue && !continued) res.setHeader("Connection", "close");
   const early = body.announced && !body.ended;
   if (response.body === null || req.method === "HEAD" || res.destroyed) {
     await response.body?.cancel();

@@ -21,6 +21,8 @@ interface CurlResult {
   body: Uint8Array;
   /** curl's `-v` trace: request headers as sent (`> …`), response headers (`< …`). */
   trace: string;
+  /** What `-w` asked curl to print. */
+  out: string;
 }
 
 /**
@@ -52,7 +54,8 @@ async function curl(work: string, args: string[]): Promise<CurlResult> {
     if (i > 0) headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
   }
   const body = await Deno.readFile(bodyFile).catch(() => new Uint8Array());
-  return { code: result.code, status, headers, body, trace };
+  const out = new TextDecoder().decode(result.stdout);
+  return { code: result.code, status, headers, body, trace, out };
 }
 
 function text(result: CurlResult): string {
@@ -189,4 +192,43 @@ Deno.test("curl PATCH at a wrong offset gets 409 with the current Upload-Offset 
   assert.equal(resumed.status, 204, describe(resumed));
   assert.equal(resumed.headers.get("upload-offset"), String(size));
   assert.equal(md5(await Deno.readFile(server.dataPath(json.id))), md5(bytes));
+});
+
+Deno.test("curl -T of a big file at a wrong offset is refused before it sends a byte; at the right one it gets 100 Continue", async () => {
+  await using server = await startServer();
+  await using work = await tempDir();
+  const size = 3 * MiB + 1000;
+  const bytes = randomBytes(size, 403);
+  const first = `${work.path}/first.bin`;
+  const rest = `${work.path}/rest.bin`;
+  await Deno.writeFile(first, bytes.subarray(0, 1000));
+  await Deno.writeFile(rest, bytes.subarray(1000));
+  const { url, json } = await create(work.path, server, size);
+  const patch = (offset: number, file: string) =>
+    curl(work.path, [
+      "-X",
+      "PATCH",
+      "-H",
+      `Upload-Offset: ${offset}`,
+      "-T",
+      file,
+      "-w",
+      "%{size_upload}",
+      url,
+    ]);
+  assert.equal((await patch(0, first)).status, 204);
+
+  // curl asks before sending 3 MiB (`Expect: 100-continue`); the answer is the 409 itself.
+  const wrong = await patch(0, rest);
+  assert.match(wrong.trace, /^> Expect: 100-continue/im, "curl asked first");
+  assert.equal(wrong.status, 409, describe(wrong));
+  assert.equal(wrong.headers.get("upload-offset"), "1000");
+  assert.doesNotMatch(wrong.trace, /^< HTTP\/1\.1 100/im, "no 100 Continue before the 409");
+  assert.equal(wrong.out, "0", "curl sent none of the body");
+
+  const right = await patch(1000, rest);
+  assert.match(right.trace, /^< HTTP\/1\.1 100 Continue/im, describe(right));
+  assert.equal(right.status, 204, describe(right));
+  assert.equal(right.out, String(size - 1000));
+  assert.equal((await digestsOf(server.dataPath(json.id))).md5, md5(bytes), "stored bytes' MD5");
 });

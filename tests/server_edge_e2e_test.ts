@@ -138,3 +138,44 @@ Deno.test("a body that falls silent is cut within 1.2 × --idle-timeout of its l
   const { duration_ms } = JSON.parse(logged) as { duration_ms: number };
   assert.ok(duration_ms <= timeoutMs * 1.2, `cut after ${duration_ms} ms`);
 });
+
+Deno.test("Expect: 100-continue: a PATCH that will be refused gets its answer instead of 100, and the body is never needed", async () => {
+  await using server = await startServer();
+  const upload = await createUpload(server, 10 * MiB);
+  await patch(server, upload.path, 0, randomBytes(MiB));
+  // Refused on its head (a wrong offset, an unknown upload): the answer comes first, no 100
+  // Continue, and the connection is closed (the client may never send the body it announced),
+  // so no stray body bytes can be read as a request.
+  for (
+    const [path, offset, status] of [[upload.path, 0, 409], ["/files/0000", MiB, 404]] as const
+  ) {
+    await using refused = await RawConnection.connect(server.url);
+    await refused.sendHead("PATCH", path, {
+      "Tus-Resumable": "1.0.0",
+      "Upload-Offset": String(offset),
+      "Content-Type": "application/offset+octet-stream",
+      "Content-Length": String(8 * MiB),
+      Expect: "100-continue",
+    });
+    const answer = await refused.readResponse({ interim: true });
+    assert.equal(answer.status, status, answer.text());
+    assert.equal(answer.headers.get("connection"), "close");
+    await refused.waitForClose();
+  }
+  // At the right offset: 100 Continue, and only then the body is read and stored.
+  await using right = await RawConnection.connect(server.url);
+  await right.sendHead("PATCH", upload.path, {
+    "Tus-Resumable": "1.0.0",
+    "Upload-Offset": String(MiB),
+    "Content-Type": "application/offset+octet-stream",
+    "Content-Length": String(MiB),
+    Expect: "100-continue",
+  });
+  const go = await right.readResponse({ interim: true });
+  assert.equal(go.status, 100);
+  await right.write(randomBytes(MiB));
+  const stored = await right.readResponse();
+  assert.equal(stored.status, 204, stored.text());
+  assert.equal(stored.headers.get("upload-offset"), String(2 * MiB));
+  assert.equal(await fileSize(server.dataPath(upload.id)), 2 * MiB);
+});
