@@ -4,7 +4,8 @@
  * this kind of machine). Run: `deno task bench:e2e [--size 1GiB] [--reps 5] [--quick] [--out FILE]`.
  *
  * It creates the test file once (`client generate`), then repeats every row N times, interleaved
- * (rep 1: A B C …, rep 2: A B C …), each row with fresh processes and directories:
+ * (rep 1: A B C …, then every row again in another order, so that no row always follows the same
+ * one: `lib/rep_order.ts`), each row with fresh processes and directories:
  *
  * - limits: `dd` with one fsync, `dd oflag=dsync` at 1 MiB and 8 MiB, `md5sum`, and curl into a
  *   `Deno.serve` sink on loopback;
@@ -28,6 +29,7 @@ import { formatBytes, parseSize } from "../lib/units.ts";
 import { killAll } from "../tests/helpers/children.ts";
 import { taskArgv } from "../tests/helpers/deno_task.ts";
 import { installPeer, type Peer } from "./lib/peers.ts";
+import { repOrder } from "./lib/rep_order.ts";
 import { run, Scope } from "./lib/process.ts";
 import { fmt, mib, type Outcome, report } from "./lib/report.ts";
 import type { Env, Row } from "./lib/row.ts";
@@ -144,7 +146,7 @@ async function main(args: string[]): Promise<number> {
   const rowTimeoutMs = 120_000 + (size / (2 * 1e6)) * 1000; // at worst 2 MB/s, + 2 min
   await run("sync", []);
   for (let rep = 1; rep <= reps; rep++) {
-    for (const row of rows) {
+    for (const row of repOrder(rows, rep)) {
       let outcome: Outcome;
       try {
         await using scope = new Scope(workRoot);

@@ -4,16 +4,19 @@
  * once tens of MiB of them have piled up.
  */
 export class SpareBuffers {
-  readonly size: number;
   readonly #max: number;
   readonly #make: () => Uint8Array;
   readonly #idle: Uint8Array[] = [];
+  /** Each buffer made, by its memory: what `give` takes back (a made buffer may be a view). */
+  readonly #made = new WeakMap<ArrayBufferLike, Uint8Array>();
   /** Buffers made so far (for tests: it stops growing once the spares serve every taker). */
   made = 0;
 
-  /** Buffers of `size` bytes, at most `max` kept idle; `make` allocates one (a plain array by default). */
+  /**
+   * Buffers of `size` bytes, at most `max` kept idle; `make` allocates one (a plain array by
+   * default; it may be a view of bigger memory, as aligned buffers are).
+   */
   constructor(size: number, max: number, make: () => Uint8Array = () => new Uint8Array(size)) {
-    this.size = size;
     this.#max = max;
     this.#make = make;
   }
@@ -23,7 +26,9 @@ export class SpareBuffers {
     const idle = this.#idle.pop();
     if (idle) return idle;
     this.made++;
-    return this.#make();
+    const made = this.#make();
+    this.#made.set(made.buffer, made);
+    return made;
   }
 
   /**
@@ -31,10 +36,8 @@ export class SpareBuffers {
    * again. Anything else, and anything over the bound, is left to the collector.
    */
   give(buffer: Uint8Array): void {
-    const whole = buffer.byteOffset === 0 && buffer.buffer.byteLength === this.size;
-    if (!whole || this.#idle.length >= this.#max) return;
-    this.#idle.push(
-      buffer.length === this.size ? buffer : new Uint8Array(buffer.buffer, 0, this.size),
-    );
+    const made = this.#made.get(buffer.buffer);
+    if (!made || buffer.byteOffset !== made.byteOffset || this.#idle.length >= this.#max) return;
+    this.#idle.push(made);
   }
 }

@@ -19,6 +19,7 @@ Deno.test("spare buffers are reused up to their bound, whole or from a view of t
 Deno.test("spare buffers refuse what is not one of theirs", () => {
   const spares = new SpareBuffers(16, 4);
   spares.give(new Uint8Array(32)); // another size
+  spares.give(new Uint8Array(16)); // the same size, not made here
   spares.give(spares.take().subarray(4)); // not from the start
   spares.take();
   assert.equal(spares.made, 2);
@@ -30,4 +31,16 @@ Deno.test("spare buffers are made as asked (shared memory for workers)", () => {
   assert.ok(shared.buffer instanceof SharedArrayBuffer);
   spares.give(shared);
   assert.equal(spares.take(), shared);
+});
+
+Deno.test("spare buffers made as views of bigger memory come back whole", () => {
+  const spares = new SpareBuffers(8, 1, () => new Uint8Array(24).subarray(4, 12));
+  const view = spares.take();
+  spares.give(view.subarray(0, 3));
+  const again = spares.take();
+  assert.equal(again, view);
+  assert.equal(again.length, 8);
+  spares.give(again.subarray(1)); // not from its start
+  spares.take();
+  assert.equal(spares.made, 2);
 });

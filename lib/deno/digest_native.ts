@@ -11,6 +11,7 @@
 import type { Digests } from "../digest_header.ts";
 import type { RunningDigest } from "./digest_pool.ts";
 import { SpareBuffers } from "../spare_buffers.ts";
+import { alignedBytes } from "./aligned.ts";
 import { type Libcrypto, nativeHash } from "./libcrypto.ts";
 
 /** Bytes one state may have queued before `update` waits (pipeline depth). */
@@ -22,8 +23,11 @@ const IN_FLIGHT = 4 * 1024 * 1024;
 export const TOTAL_IN_FLIGHT = 8 * 1024 * 1024;
 /** Bytes per call: long enough that a thread hand-off (~20 µs) is noise beside it (~2 ms). */
 export const PIECE = 1024 * 1024;
-/** Pieces, and as many idle ones kept for reuse as the shared bound can have queued. */
-const pieces = new SpareBuffers(PIECE, TOTAL_IN_FLIGHT / PIECE);
+/**
+ * Pieces, and as many idle ones kept for reuse as the shared bound can have queued. Aligned, so
+ * that the file store can write a piece it filled straight to the disk before it is hashed.
+ */
+const pieces = new SpareBuffers(PIECE, TOTAL_IN_FLIGHT / PIECE, () => alignedBytes(PIECE));
 /** Bytes queued by all states now, and the most seen at once (for tests). */
 export const queued = { bytes: 0, peak: 0 };
 /** Everyone waiting for the shared bound to drop. */

@@ -316,6 +316,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     const part = await newPart(store);
     await store.remove(part, { state: "terminated", at: 1 });
     await rejectsWith("part-gone", () => store.addFinal(part, newUploadId()));
+    await rejectsWith("part-gone", () => store.addFinal(unknown, newUploadId()));
   });
 
   test("a part records each final upload that uses it, once", async (store) => {

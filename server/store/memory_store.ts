@@ -79,9 +79,9 @@ export class MemoryStore implements UploadStore {
     if (!entry || entry.ended) {
       return Promise.reject(partGone(partId));
     }
-    const concat = entry?.upload.concat;
+    const concat = entry.upload.concat;
     const finals = concat?.kind === "partial" ? concat.finals ?? [] : [];
-    if (entry && !finals.includes(finalId)) {
+    if (!finals.includes(finalId)) {
       entry.upload.concat = { kind: "partial", finals: [...finals, finalId] };
     }
     return Promise.resolve();

@@ -1,11 +1,13 @@
 import { adoptPiece, type RunningDigest, takePiece } from "../../../lib/deno/digest_pool.ts";
 import { writeAll, WriteBuffer } from "../write_buffer.ts";
+import { type DirectFile, directPart, openDirect } from "./direct_write.ts";
 import { openWriteback, type Writeback, WRITEBACK_STEP } from "./writeback.ts";
 
 /**
  * Writes a body into an upload's data file from `start` (through the one WriteBuffer), feeding
- * the running hash with exactly the bytes written. Given the file's path, it starts the kernel's
- * writeback of each few MiB written (`writeback.ts`), so the fsync at the end has little left.
+ * the running hash with exactly the bytes written. Given the file's path, it writes whole aligned
+ * blocks directly to the disk (`direct_write.ts`), and starts the kernel's writeback of each few
+ * MiB written through the page cache (`writeback.ts`), so the fsync at the end has little left.
  */
 export class DataWriter {
   readonly #out: WriteBuffer;
@@ -15,10 +17,15 @@ export class DataWriter {
   #hash: RunningDigest | undefined;
   #path: string | undefined;
   #writeback: Writeback | undefined;
+  /** Opened at the first write that can go direct; undefined once that failed. */
+  #direct: DirectFile | undefined;
+  #directTried = false;
+  /** Direct writes don't move the file's position: seek before the next write through it. */
+  #moved = false;
 
   /**
    * `startHash` gives the running hash of what precedes `start`, told whether the first write is
-   * the whole body (a small body, all buffered); `path` enables writeback.
+   * the whole body (a small body, all buffered); `path` enables direct writes and writeback.
    */
   constructor(
     file: Deno.FsFile,
@@ -52,11 +59,16 @@ export class DataWriter {
     return this.#out.flush();
   }
 
-  /** Stops starting writeback (waiting for the request under way); call before the fsync. */
-  async endWriteback(): Promise<void> {
+  /**
+   * Closes the second descriptors: stops starting writeback (waiting for the request under way)
+   * and direct writes. Call before the fsync, which covers what went through either.
+   */
+  async end(): Promise<void> {
     const writeback = this.#writeback;
     this.#writeback = undefined;
     this.#path = undefined;
+    this.#direct?.close();
+    this.#direct = undefined;
     await writeback?.close();
   }
 
@@ -66,15 +78,40 @@ export class DataWriter {
       // Before the first write: a prefix rehashed from the file leaves the position at `start`.
       this.#hash = await this.#startHash(last && written === 0);
     }
-    await writeAll(this.#file, bytes);
-    const end = this.#start + written + bytes.length;
-    // Only a body of several MiB is worth the second descriptor.
-    if (this.#path && !this.#writeback && end - this.#start >= WRITEBACK_STEP) {
-      this.#writeback = openWriteback(this.#path, this.#start);
-      if (!this.#writeback) this.#path = undefined;
+    const at = this.#start + written;
+    const direct = await this.#writeDirect(bytes, at);
+    if (direct < bytes.length) {
+      if (this.#moved) await this.#file.seek(at + direct, Deno.SeekMode.Start);
+      this.#moved = false;
+      await writeAll(this.#file, bytes.subarray(direct));
+      const end = at + bytes.length;
+      // Only a body of several MiB is worth the second descriptor.
+      if (this.#path && !this.#writeback && end - this.#start >= WRITEBACK_STEP) {
+        this.#writeback = openWriteback(this.#path, this.#start);
+        if (!this.#writeback) this.#path = undefined;
+      }
+      this.#writeback?.advance(end);
     }
-    this.#writeback?.advance(end);
     if (own) await adoptPiece(this.#hash, bytes);
     else await this.#hash?.update(bytes);
+  }
+
+  /** Writes what of `bytes` can go direct at `at`; how many bytes that was. */
+  async #writeDirect(bytes: Uint8Array, at: number): Promise<number> {
+    const n = directPart(bytes, at);
+    if (n === 0 || !this.#path) return 0;
+    if (!this.#directTried) {
+      this.#directTried = true;
+      this.#direct = openDirect(this.#path);
+    }
+    if (!this.#direct) return 0;
+    if (!(await this.#direct.write(bytes.subarray(0, n), at))) {
+      // Refused (an alignment this disk won't take, a full disk): the page cache from now on.
+      this.#direct.close();
+      this.#direct = undefined;
+      return 0;
+    }
+    this.#moved = true;
+    return n;
   }
 }

@@ -175,7 +175,7 @@ export class FileStore implements UploadStore {
       for await (const chunk of body) await out.push(chunk);
       await out.flush();
       syncing = true;
-      await out.endWriteback();
+      await out.end();
       if (out.written > 0) {
         const started = performance.now();
         await this.#sync.data(file, out.written);
@@ -186,7 +186,7 @@ export class FileStore implements UploadStore {
       // A failed write may have left part of its bytes: cut back to what was fully written. A
       // failed fsync makes none of this request's bytes durable: cut back to where it started.
       this.#hashes.forget(id);
-      await out.endWriteback();
+      await out.end();
       await file.truncate(offset + (syncing ? 0 : out.written)).catch(() => {});
       await file.syncData().catch(() => {});
       throw error;
@@ -264,7 +264,7 @@ export class FileStore implements UploadStore {
       const finals = record.concat?.kind === "partial" ? record.concat.finals ?? [] : [];
       if (finals.includes(finalId)) return record;
       return { ...record, concat: { kind: "partial", finals: [...finals, finalId] } };
-    });
+    }, partGone);
   }
 
   async assemble(finalId: string, parts: { id: string; length: number }[]): Promise<number> {
@@ -308,14 +308,19 @@ export class FileStore implements UploadStore {
   }
 
   /** Replaces an upload's info atomically with `change(info)`. */
-  async #update(id: string, change: (record: InfoRecord) => InfoRecord): Promise<void> {
+  /** Replaces the info of `id` with `change` of it; `missing` is the error when there is none. */
+  async #update(
+    id: string,
+    change: (record: InfoRecord) => InfoRecord,
+    missing: (id: string) => Error = gone,
+  ): Promise<void> {
     const { sub, data, info } = this.#paths(id);
     let record: InfoRecord;
     try {
       record = await readRecord(info, data);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
-      throw gone(id);
+      throw missing(id);
     }
     await this.#sync.replace(info, change(record));
     await this.#sync.dir(sub);

@@ -5,6 +5,7 @@ import { storeConformance } from "../conformance.ts";
 import { FileStore } from "./file_store.ts";
 import { GroupSync, openGroupSync } from "./group_sync.ts";
 import { WRITEBACK_STEP, writebackRequests } from "./writeback.ts";
+import { directWrites } from "./direct_write.ts";
 import { limitedAppend } from "../limited_append.ts";
 import { StoreError } from "../types.ts";
 
@@ -199,28 +200,68 @@ Deno.test("FileStore fenced (--db): an append waits for another writer's file lo
   });
 });
 
-Deno.test("FileStore starts writeback of each few MiB while a body arrives, then fsyncs", async () => {
+/** `data` as a socket hands a body over: in pieces of 64 KiB. */
+function socketPieces(data: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let at = 0; at < data.length; at += 64 * 1024) {
+        controller.enqueue(data.slice(at, at + 64 * 1024));
+      }
+      controller.close();
+    },
+  });
+}
+
+Deno.test("FileStore starts writeback of each few MiB written through the page cache, then fsyncs", async () => {
   await withDir(async (dir) => {
     const data = new Uint8Array(3 * WRITEBACK_STEP + 5).map((_, i) => (i * 31) & 0xff);
     const id = newUploadId();
     const store = await FileStore.open(dir);
     await store.create({ id, length: data.length, metadata: "", createdAt: 0 });
-    const before = writebackRequests.count;
-    // The body arrives in network-sized pieces, as it does from a socket.
-    const pieces = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (let at = 0; at < data.length; at += 64 * 1024) {
-          controller.enqueue(data.slice(at, at + 64 * 1024));
-        }
-        controller.close();
-      },
+    // At an unaligned offset no block can be written directly: all goes through the page cache.
+    await limitedAppend(store, id, 0, socketPieces(data.subarray(0, 5)), {
+      maxBytes: data.length,
+      signal: never,
     });
-    const result = await limitedAppend(store, id, 0, pieces, {
+    const before = writebackRequests.count;
+    const result = await limitedAppend(store, id, 5, socketPieces(data.subarray(5)), {
       maxBytes: data.length,
       signal: never,
     });
     assert.equal(result.offset, data.length);
     assert.equal(writebackRequests.count - before, 3);
+    const expected = new DigestState();
+    expected.update(data);
+    assert.deepEqual(await store.finish(id), expected.digest());
+  });
+});
+
+Deno.test("FileStore writes a body's whole aligned blocks directly to the disk, the rest through the page cache", async () => {
+  await withDir(async (dir) => {
+    const MiB = 1024 * 1024;
+    const data = new Uint8Array(5 * MiB + 4096 + 17).map((_, i) => (i * 7919) % 253);
+    const id = newUploadId();
+    const store = await FileStore.open(dir);
+    await store.create({ id, length: data.length, metadata: "", createdAt: 0 });
+    const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+    const openBefore = fds();
+    const append = async (from: number, to: number) => {
+      const before = directWrites.bytes;
+      const result = await limitedAppend(store, id, from, socketPieces(data.subarray(from, to)), {
+        maxBytes: data.length,
+        signal: never,
+      });
+      assert.equal(result.offset, to);
+      return directWrites.bytes - before;
+    };
+    // From offset 0: three whole pieces go direct, the last 17 bytes through the cache.
+    assert.equal(await append(0, 3 * MiB + 17), 3 * MiB);
+    // From an unaligned offset: nothing direct.
+    assert.equal(await append(3 * MiB + 17, 4 * MiB), 0);
+    // From an aligned offset again, a last piece of 1 MiB + 4 KiB + 17: its whole blocks go direct.
+    assert.equal(await append(4 * MiB, data.length), MiB + 4096);
+    assert.equal(fds(), openBefore, "the second descriptors are closed");
+    assert.deepEqual(await Deno.readFile(store.location(id).path!), data);
     const expected = new DigestState();
     expected.update(data);
     assert.deepEqual(await store.finish(id), expected.digest());
