@@ -22,6 +22,10 @@ export class DataWriter {
   #directTried = false;
   /** Direct writes don't move the file's position: seek before the next write through it. */
   #moved = false;
+  /** Bytes written to the file, in order; a write still under way doesn't count. */
+  #written = 0;
+  /** A piece still being written while the next one gathers (one at a time). */
+  #running: Promise<void> | undefined;
 
   /**
    * `startHash` gives the running hash of what precedes `start`, told whether the first write is
@@ -43,7 +47,7 @@ export class DataWriter {
 
   /** Bytes written to the file. */
   get written(): number {
-    return this.#out.written;
+    return this.#written;
   }
 
   /** Bytes taken so far, written or still buffered. */
@@ -55,8 +59,10 @@ export class DataWriter {
     return this.#out.push(chunk);
   }
 
-  flush(): Promise<void> {
-    return this.#out.flush();
+  /** Writes what is buffered and waits for every write (throwing the first that failed). */
+  async flush(): Promise<void> {
+    await this.#out.flush();
+    await this.#settle();
   }
 
   /**
@@ -64,6 +70,9 @@ export class DataWriter {
    * and direct writes. Call before the fsync, which covers what went through either.
    */
   async end(): Promise<void> {
+    // A write under way ends first: the caller may cut the file back to `written` next.
+    await this.#running?.catch(() => {});
+    this.#running = undefined;
     const writeback = this.#writeback;
     this.#writeback = undefined;
     this.#path = undefined;
@@ -72,13 +81,33 @@ export class DataWriter {
     await writeback?.close();
   }
 
+  /**
+   * Takes each full piece of the WriteBuffer: a piece of ours is left writing while the next one
+   * gathers (a direct write waits for the disk, and the body needn't), one at a time; the last
+   * piece and a caller's bytes are written before this returns.
+   */
   async #write(bytes: Uint8Array, last: boolean, own: boolean): Promise<void> {
-    const written = this.#out.written;
+    await this.#settle();
+    const writing = this.#store(bytes, last, own);
+    if (!own || last) return await writing;
+    writing.catch(() => {}); // thrown by the next write, `flush` or `end`, not as unhandled
+    this.#running = writing;
+  }
+
+  /** Waits for the write under way; throws if it failed. */
+  async #settle(): Promise<void> {
+    const running = this.#running;
+    this.#running = undefined;
+    await running;
+  }
+
+  /** Writes `bytes` after what was written, then hands them to the hash. */
+  async #store(bytes: Uint8Array, last: boolean, own: boolean): Promise<void> {
     if (this.#startHash && !this.#hash) {
       // Before the first write: a prefix rehashed from the file leaves the position at `start`.
-      this.#hash = await this.#startHash(last && written === 0);
+      this.#hash = await this.#startHash(last && this.#written === 0);
     }
-    const at = this.#start + written;
+    const at = this.#start + this.#written;
     const direct = await this.#writeDirect(bytes, at);
     if (direct < bytes.length) {
       if (this.#moved) await this.#file.seek(at + direct, Deno.SeekMode.Start);
@@ -92,6 +121,7 @@ export class DataWriter {
       }
       this.#writeback?.advance(end);
     }
+    this.#written += bytes.length;
     if (own) await adoptPiece(this.#hash, bytes);
     else await this.#hash?.update(bytes);
   }

@@ -268,6 +268,34 @@ Deno.test("FileStore writes a body's whole aligned blocks directly to the disk, 
   });
 });
 
+Deno.test("FileStore: a body that fails while a piece is being written keeps exactly the bytes written", async () => {
+  await withDir(async (dir) => {
+    const MiB = 1024 * 1024;
+    const data = new Uint8Array(3 * MiB + 500).map((_, i) => (i * 131) % 241);
+    const id = newUploadId();
+    const store = await FileStore.open(dir);
+    await store.create({ id, length: data.length, metadata: "", createdAt: 0 });
+    let at = 0;
+    const failing = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= data.length) return controller.error(new Error("connection reset"));
+        controller.enqueue(data.slice(at, at += 64 * 1024));
+      },
+    });
+    await assert.rejects(store.append(id, 0, failing), /connection reset/);
+    // Whole pieces only (the partial one is dropped with the error), and nothing after the cut.
+    const kept = (await Deno.stat(store.location(id).path!)).size;
+    assert.equal(kept % MiB, 0);
+    assert.ok(kept <= 3 * MiB);
+    assert.equal((await store.get(id))?.offset, kept);
+    const rest = await store.append(id, kept, new Blob([data.subarray(kept)]).stream());
+    assert.deepEqual(rest, { kind: "appended", offset: data.length });
+    const expected = new DigestState();
+    expected.update(data);
+    assert.deepEqual(await store.finish(id), expected.digest());
+  });
+});
+
 Deno.test("FileStore reports a damaged info file as a corrupt record naming both files", async () => {
   await withDir(async (dir) => {
     const store = await FileStore.open(dir);
