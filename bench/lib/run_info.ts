@@ -24,7 +24,7 @@ export async function machine(args: string[], workRoot: string): Promise<string>
   const df = (await tryRun("df", ["-hT", workRoot]))?.trim().split("\n") ?? [];
   const git = (await tryRun("git", ["rev-parse", "--short", "HEAD"]))?.trim();
   const dirty = (await tryRun("git", ["status", "--porcelain", "--", "server", "client", "lib"]))
-    ?.trim().split("\n").filter((l) => l !== "").map((l) => l.slice(3));
+    ?.split("\n").filter((l) => l.trim() !== "").map((l) => l.slice(3)); // "XY path": no trim
   return [
     `- date: ${new Date().toISOString()}`,
     `- command: \`deno task bench:e2e${args.length ? " " + args.join(" ") : ""}\``,
