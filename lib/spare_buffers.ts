@@ -21,6 +21,11 @@ export class SpareBuffers {
     this.#make = make;
   }
 
+  /** Idle buffers kept: how many `take` can hand out without making one. */
+  get idle(): number {
+    return this.#idle.length;
+  }
+
   /** An idle buffer, or a new one. */
   take(): Uint8Array {
     const idle = this.#idle.pop();

@@ -8,6 +8,7 @@ Deno.test("spare buffers are reused up to their bound, whole or from a view of t
   spares.give(a.subarray(0, 5)); // a view of a's start gives back all of a
   spares.give(b);
   spares.give(c); // over the bound: dropped
+  assert.equal(spares.idle, 2);
   const again = [spares.take(), spares.take()];
   assert.deepEqual(new Set(again.map((x) => x.buffer)), new Set([a.buffer, b.buffer]));
   assert.ok(again.every((x) => x.length === 16));

@@ -44,6 +44,11 @@ export function takePiece(): Uint8Array {
   return pieces.take();
 }
 
+/** Idle pieces: how many `takePiece` can hand out without making one. */
+export function sparePieces(): number {
+  return pieces.idle;
+}
+
 /** Puts a piece from `takePiece` back for reuse; the caller must not touch it again. */
 export function givePiece(piece: Uint8Array): void {
   pieces.give(piece);

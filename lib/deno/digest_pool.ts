@@ -8,12 +8,12 @@
  * both workers read; bytes in flight are bounded per state and in total, so memory stays flat.
  */
 import { type Digests, DigestState } from "./digest.ts";
-import { givePiece, nativeDigest, PIECE, takePiece } from "./digest_native.ts";
+import { givePiece, nativeDigest, PIECE, sparePieces, takePiece } from "./digest_native.ts";
 import type { Algorithm, WorkerReply, WorkerRequest } from "./digest_worker.ts";
 import { libcrypto } from "./libcrypto.ts";
 import { SpareBuffers } from "../spare_buffers.ts";
 
-export { takePiece };
+export { sparePieces, takePiece };
 
 /** A running MD5 + SHA-256; `update` resolves once the bytes in flight are back under the bound. */
 export interface RunningDigest {

@@ -1,4 +1,9 @@
-import { adoptPiece, type RunningDigest, takePiece } from "../../../lib/deno/digest_pool.ts";
+import {
+  adoptPiece,
+  type RunningDigest,
+  sparePieces,
+  takePiece,
+} from "../../../lib/deno/digest_pool.ts";
 import { writeAll, WriteBuffer } from "../write_buffer.ts";
 import { type DirectFile, directPart, openDirect } from "./direct_write.ts";
 import { openWriteback, type Writeback, WRITEBACK_STEP } from "./writeback.ts";
@@ -83,13 +88,15 @@ export class DataWriter {
 
   /**
    * Takes each full piece of the WriteBuffer: a piece of ours is left writing while the next one
-   * gathers (a direct write waits for the disk, and the body needn't), one at a time; the last
-   * piece and a caller's bytes are written before this returns.
+   * gathers (a direct write waits for the disk, and the body needn't), one at a time, and only
+   * when the next can be a spare piece, so that the overlap never makes memory (concurrent
+   * uploads drain the spares). The last piece and a caller's bytes are written before this
+   * returns.
    */
   async #write(bytes: Uint8Array, last: boolean, own: boolean): Promise<void> {
     await this.#settle();
     const writing = this.#store(bytes, last, own);
-    if (!own || last) return await writing;
+    if (!own || last || sparePieces() === 0) return await writing;
     writing.catch(() => {}); // thrown by the next write, `flush` or `end`, not as unhandled
     this.#running = writing;
   }
