@@ -298,6 +298,7 @@ export class FileStore implements UploadStore {
       await out.flush();
     } catch (error) {
       this.#hashes.forget(finalId);
+      await out.end(); // a piece still being written lands before the cut, not after it
       await file.truncate(offset + out.written).catch(() => {});
       throw error;
     } finally {
@@ -307,8 +308,7 @@ export class FileStore implements UploadStore {
     return offset;
   }
 
-  /** Replaces an upload's info atomically with `change(info)`. */
-  /** Replaces the info of `id` with `change` of it; `missing` is the error when there is none. */
+  /** Replaces an upload's info atomically with `change(info)`; `missing(id)` when it has none. */
   async #update(
     id: string,
     change: (record: InfoRecord) => InfoRecord,

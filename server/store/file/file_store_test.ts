@@ -296,6 +296,33 @@ Deno.test("FileStore: a body that fails while a piece is being written keeps exa
   });
 });
 
+Deno.test("FileStore: an assembly that meets a part cut short keeps exactly the whole pieces it wrote", async () => {
+  await withDir(async (dir) => {
+    const MiB = 1024 * 1024;
+    const store = await FileStore.open(dir);
+    const parts = [0, 1].map(() => ({ id: newUploadId(), length: 2 * MiB + 512 * 1024 }));
+    const data = new Uint8Array(2 * parts[0]!.length).map((_, i) => (i * 17) % 239);
+    for (const [i, part] of parts.entries()) {
+      await store.create({ id: part.id, length: part.length, metadata: "", createdAt: 0 });
+      const bytes = data.subarray(i * part.length, (i + 1) * part.length);
+      await limitedAppend(store, part.id, 0, new Blob([bytes]).stream(), {
+        maxBytes: part.length,
+        signal: never,
+      });
+    }
+    // The second part's data shrinks behind the store's back.
+    await Deno.truncate(store.location(parts[1]!.id).path!, MiB);
+    const final = newUploadId();
+    await store.create({ id: final, length: data.length, metadata: "", createdAt: 0 });
+    await assert.rejects(store.assemble(final, parts), /shorter/);
+    const kept = (await Deno.stat(store.location(final).path!)).size;
+    assert.equal(kept % MiB, 0);
+    assert.ok(kept <= parts[0]!.length + MiB);
+    assert.equal((await store.get(final))?.offset, kept);
+    assert.deepEqual(await Deno.readFile(store.location(final).path!), data.subarray(0, kept));
+  });
+});
+
 Deno.test("FileStore reports a damaged info file as a corrupt record naming both files", async () => {
   await withDir(async (dir) => {
     const store = await FileStore.open(dir);
