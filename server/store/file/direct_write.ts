@@ -2,7 +2,7 @@
  * Direct writes: the whole aligned blocks of a body go from our buffer to the disk (`O_DIRECT`)
  * instead of being copied into the page cache and written out from there. That saves the copy and
  * the cache's pages, and leaves the fsync nothing to write out. On a virtual machine that hands
- * freed memory back to its host, the copy into fresh cache pages costs up to 2 s of CPU per GiB
+ * freed memory back to its host, the copy into fresh cache pages costs 2–3 s of CPU per GiB
  * after another process freed memory (bench/RESULTS.md, round 8); a direct write costs the same
  * every time. The fsync still decides what may be acknowledged: a direct write may wait in the
  * disk's volatile cache until the fsync's flush, and the file's new size is made durable only by
@@ -10,7 +10,7 @@
  *
  * Deno's FsFile takes no open flags, so the file is opened a second time through libc, as
  * `writeback.ts` does. Linux only, with `--allow-ffi`, on file systems that take `O_DIRECT` (tmpfs
- * doesn't): `openDirect` returns undefined elsewhere. A write the disk refuses returns false, and
+ * takes it, and caches anyway): `openDirect` returns undefined elsewhere. A write the disk refuses returns false, and
  * the caller writes those bytes through the page cache, which then names the error (ENOSPC, EIO).
  */
 import { DIRECT_ALIGN, isAligned } from "../../../lib/deno/aligned.ts";
