@@ -8,41 +8,20 @@
  * disk's volatile cache until the fsync's flush, and the file's new size is made durable only by
  * it.
  *
- * Deno's FsFile takes no open flags, so the file is opened a second time through libc, as
- * `writeback.ts` does. Linux only, with `--allow-ffi`, on file systems that take `O_DIRECT` (tmpfs
- * takes it, and caches anyway): `openDirect` returns undefined elsewhere. A write the disk refuses returns false, and
- * the caller writes those bytes through the page cache, which then names the error (ENOSPC, EIO).
+ * Deno's FsFile takes no open flags, so the writes go to a second descriptor (`second_fd.ts`), as
+ * the writeback's do. Linux only, with `--allow-ffi`, on file systems that take `O_DIRECT` (tmpfs
+ * takes it, and caches anyway): `openDirect` returns undefined elsewhere. A write the disk refuses
+ * returns false, and the caller writes those bytes through the page cache, which then names the
+ * error (ENOSPC, EIO).
  */
 import { DIRECT_ALIGN, isAligned } from "../../../lib/deno/aligned.ts";
+import { type Libc, openSecond } from "./second_fd.ts";
 
 const O_WRONLY = 0o1;
 const O_DIRECT = 0o40000;
-const O_CLOEXEC = 0o2000000;
-
-const SYMBOLS = {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-let libc: Libc | null | undefined;
 
 /** Bytes written directly in this process (for tests and the curious). */
 export const directWrites = { bytes: 0 };
-
-function load(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return libc;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return libc;
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
 
 /**
  * How many of `bytes`, to be written at file offset `at`, can go direct: the whole blocks from its
@@ -94,8 +73,6 @@ export class DirectFile {
 
 /** `path` opened for direct writes; undefined where that isn't possible. */
 export function openDirect(path: string): DirectFile | undefined {
-  const lib = load();
-  if (!lib) return undefined;
-  const fd = lib.open(new TextEncoder().encode(path + "\0"), O_WRONLY | O_DIRECT | O_CLOEXEC);
-  return fd < 0 ? undefined : new DirectFile(lib, fd);
+  const second = openSecond(path, O_WRONLY | O_DIRECT);
+  return second && new DirectFile(second.libc, second.fd);
 }

@@ -5,43 +5,23 @@
  * nothing durable by itself (no wait, no metadata): the fsync alone still decides what may be
  * acknowledged, and any write error it meets is reported by that fsync.
  *
- * Deno's `FsFile` exposes no descriptor, so the file is opened a second time through libc for
- * the range calls (they act on the file's pages, whichever descriptor names it). Linux only, with
- * `--allow-ffi`; elsewhere `openWriteback` returns undefined and the fsync does all the work.
+ * The range calls go to a second descriptor (`second_fd.ts`): they act on the file's pages,
+ * whichever descriptor names it. Linux only, with `--allow-ffi`; elsewhere `openWriteback` returns
+ * undefined and the fsync does all the work.
  */
+import { type Libc, openSecond } from "./second_fd.ts";
 
 const SYNC_FILE_RANGE_WRITE = 2;
-const O_RDONLY_CLOEXEC = 0o2000000;
+const O_RDONLY = 0;
 /** Bytes written between two writeback requests: big enough to be few, small enough to overlap. */
 export const WRITEBACK_STEP = 4 * 1024 * 1024;
-
-const SYMBOLS = {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32", nonblocking: true },
-} as const;
-
-let libc: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
 
 /** Writeback requests made in this process (for tests and the curious). */
 export const writebackRequests = { count: 0 };
 
-function load(): Deno.DynamicLibrary<typeof SYMBOLS> | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return libc;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return libc;
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS);
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
-
 /** Writeback of one file as it grows; `close` once the writer is done (before or after fsync). */
 export class Writeback {
-  readonly #libc: Deno.DynamicLibrary<typeof SYMBOLS>;
+  readonly #libc: Libc;
   readonly #fd: number;
   /** Everything before this has been handed to the kernel. */
   #from: number;
@@ -50,7 +30,7 @@ export class Writeback {
   /** Requests made so far (for tests). */
   requests = 0;
 
-  constructor(lib: Deno.DynamicLibrary<typeof SYMBOLS>, fd: number, from: number) {
+  constructor(lib: Libc, fd: number, from: number) {
     this.#libc = lib;
     this.#fd = fd;
     this.#from = from;
@@ -66,7 +46,7 @@ export class Writeback {
     // One request at a time (each may block while the device queue is full); never awaited by
     // the writer: the body keeps flowing.
     this.#running = this.#running.then(() =>
-      this.#libc.symbols.sync_file_range(
+      this.#libc.sync_file_range(
         this.#fd,
         BigInt(from),
         BigInt(length),
@@ -80,14 +60,12 @@ export class Writeback {
     if (this.#closed) return;
     this.#closed = true;
     await this.#running.catch(() => {});
-    this.#libc.symbols.close(this.#fd);
+    this.#libc.close(this.#fd);
   }
 }
 
 /** Writeback for `path`, whose bytes before `from` are already handled; undefined where unsupported. */
 export function openWriteback(path: string, from: number): Writeback | undefined {
-  const lib = load();
-  if (!lib) return undefined;
-  const fd = lib.symbols.open(new TextEncoder().encode(path + "\0"), O_RDONLY_CLOEXEC);
-  return fd < 0 ? undefined : new Writeback(lib, fd, from);
+  const second = openSecond(path, O_RDONLY);
+  return second && new Writeback(second.libc, second.fd, from);
 }
