@@ -22,9 +22,8 @@ export class DataWriter {
   #hash: RunningDigest | undefined;
   #path: string | undefined;
   #writeback: Writeback | undefined;
-  /** Opened at the first write that can go direct; undefined once that failed. */
-  #direct: DirectFile | undefined;
-  #directTried = false;
+  /** Opened at the first write that can go direct (undefined until then); null once unavailable. */
+  #direct: DirectFile | null | undefined;
   /** Direct writes don't move the file's position: seek before the next write through it. */
   #moved = false;
   /** Bytes written to the file, in order; a write still under way doesn't count. */
@@ -82,7 +81,7 @@ export class DataWriter {
     this.#writeback = undefined;
     this.#path = undefined;
     this.#direct?.close();
-    this.#direct = undefined;
+    this.#direct = null;
     await writeback?.close();
   }
 
@@ -135,17 +134,15 @@ export class DataWriter {
 
   /** Writes what of `bytes` can go direct at `at`; how many bytes that was. */
   async #writeDirect(bytes: Uint8Array, at: number): Promise<number> {
+    if (this.#direct === null || !this.#path) return 0;
     const n = directPart(bytes, at);
-    if (n === 0 || !this.#path) return 0;
-    if (!this.#directTried) {
-      this.#directTried = true;
-      this.#direct = openDirect(this.#path);
-    }
+    if (n === 0) return 0;
+    this.#direct ??= openDirect(this.#path) ?? null;
     if (!this.#direct) return 0;
     if (!(await this.#direct.write(bytes.subarray(0, n), at))) {
       // Refused (an alignment this disk won't take, a full disk): the page cache from now on.
       this.#direct.close();
-      this.#direct = undefined;
+      this.#direct = null;
       return 0;
     }
     this.#moved = true;
