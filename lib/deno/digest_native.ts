@@ -17,10 +17,11 @@ import { type Libcrypto, nativeHash } from "./libcrypto.ts";
 /** Bytes one state may have queued before `update` waits (pipeline depth). */
 const IN_FLIGHT = 4 * 1024 * 1024;
 /**
- * Bytes all states together may have queued: 10 uploads share 8 MiB, not 40 (every state still
- * gets a piece hashing, and two cores are kept busy by two).
+ * Bytes all states together may have queued: 10 uploads share 4 MiB, not 40 (one upload still
+ * gets its whole depth, and two cores are kept busy by two pieces). 8 MiB, with direct writes
+ * holding pieces longer, took ten concurrent uploads past 128 MiB (bench/RESULTS.md, round 8).
  */
-export const TOTAL_IN_FLIGHT = 8 * 1024 * 1024;
+export const TOTAL_IN_FLIGHT = 4 * 1024 * 1024;
 /** Bytes per call: long enough that a thread hand-off (~20 µs) is noise beside it (~2 ms). */
 export const PIECE = 1024 * 1024;
 /**
