@@ -6,13 +6,13 @@ import {
 } from "../../../lib/deno/digest_pool.ts";
 import { writeAll, WriteBuffer } from "../write_buffer.ts";
 import { type DirectFile, directPart, openDirect } from "./direct_write.ts";
-import { openWriteback, type Writeback, WRITEBACK_STEP } from "./writeback.ts";
+import { type EarlySync, openEarlySync } from "./early_sync.ts";
 
 /**
  * Writes a body into an upload's data file from `start` (through the one WriteBuffer), feeding
  * the running hash with exactly the bytes written. Given the file's path, it writes whole aligned
- * blocks directly to the disk (`direct_write.ts`), and starts the kernel's writeback of each few
- * MiB written through the page cache (`writeback.ts`), so the fsync at the end has little left.
+ * blocks directly to the disk (`direct_write.ts`), and syncs what a longer body has written while
+ * the rest arrives (`early_sync.ts`), so the fsync at the end has little left.
  */
 export class DataWriter {
   readonly #out: WriteBuffer;
@@ -21,7 +21,8 @@ export class DataWriter {
   readonly #startHash: ((whole: boolean) => Promise<RunningDigest>) | undefined;
   #hash: RunningDigest | undefined;
   #path: string | undefined;
-  #writeback: Writeback | undefined;
+  /** Opened after the first piece of a body of several; null once unavailable. */
+  #earlySync: EarlySync | null | undefined;
   /** Opened at the first write that can go direct (undefined until then); null once unavailable. */
   #direct: DirectFile | null | undefined;
   /** Direct writes don't move the file's position: seek before the next write through it. */
@@ -33,7 +34,7 @@ export class DataWriter {
 
   /**
    * `startHash` gives the running hash of what precedes `start`, told whether the first write is
-   * the whole body (a small body, all buffered); `path` enables direct writes and writeback.
+   * the whole body (a small body, all buffered); `path` enables direct writes and early syncs.
    */
   constructor(
     file: Deno.FsFile,
@@ -70,19 +71,20 @@ export class DataWriter {
   }
 
   /**
-   * Closes the second descriptors: stops starting writeback (waiting for the request under way)
-   * and direct writes. Call before the fsync, which covers what went through either.
+   * Closes the second descriptors: waits for a write and an early sync under way, and starts no
+   * more. Call before the fsync, which covers what went through either; false if an early sync
+   * failed (the bytes may then not be durable whatever the fsync says).
    */
-  async end(): Promise<void> {
+  async end(): Promise<boolean> {
     // A write under way ends first: the caller may cut the file back to `written` next.
     await this.#running?.catch(() => {});
     this.#running = undefined;
-    const writeback = this.#writeback;
-    this.#writeback = undefined;
+    const earlySync = this.#earlySync;
+    this.#earlySync = null;
     this.#path = undefined;
     this.#direct?.close();
     this.#direct = null;
-    await writeback?.close();
+    return await earlySync?.close() ?? true;
   }
 
   /**
@@ -119,15 +121,13 @@ export class DataWriter {
       if (this.#moved) await this.#file.seek(at + direct, Deno.SeekMode.Start);
       this.#moved = false;
       await writeAll(this.#file, bytes.subarray(direct));
-      const end = at + bytes.length;
-      // Only a body of several MiB is worth the second descriptor.
-      if (this.#path && !this.#writeback && end - this.#start >= WRITEBACK_STEP) {
-        this.#writeback = openWriteback(this.#path, this.#start);
-        if (!this.#writeback) this.#path = undefined;
-      }
-      this.#writeback?.advance(end);
     }
     this.#written += bytes.length;
+    // The last piece is left to the caller's fsync; a body of one piece needs no early sync.
+    if (!last && this.#path && this.#earlySync !== null) {
+      this.#earlySync ??= openEarlySync(this.#path, this.#start) ?? null;
+      this.#earlySync?.advance(this.#start + this.#written);
+    }
     if (own) await adoptPiece(this.#hash, bytes);
     else await this.#hash?.update(bytes);
   }

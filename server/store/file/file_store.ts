@@ -175,12 +175,13 @@ export class FileStore implements UploadStore {
       for await (const chunk of body) await out.push(chunk);
       await out.flush();
       syncing = true;
-      await out.end();
+      const synced = await out.end();
       if (out.written > 0) {
         const started = performance.now();
         await this.#sync.data(file, out.written);
         this.#onSync?.((performance.now() - started) / 1000);
       }
+      if (!synced) throw new Error(`An early fdatasync of upload ${id} failed`);
       return { kind: "appended", offset: offset + out.written };
     } catch (error) {
       // A failed write may have left part of its bytes: cut back to what was fully written. A

@@ -1,6 +1,6 @@
 /**
  * A second descriptor of a data file, opened through libc: Deno's FsFile exposes no descriptor
- * and takes no open flags, and early writeback (`writeback.ts`) and direct writes
+ * and takes no open flags, and early syncs (`early_sync.ts`) and direct writes
  * (`direct_write.ts`) each need one. Linux only, with `--allow-ffi`; elsewhere `openSecond`
  * returns undefined.
  */
@@ -8,7 +8,7 @@
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
-  sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32", nonblocking: true },
+  fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true },
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
 } as const;
 
