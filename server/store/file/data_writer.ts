@@ -21,7 +21,7 @@ export class DataWriter {
   readonly #startHash: ((whole: boolean) => Promise<RunningDigest>) | undefined;
   #hash: RunningDigest | undefined;
   #path: string | undefined;
-  /** Opened after the first piece of a body of several; null once unavailable. */
+  /** Opened when bytes arrive after a piece was written; null once unavailable. */
   #earlySync: EarlySync | null | undefined;
   /** Opened at the first write that can go direct (undefined until then); null once unavailable. */
   #direct: DirectFile | null | undefined;
@@ -61,6 +61,11 @@ export class DataWriter {
   }
 
   push(chunk: Uint8Array): Promise<void> {
+    // More bytes: what is written so far isn't the body's end, and is worth syncing early.
+    if (this.#written > 0 && this.#path && this.#earlySync !== null) {
+      this.#earlySync ??= openEarlySync(this.#path, this.#start) ?? null;
+      this.#earlySync?.advance(this.#start + this.#written);
+    }
     return this.#out.push(chunk);
   }
 
@@ -123,11 +128,6 @@ export class DataWriter {
       await writeAll(this.#file, bytes.subarray(direct));
     }
     this.#written += bytes.length;
-    // The last piece is left to the caller's fsync; a body of one piece needs no early sync.
-    if (!last && this.#path && this.#earlySync !== null) {
-      this.#earlySync ??= openEarlySync(this.#path, this.#start) ?? null;
-      this.#earlySync?.advance(this.#start + this.#written);
-    }
     if (own) await adoptPiece(this.#hash, bytes);
     else await this.#hash?.update(bytes);
   }
