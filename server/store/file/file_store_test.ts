@@ -212,6 +212,27 @@ function socketPieces(data: Uint8Array): ReadableStream<Uint8Array> {
   });
 }
 
+/**
+ * Appends `data[from, to)` to upload `id` as a socket hands it over, checks the new offset, and
+ * returns how much `count` grew meanwhile.
+ */
+async function appendCounting(
+  store: FileStore,
+  id: string,
+  data: Uint8Array,
+  from: number,
+  to: number,
+  count: () => number,
+): Promise<number> {
+  const before = count();
+  const result = await limitedAppend(store, id, from, socketPieces(data.subarray(from, to)), {
+    maxBytes: data.length,
+    signal: never,
+  });
+  assert.equal(result.offset, to);
+  return count() - before;
+}
+
 Deno.test("FileStore syncs what a body of several pieces has written while the rest arrives", async () => {
   await withDir(async (dir) => {
     const MiB = 1024 * 1024;
@@ -219,15 +240,8 @@ Deno.test("FileStore syncs what a body of several pieces has written while the r
     const id = newUploadId();
     const store = await FileStore.open(dir);
     await store.create({ id, length: data.length, metadata: "", createdAt: 0 });
-    const append = async (from: number, to: number) => {
-      const before = earlySyncs.count;
-      const result = await limitedAppend(store, id, from, socketPieces(data.subarray(from, to)), {
-        maxBytes: data.length,
-        signal: never,
-      });
-      assert.equal(result.offset, to);
-      return earlySyncs.count - before;
-    };
+    const append = (from: number, to: number) =>
+      appendCounting(store, id, data, from, to, () => earlySyncs.count);
     // Less than a piece, and one whole piece: the fsync alone (there is nothing to overlap).
     assert.equal(await append(0, 5), 0);
     assert.equal(await append(5, MiB + 5), 0);
@@ -255,15 +269,8 @@ Deno.test("FileStore writes a body's whole aligned blocks directly to the disk, 
     await store.create({ id, length: data.length, metadata: "", createdAt: 0 });
     const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
     const openBefore = fds();
-    const append = async (from: number, to: number) => {
-      const before = directWrites.bytes;
-      const result = await limitedAppend(store, id, from, socketPieces(data.subarray(from, to)), {
-        maxBytes: data.length,
-        signal: never,
-      });
-      assert.equal(result.offset, to);
-      return directWrites.bytes - before;
-    };
+    const append = (from: number, to: number) =>
+      appendCounting(store, id, data, from, to, () => directWrites.bytes);
     // From offset 0: three whole pieces go direct, the last 17 bytes through the cache.
     assert.equal(await append(0, 3 * MiB + 17), 3 * MiB);
     // From an unaligned offset: nothing direct.
