@@ -9,7 +9,7 @@
  * it.
  *
  * Deno's FsFile takes no open flags, so the writes go to a second descriptor (`second_fd.ts`), as
- * the writeback's do. Linux only, with `--allow-ffi`, on file systems that take `O_DIRECT` (tmpfs
+ * the early syncs' do. Linux only, with `--allow-ffi`, on file systems that take `O_DIRECT` (tmpfs
  * takes it, and caches anyway): `openDirect` returns undefined elsewhere. A write the disk refuses
  * returns false, and the caller writes those bytes through the page cache, which then names the
  * error (ENOSPC, EIO).

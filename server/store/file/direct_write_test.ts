@@ -18,7 +18,10 @@ Deno.test("a direct write lands where asked, beside writes through the page cach
     using file = await Deno.open(path, { write: true, create: true });
     await file.write(new Uint8Array(DIRECT_ALIGN).fill(1));
     const direct = openDirect(path);
-    assert.ok(direct, "O_DIRECT is available here (Linux, --allow-ffi, a disk, not tmpfs)");
+    assert.ok(
+      direct,
+      "O_DIRECT is available here (Linux, --allow-ffi, a file system that takes it)",
+    );
     const blocks = alignedBytes(2 * DIRECT_ALIGN).fill(2);
     assert.equal(await direct.write(blocks, DIRECT_ALIGN), true);
     // An unaligned buffer: the disk refuses it, and the caller writes it through the cache.
