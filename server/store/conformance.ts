@@ -339,9 +339,8 @@ export function storeConformance(name: string, factory: StoreFactory): void {
   });
 }
 
-/** A body that delivers `data` and then fails as a reset connection does. */
 /** `data` in pieces of at most 64 KiB, as a socket hands a body over, then a connection reset. */
-function cutAfter(data: Uint8Array): ReadableStream<Uint8Array> {
+export function cutAfter(data: Uint8Array): ReadableStream<Uint8Array> {
   let at = 0;
   return new ReadableStream<Uint8Array>({
     pull(controller) {
