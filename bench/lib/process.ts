@@ -151,6 +151,15 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * CPU seconds (user + system) of this process's children that have exited and been waited for
+ * (cutime, cstime): read before and after a child, the difference is all it used, to its end.
+ */
+function exitedChildrenCpu(): number {
+  const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1]!.split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
 /** The processes and directories of one row (one repetition): all gone when it is disposed. */
 export class Scope implements AsyncDisposable {
   readonly #children: Spawned[] = [];
@@ -223,15 +232,21 @@ export interface Finished {
   seconds: number;
   /** KiB */
   peakRss: number;
+  /** CPU seconds (user + system), the command's and its waited-for children's. */
+  cpu: number;
 }
 
-/** Runs a command to its end; the clock runs from just before the spawn to its exit. */
+/**
+ * Runs a command to its end; the clock runs from just before the spawn to its exit. Rows run one
+ * at a time and their servers outlive this, so no other child ends meanwhile to count in `cpu`.
+ */
 export async function timed(
   scope: Scope,
   cmd: string,
   args: string[],
   cwd = REPO,
 ): Promise<Finished> {
+  const cpu0 = exitedChildrenCpu();
   const t0 = performance.now();
   const p = scope.spawn(cmd, args, cwd);
   const rss = scope.watch(p.pid);
@@ -239,7 +254,8 @@ export async function timed(
   const seconds = (performance.now() - t0) / 1000;
   const peakRss = rss.stop();
   if (scope.timedOut) throw new Error(`timed out: ${cmd} ${args.slice(0, 3).join(" ")} …`);
-  return { code: status.code, stdout: p.stdout, stderr: p.stderr, seconds, peakRss };
+  const cpu = exitedChildrenCpu() - cpu0;
+  return { code: status.code, stdout: p.stdout, stderr: p.stderr, seconds, peakRss, cpu };
 }
 
 /** Runs a helper command (not measured) and returns its stdout; throws on failure or timeout. */

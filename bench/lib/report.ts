@@ -1,6 +1,7 @@
 /**
  * The tables of bench/e2e.ts: per row the median, min and max over the reps, the paired ratios to
- * its peer and limit, peak RSS and server CPU; failed rows as FAILED with why; then the targets.
+ * its peer and limit, peak RSS, server and client CPU; failed rows as FAILED with why; then the
+ * targets.
  */
 import { formatBytes } from "../../lib/units.ts";
 import type { Env, Row, Sample } from "./row.ts";
@@ -41,6 +42,11 @@ function pairedMedian(
   return ratios.length === 0 ? undefined : median(ratios);
 }
 
+/** The median CPU seconds of one side over the reps ("" when not measured). */
+function cpuCell(samples: Sample[], side: "serverCpu" | "clientCpu"): string {
+  return samples.some((s) => s[side]) ? fmt(median(samples.map((s) => s[side] ?? 0))) : "";
+}
+
 export interface Report {
   tables: string;
   notes: string[];
@@ -49,7 +55,7 @@ export interface Report {
 export function report(results: Map<string, Outcome[]>, rows: Row[], env: Env): Report {
   const notes: string[] = [];
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  /** Cells: median, min, max, ÷ peer, ÷ limit, server RSS, client RSS. */
+  /** Cells: median, min, max, ÷ peer, ÷ limit, server RSS, client RSS, server CPU, client CPU. */
   const summary = (row: Row): string[] => {
     const outcomes = results.get(row.key) ?? [];
     const ok = outcomes.flatMap((o) => o.ok ? [o.sample] : []);
@@ -65,7 +71,7 @@ export function report(results: Map<string, Outcome[]>, rows: Row[], env: Env): 
           `  - (the reps that passed: ${ok.map((s) => fmt(s.value)).join(", ")}; not reported)`,
         );
       }
-      return [`FAILED (${failed.length}/${outcomes.length})`, "", "", "", "", ...rss, ""];
+      return [`FAILED (${failed.length}/${outcomes.length})`, "", "", "", "", ...rss, "", ""];
     }
     const values = ok.map((s) => s.value);
     return [
@@ -75,7 +81,8 @@ export function report(results: Map<string, Outcome[]>, rows: Row[], env: Env): 
       row.peer ? pairedRatio(results, row.key, [row.peer]) : "",
       row.limit ? `${pairedRatio(results, row.key, row.limit)} ${row.limitLabel}` : "",
       ...rss,
-      ok.some((s) => s.serverCpu) ? fmt(median(ok.map((s) => s.serverCpu ?? 0))) : "",
+      cpuCell(ok, "serverCpu"),
+      cpuCell(ok, "clientCpu"),
     ];
   };
   const big = rows.filter((r) => r.section !== "small");
@@ -95,8 +102,9 @@ export function report(results: Map<string, Outcome[]>, rows: Row[], env: Env): 
         "server RSS",
         "client RSS",
         "server CPU s",
+        "client CPU s",
       ]),
-      line(Array(9).fill("---")),
+      line(Array(10).fill("---")),
       ...big.map((row) => line([row.label, ...summary(row)])),
     );
   }

@@ -25,6 +25,8 @@ export interface Sample {
   client?: number;
   /** Server CPU seconds for the row (user + system, including its start). */
   serverCpu?: number;
+  /** The client's CPU seconds (user + system), to its exit. */
+  clientCpu?: number;
 }
 
 export type Section = "limit" | "ours" | "peer" | "small";

@@ -23,7 +23,7 @@ function ddRow(key: string, label: string, args: string[]): Row {
       const r = await timed(scope, "dd", [`if=${env.file}`, `of=${out}`, ...args]);
       if (r.code !== 0) throw new Error(`dd exited ${r.code}: ${tail(r.stderr)}`);
       await verifyFile(out, env.size, env.md5);
-      return { value: mbps(env.size, r.seconds), client: r.peakRss };
+      return { value: mbps(env.size, r.seconds), client: r.peakRss, clientCpu: r.cpu };
     },
   };
 }
@@ -54,7 +54,13 @@ async function curlPatch(scope: Scope, env: Env, server: Server): Promise<Sample
   const server_ = server.peakRss();
   const serverCpu = server.cpu();
   await verifyFile(server.dataPath(idOf(url)), env.size, env.md5);
-  return { value: mbps(env.size, r.seconds), server: server_, client: r.peakRss, serverCpu };
+  return {
+    value: mbps(env.size, r.seconds),
+    server: server_,
+    client: r.peakRss,
+    serverCpu,
+    clientCpu: r.cpu,
+  };
 }
 
 function ourClientRow(chunk: typeof CHUNKS[number], checksum: "default" | "auto"): Row {
@@ -102,7 +108,13 @@ function ourClientRow(chunk: typeof CHUNKS[number], checksum: "default" | "auto"
       const serverRss = server.peakRss();
       const serverCpu = server.cpu();
       await verifyFile(server.dataPath(idOf(completed.url)), env.size, env.md5);
-      return { value: mbps(env.size, r.seconds), server: serverRss, client: r.peakRss, serverCpu };
+      return {
+        value: mbps(env.size, r.seconds),
+        server: serverRss,
+        client: r.peakRss,
+        serverCpu,
+        clientCpu: r.cpu,
+      };
     },
   };
 }
@@ -120,7 +132,7 @@ export const ROWS: Row[] = [
       if (r.code !== 0) throw new Error(`md5sum exited ${r.code}: ${tail(r.stderr)}`);
       const got = r.stdout.split(/\s/)[0];
       if (got !== env.md5) throw new VerifyError(`verification: md5sum said ${got}`);
-      return { value: mbps(env.size, r.seconds), client: r.peakRss };
+      return { value: mbps(env.size, r.seconds), client: r.peakRss, clientCpu: r.cpu };
     },
   },
   {
@@ -143,7 +155,12 @@ export const ROWS: Row[] = [
       if (r.stdout.trim() !== String(env.size)) {
         throw new VerifyError(`verification: the sink read ${r.stdout.trim()} bytes`);
       }
-      return { value: mbps(env.size, r.seconds), server: sink.peakRss(), client: r.peakRss };
+      return {
+        value: mbps(env.size, r.seconds),
+        server: sink.peakRss(),
+        client: r.peakRss,
+        clientCpu: r.cpu,
+      };
     },
   },
   {

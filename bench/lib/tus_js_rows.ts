@@ -41,6 +41,7 @@ async function tusJsUpload(
     value: mbps(env.size, r.seconds),
     server: serverRss,
     client: r.peakRss,
+    clientCpu: r.cpu,
     serverCpu,
     seconds: r.seconds,
     path,
@@ -78,7 +79,8 @@ export function peerClientRow(
 
 /**
  * Time to a durable, verified file with tusd: tus-js-client's upload, then what tusd leaves to do
- * (`sync`, `md5sum`, `openssl dgst -sha256` of the stored file), all on the clock.
+ * (`sync`, `md5sum`, `openssl dgst -sha256` of the stored file), all on the clock; the client's
+ * CPU is theirs together.
  */
 export const TUSD_PIPELINE: Row = {
   key: "tusd-pipeline-8MiB",
@@ -90,6 +92,7 @@ export const TUSD_PIPELINE: Row = {
     const server = await startTusd(scope, env.tusd!);
     const up = await tusJsUpload(scope, env, server, 8 * MiB);
     let seconds = up.seconds;
+    let clientCpu = up.clientCpu ?? 0;
     for (
       const [cmd, ...args] of [["sync"], ["md5sum", up.path], [
         "openssl",
@@ -104,7 +107,8 @@ export const TUSD_PIPELINE: Row = {
         throw new VerifyError(`verification: md5sum said ${r.stdout.split(/\s/)[0]}`);
       }
       seconds += r.seconds;
+      clientCpu += r.cpu;
     }
-    return { ...up, value: mbps(env.size, seconds) };
+    return { ...up, value: mbps(env.size, seconds), clientCpu };
   },
 };
