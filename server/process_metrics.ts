@@ -4,6 +4,7 @@
  * process_start_time_seconds), and `resumable_build_info{version,deno} 1`. Sampled at each scrape.
  */
 import process from "node:process";
+import { cString, libc } from "../lib/deno/libc.ts";
 import { Family, type Metrics } from "./http/metrics.ts";
 
 export function watchProcess(metrics: Metrics, version: string): void {
@@ -45,18 +46,10 @@ export function watchProcess(metrics: Metrics, version: string): void {
  * has --allow-ffi for syncfs). Undefined without FFI or /proc.
  */
 function fdCounter(): (() => number | undefined) | undefined {
-  let libc;
-  try {
-    libc = Deno.dlopen("libc.so.6", {
-      opendir: { parameters: ["buffer"], result: "pointer" },
-      readdir: { parameters: ["pointer"], result: "pointer" },
-      closedir: { parameters: ["pointer"], result: "i32" },
-    });
-  } catch {
-    return undefined;
-  }
-  const path = new TextEncoder().encode("/proc/self/fd\0");
-  const { opendir, readdir, closedir } = libc.symbols;
+  const lib = libc();
+  if (!lib) return undefined;
+  const path = cString("/proc/self/fd");
+  const { opendir, readdir, closedir } = lib;
   return () => {
     const dir = opendir(path);
     if (dir === null) return undefined;

@@ -15,7 +15,8 @@
  * error (ENOSPC, EIO).
  */
 import { DIRECT_ALIGN, isAligned } from "../../../lib/deno/aligned.ts";
-import { type Libc, openSecond } from "./second_fd.ts";
+import type { Libc } from "../../../lib/deno/libc.ts";
+import { openSecond } from "./second_fd.ts";
 
 const O_WRONLY = 0o1;
 const O_DIRECT = 0o40000;

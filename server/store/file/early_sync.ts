@@ -13,7 +13,8 @@
  * flush is told only to the sync that met it. Linux only, with `--allow-ffi`; elsewhere
  * `openEarlySync` returns undefined and the final fsync does all the work.
  */
-import { type Libc, openSecond } from "./second_fd.ts";
+import type { Libc } from "../../../lib/deno/libc.ts";
+import { openSecond } from "./second_fd.ts";
 
 const O_RDONLY = 0;
 

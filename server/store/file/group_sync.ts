@@ -7,6 +7,8 @@
  * `syncfs` comes from libc through Deno's FFI, which needs `--allow-ffi`; without that permission
  * (or off Linux) `openGroupSync` returns undefined and the store fsyncs file by file.
  */
+import { cString, libc, O_CLOEXEC } from "../../../lib/deno/libc.ts";
+
 export class GroupSync {
   readonly #syncAll: () => Promise<void>;
   #running: Promise<void> | undefined;
@@ -61,27 +63,14 @@ export class GroupSync {
  * kernel is older than 5.8 (before it, `syncfs` reports no writeback error at all).
  */
 export function openGroupSync(dir: string): GroupSync | undefined {
-  if (Deno.build.os !== "linux") return undefined;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
-  if (!kernelAtLeast(5, 8)) return undefined;
-  let libc;
-  try {
-    libc = Deno.dlopen("libc.so.6", {
-      open: { parameters: ["buffer", "i32"], result: "i32" },
-      syncfs: { parameters: ["i32"], result: "i32", nonblocking: true },
-    });
-  } catch {
-    return undefined;
-  }
+  const lib = libc();
+  if (!lib || !kernelAtLeast(5, 8)) return undefined;
   const O_RDONLY_DIRECTORY = 0o200000; // O_RDONLY | O_DIRECTORY
-  const fd = libc.symbols.open(new TextEncoder().encode(dir + "\0"), O_RDONLY_DIRECTORY);
-  if (fd < 0) {
-    libc.close();
-    return undefined;
-  }
-  // The descriptor (and the library) live as long as the process: one per data directory.
+  const fd = lib.open(cString(dir), O_RDONLY_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return undefined;
+  // The descriptor lives as long as the process: one per data directory.
   return new GroupSync(async () => {
-    if ((await libc.symbols.syncfs(fd)) !== 0) {
+    if ((await lib.syncfs(fd)) !== 0) {
       throw new Error(`syncfs of ${dir} failed: the filesystem reported a write error`);
     }
   });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { libc } from "../../../lib/deno/libc.ts";
 import { GroupSync, openGroupSync } from "./group_sync.ts";
 
 /** A syncAll the test completes by hand, recording when each one started. */
@@ -63,6 +64,20 @@ Deno.test("openGroupSync: syncs the real filesystem when FFI is permitted", asyn
     } else {
       assert.equal(group, undefined);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openGroupSync: its descriptor is not inherited by the processes the server starts", async () => {
+  if (!libc()) return; // no group commit without FFI on Linux: nothing to inherit
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    assert.ok(openGroupSync(dir));
+    const child = await new Deno.Command("ls", { args: ["-l", "/proc/self/fd/"] }).output();
+    const fds = new TextDecoder().decode(child.stdout);
+    assert.ok(child.success && fds.includes("/proc/"), fds);
+    assert.ok(!fds.includes(dir), `a hook would hold the data directory open:\n${fds}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -4,41 +4,15 @@
  * (`direct_write.ts`) each need one. Linux only, with `--allow-ffi`; elsewhere `openSecond`
  * returns undefined.
  */
-
-const SYMBOLS = {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true },
-  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
-} as const;
-
-/** Not inherited by the child processes (hooks) the server starts. */
-const O_CLOEXEC = 0o2000000;
-
-export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | null | undefined;
-
-function load(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return libc;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return libc;
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
+import { cString, type Libc, libc, O_CLOEXEC } from "../../../lib/deno/libc.ts";
 
 /**
  * `path` opened with open(2)'s `flags` (and close-on-exec), and the library to use it with;
  * undefined if it can't be.
  */
 export function openSecond(path: string, flags: number): { libc: Libc; fd: number } | undefined {
-  const lib = load();
+  const lib = libc();
   if (!lib) return undefined;
-  const fd = lib.open(new TextEncoder().encode(path + "\0"), flags | O_CLOEXEC);
+  const fd = lib.open(cString(path), flags | O_CLOEXEC);
   return fd < 0 ? undefined : { libc: lib, fd };
 }
