@@ -8,8 +8,6 @@ import type { RunningDigest } from "../../lib/deno/digest_pool.ts";
 export class HashCache {
   readonly #states = new Map<string, RunningDigest>();
   readonly #busy = new Set<string>();
-  /** Bytes an append handed to a state after it returned, still on their way in (`handOver`). */
-  readonly #arriving = new Map<string, Promise<void>>();
   readonly #max: number;
 
   constructor(max = 10_000) {
@@ -52,23 +50,6 @@ export class HashCache {
   /** Drops every state. */
   clear(): void {
     for (const id of [...this.#states.keys()]) this.forget(id);
-  }
-
-  /**
-   * `arrived` resolves once the last bytes of an append that has returned are in `id`'s state;
-   * `settled` waits for it. If they never get there, the state is dropped (and rebuilt from the
-   * stored bytes by whoever needs it next).
-   */
-  handOver(id: string, arrived: Promise<void>): void {
-    const settled: Promise<void> = arrived.catch(() => this.forget(id)).finally(() => {
-      if (this.#arriving.get(id) === settled) this.#arriving.delete(id);
-    });
-    this.#arriving.set(id, settled);
-  }
-
-  /** Resolves once `id`'s state holds every byte handed over to it (see `handOver`). */
-  async settled(id: string): Promise<void> {
-    await this.#arriving.get(id);
   }
 
   /** Runs `work` with `id`'s state protected from eviction. */

@@ -18,22 +18,3 @@ Deno.test("HashCache evicts the oldest idle state past its bound, never a busy o
   cache.clear();
   assert.ok(!cache.has("d"));
 });
-
-Deno.test("HashCache: settled waits for bytes handed over; a hand-over that fails drops the state", async () => {
-  const cache = new HashCache();
-  cache.keep("a", inlineDigest());
-  const arrival = Promise.withResolvers<void>();
-  cache.handOver("a", arrival.promise);
-  let settled = false;
-  const waiting = cache.settled("a").then(() => settled = true);
-  await Promise.resolve();
-  assert.equal(settled, false, "not before the bytes are in");
-  arrival.resolve();
-  await waiting;
-  assert.ok(cache.has("a"));
-  await cache.settled("b"); // nothing handed over: at once
-
-  cache.handOver("a", Promise.reject(new Error("the hashes failed")));
-  await cache.settled("a");
-  assert.ok(!cache.has("a"), "a state missing bytes is rebuilt from the stored ones");
-});

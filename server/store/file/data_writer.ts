@@ -31,8 +31,6 @@ export class DataWriter {
   #written = 0;
   /** A piece still being written while the next one gathers (one at a time). */
   #running: Promise<void> | undefined;
-  /** The hand-overs of written bytes to the running hash, in order (see `hashing`). */
-  #hashing: Promise<void> = Promise.resolve();
 
   /**
    * `startHash` gives the running hash of what precedes `start`, told whether the first write is
@@ -60,17 +58,6 @@ export class DataWriter {
   /** Bytes taken so far, written or still buffered. */
   get pushed(): number {
     return this.#out.pushed;
-  }
-
-  /**
-   * Resolves once every written byte is in the running hash (queued for both digests); rejects
-   * if a hand-over failed. `flush` and `end` don't wait for the last piece's: the hashes' bound
-   * on bytes in flight holds back a body that is still arriving, and one that has ended has no
-   * more bytes to hold back, so its acknowledgement needn't wait for the hashes' backlog (~1.6
-   * ms per 8 MiB PATCH here, bench/RESULTS.md round 10). The next user of the hash waits instead.
-   */
-  get hashing(): Promise<void> {
-    return this.#hashing;
   }
 
   push(chunk: Uint8Array): Promise<void> {
@@ -114,8 +101,6 @@ export class DataWriter {
    */
   async #write(bytes: Uint8Array, last: boolean, own: boolean): Promise<void> {
     await this.#settle();
-    // More of the body: only once the last piece is in the hashes' bound (backpressure).
-    if (!last) await this.#hashing;
     const writing = this.#store(bytes, last, own);
     if (!own || last || sparePieces() === 0) return await writing;
     writing.catch(() => {}); // thrown by the next write, `flush` or `end`, not as unhandled
@@ -129,11 +114,7 @@ export class DataWriter {
     await running;
   }
 
-  /**
-   * Writes `bytes` after what was written, then hands them to the hash: a piece of ours behind
-   * the hand-overs before it (awaited by the next write, see `hashing`), a caller's bytes at once
-   * (they are copied, and the caller may reuse them when this returns).
-   */
+  /** Writes `bytes` after what was written, then hands them to the hash. */
   async #store(bytes: Uint8Array, last: boolean, own: boolean): Promise<void> {
     if (this.#startHash && !this.#hash) {
       // Before the first write: a prefix rehashed from the file leaves the position at `start`.
@@ -147,11 +128,8 @@ export class DataWriter {
       await writeAll(this.#file, bytes.subarray(direct));
     }
     this.#written += bytes.length;
-    const hash = this.#hash;
-    this.#hashing = this.#hashing.then(() => own ? adoptPiece(hash, bytes) : hash?.update(bytes));
-    // A failure is the next write's, `hashing`'s reader's, or no one's once the body has failed.
-    this.#hashing.catch(() => {});
-    if (!own) await this.#hashing;
+    if (own) await adoptPiece(this.#hash, bytes);
+    else await this.#hash?.update(bytes);
   }
 
   /** Writes what of `bytes` can go direct at `at`; how many bytes that was. */

@@ -182,8 +182,6 @@ export class FileStore implements UploadStore {
         this.#onSync?.((performance.now() - started) / 1000);
       }
       if (!synced) throw new Error(`An early fdatasync of upload ${id} failed`);
-      // The last piece may still wait for its turn at the hashes: whoever uses them next waits.
-      this.#hashes.handOver(id, out.hashing);
       return { kind: "appended", offset: offset + out.written };
     } catch (error) {
       // A failed write may have left part of its bytes: cut back to what was fully written. A
@@ -202,7 +200,6 @@ export class FileStore implements UploadStore {
       throw error instanceof Deno.errors.NotFound ? notFound(id) : error;
     });
     // A running hash means bytes were appended since any recorded digests: recompute.
-    await this.#hashes.settled(id);
     const kept = this.#hashes.get(id);
     if (record.digests && !kept) return record.digests;
     // The state leaves the cache before it is awaited: an eviction meanwhile would drop it and
@@ -234,7 +231,6 @@ export class FileStore implements UploadStore {
     offset: number,
     small = false,
   ): Promise<RunningDigest> {
-    await this.#hashes.settled(id);
     const kept = this.#hashes.get(id);
     // An inline state is for a small first body only: an upload that goes on is hashed on the
     // worker, its (≤ 1 MiB) prefix read back once.
@@ -301,7 +297,6 @@ export class FileStore implements UploadStore {
         base = end;
       }
       await out.flush();
-      await out.hashing;
     } catch (error) {
       this.#hashes.forget(finalId);
       await out.end(); // a piece still being written lands before the cut, not after it
