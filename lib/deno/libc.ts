@@ -6,6 +6,7 @@
  * Loaded once; null off Linux or without `--allow-ffi` (it never prompts), so every caller keeps a
  * path without it.
  */
+import { openLibrary } from "./ffi.ts";
 
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
@@ -22,23 +23,24 @@ export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 let loaded: Libc | null | undefined;
 
-/** The library's symbols, or null where it can't be loaded. */
+/** The library's symbols, or null where it can't be loaded (see `openLibrary`). */
 export function libc(): Libc | null {
-  if (loaded !== undefined) return loaded;
-  loaded = null;
-  if (Deno.build.os !== "linux") return loaded;
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
-      loaded = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-    }
-  } catch {
-    loaded = null;
+  if (loaded === undefined) {
+    loaded = Deno.build.os === "linux" ? openLibrary("libc.so.6", SYMBOLS) : null;
   }
   return loaded;
 }
 
-/** open(2)'s flag for a descriptor not inherited by child processes (the server's hooks). */
-export const O_CLOEXEC = 0o2000000;
+/** open(2)'s flags, as Linux numbers them: O_DIRECTORY and O_DIRECT trade values on arm64. */
+const ARM64 = Deno.build.arch === "aarch64";
+export const O = {
+  RDONLY: 0,
+  WRONLY: 0o1,
+  DIRECTORY: ARM64 ? 0o40000 : 0o200000,
+  DIRECT: ARM64 ? 0o200000 : 0o40000,
+  /** Not inherited by child processes (the server's hooks). */
+  CLOEXEC: 0o2000000,
+} as const;
 
 /** `text` as a NUL-terminated C string. */
 export function cString(text: string): Uint8Array {

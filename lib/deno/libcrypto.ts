@@ -8,6 +8,7 @@
  * The low-level `MD5_*`/`SHA256_*` calls are used rather than `EVP_Digest*`: OpenSSL 3 still
  * exports them, and they skip the provider dispatch EVP pays on every call.
  */
+import { openLibrary } from "./ffi.ts";
 
 const update = { parameters: ["buffer", "buffer", "usize"], result: "i32" } as const;
 /** `MD5(data, n, out)` and the like: a whole digest in one call. */
@@ -31,17 +32,9 @@ export type Libcrypto = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 const LIBRARY = Deno.build.os === "darwin" ? "libcrypto.3.dylib" : "libcrypto.so.3";
 let loaded: Libcrypto | null | undefined;
 
-/** The library's symbols, or null where it can't be loaded (never prompts for permission). */
+/** The library's symbols, or null where it can't be loaded (see `openLibrary`). */
 export function libcrypto(): Libcrypto | null {
-  if (loaded !== undefined) return loaded;
-  loaded = null;
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
-      loaded = Deno.dlopen(LIBRARY, SYMBOLS).symbols;
-    }
-  } catch {
-    loaded = null;
-  }
+  if (loaded === undefined) loaded = openLibrary(LIBRARY, SYMBOLS);
   return loaded;
 }
 

@@ -15,11 +15,8 @@
  * error (ENOSPC, EIO).
  */
 import { DIRECT_ALIGN, isAligned } from "../../../lib/deno/aligned.ts";
-import type { Libc } from "../../../lib/deno/libc.ts";
+import { type Libc, O } from "../../../lib/deno/libc.ts";
 import { openSecond } from "./second_fd.ts";
-
-const O_WRONLY = 0o1;
-const O_DIRECT = 0o40000;
 
 /** Bytes written directly in this process (for tests and the curious). */
 export const directWrites = { bytes: 0 };
@@ -74,6 +71,6 @@ export class DirectFile {
 
 /** `path` opened for direct writes; undefined where that isn't possible. */
 export function openDirect(path: string): DirectFile | undefined {
-  const second = openSecond(path, O_WRONLY | O_DIRECT);
+  const second = openSecond(path, O.WRONLY | O.DIRECT);
   return second && new DirectFile(second.libc, second.fd);
 }

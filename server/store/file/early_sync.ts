@@ -13,10 +13,8 @@
  * flush is told only to the sync that met it. Linux only, with `--allow-ffi`; elsewhere
  * `openEarlySync` returns undefined and the final fsync does all the work.
  */
-import type { Libc } from "../../../lib/deno/libc.ts";
+import { type Libc, O } from "../../../lib/deno/libc.ts";
 import { openSecond } from "./second_fd.ts";
-
-const O_RDONLY = 0;
 
 /** Early syncs made in this process (for tests and the curious). */
 export const earlySyncs = { count: 0 };
@@ -84,6 +82,6 @@ export class EarlySync {
 
 /** Early syncs of `path`, whose bytes before `from` need none; undefined where unsupported. */
 export function openEarlySync(path: string, from: number): EarlySync | undefined {
-  const second = openSecond(path, O_RDONLY);
+  const second = openSecond(path, O.RDONLY);
   return second && new EarlySync(second.libc, second.fd, from);
 }

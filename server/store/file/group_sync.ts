@@ -7,7 +7,7 @@
  * `syncfs` comes from libc through Deno's FFI, which needs `--allow-ffi`; without that permission
  * (or off Linux) `openGroupSync` returns undefined and the store fsyncs file by file.
  */
-import { cString, libc, O_CLOEXEC } from "../../../lib/deno/libc.ts";
+import { cString, libc, O } from "../../../lib/deno/libc.ts";
 
 export class GroupSync {
   readonly #syncAll: () => Promise<void>;
@@ -65,8 +65,7 @@ export class GroupSync {
 export function openGroupSync(dir: string): GroupSync | undefined {
   const lib = libc();
   if (!lib || !kernelAtLeast(5, 8)) return undefined;
-  const O_RDONLY_DIRECTORY = 0o200000; // O_RDONLY | O_DIRECTORY
-  const fd = lib.open(cString(dir), O_RDONLY_DIRECTORY | O_CLOEXEC);
+  const fd = lib.open(cString(dir), O.RDONLY | O.DIRECTORY | O.CLOEXEC);
   if (fd < 0) return undefined;
   // The descriptor lives as long as the process: one per data directory.
   return new GroupSync(async () => {

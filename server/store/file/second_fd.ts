@@ -4,7 +4,7 @@
  * (`direct_write.ts`) each need one. Linux only, with `--allow-ffi`; elsewhere `openSecond`
  * returns undefined.
  */
-import { cString, type Libc, libc, O_CLOEXEC } from "../../../lib/deno/libc.ts";
+import { cString, type Libc, libc, O } from "../../../lib/deno/libc.ts";
 
 /**
  * `path` opened with open(2)'s `flags` (and close-on-exec), and the library to use it with;
@@ -13,6 +13,6 @@ import { cString, type Libc, libc, O_CLOEXEC } from "../../../lib/deno/libc.ts";
 export function openSecond(path: string, flags: number): { libc: Libc; fd: number } | undefined {
   const lib = libc();
   if (!lib) return undefined;
-  const fd = lib.open(cString(path), flags | O_CLOEXEC);
+  const fd = lib.open(cString(path), flags | O.CLOEXEC);
   return fd < 0 ? undefined : { libc: lib, fd };
 }
