@@ -141,11 +141,19 @@ export function watchRss(pid: number): RssWatch {
   };
 }
 
+/**
+ * Two consecutive clock-tick fields of a /proc `stat` file as seconds: `utime, stime` (index 11)
+ * or `cutime, cstime` (13, counted after the ") " that ends the command's name).
+ */
+function statSeconds(path: string, index: number): number {
+  const fields = Deno.readTextFileSync(path).split(") ")[1]!.split(" ");
+  return (Number(fields[index]) + Number(fields[index + 1])) / 100;
+}
+
 /** CPU seconds (user + system) a live process has used, from /proc (0 once it is gone). */
 export function cpuSeconds(pid: number): number {
   try {
-    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+    return statSeconds(`/proc/${pid}/stat`, 11);
   } catch {
     return 0;
   }
@@ -156,8 +164,7 @@ export function cpuSeconds(pid: number): number {
  * (cutime, cstime): read before and after a child, the difference is all it used, to its end.
  */
 function exitedChildrenCpu(): number {
-  const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1]!.split(" ");
-  return (Number(fields[13]) + Number(fields[14])) / 100;
+  return statSeconds("/proc/self/stat", 13);
 }
 
 /** The processes and directories of one row (one repetition): all gone when it is disposed. */
